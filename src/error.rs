@@ -1,0 +1,168 @@
+//! The one error type of the crate, and the typed parts a caller may want to match on.
+//!
+//! No `Display` or `Debug` here ever contains a secret value: errors carry names, paths, layer
+//! labels and reasons written by this crate, never the text of a value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong while resolving a secret.
+///
+/// The command-line tool maps these to its exit codes: `NotFound` is 1, `Config` and
+/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No layer had the secret and the request carried no default.
+    #[error(
+        "secret `{name}` not found by resolver `{resolver}`; tried: {}",
+        Tried(tried)
+    )]
+    NotFound {
+        /// The requested name (with its scope, if any: `scope.name`).
+        name: String,
+        /// The resolver's name, from the config file or the builder.
+        resolver: String,
+        /// Every layer asked, in order, with why it did not answer.
+        tried: Vec<Attempt>,
+    },
+
+    /// The config file could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// An encrypted source is present but could not be decrypted or verified: no key opens it,
+    /// the file was modified, a value failed authentication. The chain stops here; a default is
+    /// never used in its place.
+    #[error("cannot decrypt {}: {reason}", file.display())]
+    Decryption {
+        /// The file that failed.
+        file: PathBuf,
+        /// What failed, without any value.
+        reason: String,
+    },
+
+    /// A layer is present but answered with something unusable (for example an environment
+    /// variable that is not valid UTF-8). Like `Decryption`, this stops the chain.
+    #[error("layer `{layer}` failed: {reason}")]
+    Provider {
+        /// The layer's label, as in [`Attempt::layer`].
+        layer: String,
+        /// What went wrong, without any value.
+        reason: String,
+    },
+
+    /// The request cannot name any secret (an empty name, an empty segment in `a..b`).
+    #[error("invalid secret request: {reason}")]
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// One layer's answer on the way to a [`Error::NotFound`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The layer's label (`override`, `env`, `keyring`, `sops:/path/to/file`, ...).
+    pub layer: String,
+    /// Whether the layer was asked and did not have it, or could not be asked at all.
+    pub outcome: Outcome,
+    /// Why, in words: `MYAPP__DB__PASSWORD is not set`, `no D-Bus session`.
+    pub reason: String,
+}
+
+/// How a layer that did not answer came out of a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The layer was consulted and does not have the name.
+    Missed,
+    /// The layer could not be consulted (no daemon, no file, server down) and was skipped.
+    Unavailable,
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.outcome {
+            Outcome::Missed => write!(f, "{} ({})", self.layer, self.reason),
+            Outcome::Unavailable => write!(f, "{} (unavailable: {})", self.layer, self.reason),
+        }
+    }
+}
+
+/// Formats a list of attempts as `a (why); b (why); no default given`.
+struct Tried<'a>(&'a [Attempt]);
+
+impl fmt::Display for Tried<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for attempt in self.0 {
+            write!(f, "{attempt}; ")?;
+        }
+        f.write_str("no default given")
+    }
+}
+
+/// A config file that cannot be read or does not describe a valid resolver.
+///
+/// The message names the file, the key (as a path such as `providers[1].prefix`) and what was
+/// expected. It never quotes a value from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: PathBuf,
+    key: Option<String>,
+    line: Option<usize>,
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            key: None,
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn at(mut self, key: impl Into<String>, line: Option<usize>) -> Self {
+        self.key = Some(key.into()).filter(|k: &String| !k.is_empty());
+        self.line = line;
+        self
+    }
+
+    /// The config file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The offending key as a path (`providers[0].prefix`), when the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The 1-based line in the file, when known.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// What is wrong and what was expected.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config {}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", at `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,86 @@
+//! Resolve secrets by name through an ordered chain of sources, and get back a record that knows
+//! where the value came from and wipes it from memory when dropped.
+//!
+//! ```text
+//! overrides (in code) -> environment -> OS keyring -> SOPS-encrypted files -> ... -> default
+//! ```
+//!
+//! The first layer that has the name wins. A layer that cannot be consulted (no keyring daemon,
+//! no file) is skipped and named in the error if nothing is found; a layer that is present but
+//! broken (a tampered file, a wrong key) stops the chain with an error and is never papered over
+//! by a later layer or a default.
+//!
+//! ```
+//! use secret_cascade::providers::EnvProvider;
+//! use secret_cascade::{ExposeSecret, Resolver, SecretRequest, SecretSource, with_sensitive};
+//!
+//! let resolver = Resolver::builder()
+//!     .name("example")
+//!     .provider(EnvProvider::new().with_prefix("EXAMPLE"))
+//!     .build();
+//!
+//! // Not in the environment: the request's default answers, and the record says so.
+//! let request = SecretRequest::new("smtp.password").with_scope("mail").with_default("dev-only");
+//! let record = resolver.resolve(&request)?;
+//! assert_eq!(record.source(), SecretSource::Default);
+//!
+//! // Use the value in a closure; the buffer is zeroized when the closure returns or panics.
+//! let length = with_sensitive(record, |password: &str| password.len());
+//! assert_eq!(length, 8);
+//!
+//! // `lookup` is `resolve` with "not found" as `None` instead of an error.
+//! assert!(resolver.lookup(&SecretRequest::new("absent.name"))?.is_none());
+//! # Ok::<(), secret_cascade::Error>(())
+//! ```
+//!
+//! # Threat model
+//!
+//! What this crate protects against:
+//!
+//! - **Accidental disclosure.** No `Debug`, `Display`, error message or log line of this crate
+//!   contains a value; records have no `Serialize` and no `Clone`. The only way to the plaintext is
+//!   [`ExposeSecret::expose_secret`] (or the `&str` handed to a [`with_sensitive`] closure), so a
+//!   search for `expose_secret` finds every place a value leaves its guard.
+//! - **Plaintext lingering in freed memory.** Values live in zeroizing buffers ([`SecretString`])
+//!   that are overwritten when the record is dropped; [`SensitiveGuard`] overwrites in place when
+//!   it drops, also during a panic. Intermediate copies made while reading a value are wiped too.
+//! - **Silent fallbacks.** A present but broken source is an error, never a quiet default.
+//!
+//! What it does **not** guarantee:
+//!
+//! - Copies outside this crate's buffers: the process environment keeps its own copy of every
+//!   variable, a keyring daemon or the kernel keeps theirs, and whatever the caller copies out of
+//!   an exposed `&str` is the caller's to protect.
+//! - Swap, hibernation files and core dumps: memory is not locked (`mlock`) and core dumps are not
+//!   disabled.
+//! - Another process of the same user, a debugger, or root: they can read this process's memory.
+//! - Compiler-made copies (registers, moved stack values) that `zeroize` cannot reach.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+mod error;
+mod provider;
+pub mod providers;
+mod record;
+mod request;
+mod resolver;
+mod sensitive;
+
+pub use error::{Attempt, ConfigError, Error, Outcome};
+pub use provider::{Answer, Provider};
+pub use record::{Metadata, SecretRecord, SecretSource};
+pub use request::SecretRequest;
+pub use resolver::{Resolver, ResolverBuilder};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use sensitive::{SensitiveGuard, with_sensitive};
+
+/// Resolves `name` with the process-wide resolver.
+///
+/// The resolver is built on first use from the discovered config ([`Resolver::discover`]) and then
+/// lives for the process, caches included. If building it fails, the error is returned and the
+/// next call tries again.
+pub fn resolve_secret(name: &str) -> Result<SecretRecord, Error> {
+    resolver::global()?.resolve(&SecretRequest::new(name))
+}

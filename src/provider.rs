@@ -1,0 +1,35 @@
+//! The trait every source of secrets implements, and the three answers it can give.
+
+use crate::{Error, SecretRecord, SecretRequest};
+
+/// One layer of the chain: environment, keyring, a SOPS file, ...
+///
+/// The resolver asks each layer in order with [`Provider::fetch`] and never looks at what kind of
+/// layer it is. A provider chooses between three answers and an error:
+///
+/// - [`Answer::Hit`]: it has the name (an empty value is a hit);
+/// - [`Answer::Miss`]: it was consulted and does not have the name; the chain goes on;
+/// - [`Answer::Unavailable`]: it cannot be consulted at all (no daemon, no file, server down);
+///   the chain goes on and the reason is recorded;
+/// - `Err(..)`: it is present but broken (a tampered file, a wrong key, an unusable value);
+///   the chain stops and no later layer or default is used in its place.
+///
+/// Reasons and errors name variables, files and keys, never a value.
+pub trait Provider: Send + Sync {
+    /// The layer's label in errors and logs: `env`, `keyring`, `sops:/etc/app/secrets.yaml`.
+    fn label(&self) -> &str;
+
+    /// Looks the request up.
+    fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error>;
+}
+
+/// A provider's answer to one request.
+#[derive(Debug)]
+pub enum Answer {
+    /// Found; the record carries the value, its source and metadata.
+    Hit(SecretRecord),
+    /// Consulted, not there; the reason says what was looked for (`MYAPP__X is not set`).
+    Miss(String),
+    /// Could not be consulted; the reason says why (`no D-Bus session`).
+    Unavailable(String),
+}

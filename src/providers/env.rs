@@ -1,0 +1,173 @@
+//! `kind: env`: environment variables.
+//!
+//! Options: `prefix` (default: none) and `delimiter` (default `__`).
+//!
+//! A request maps to one variable: the prefix, then the scope's segments, then the name's
+//! segments (dots split both), joined with the delimiter; `-` becomes `_` and ASCII letters are
+//! upper-cased. Scope `mail`, name `smtp.password`, prefix `MYAPP` gives
+//! `MYAPP__MAIL__SMTP__PASSWORD`. `prefix: KSTLIB` reproduces kstlib's names for names without
+//! hyphens.
+//!
+//! A variable that is set is a hit, even when empty. One that is not set is a miss. One that is set
+//! but not valid UTF-8 is an error ([`crate::Error::Provider`]): the layer is present but its
+//! value is unusable, so the chain stops. This layer is never unavailable.
+//!
+//! The process environment itself keeps its copy of the value; only the copy made here is wiped.
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::config::Section;
+use crate::error::ConfigError;
+use crate::provider::{Answer, Provider};
+use crate::record::{Metadata, SecretRecord, SecretSource};
+use crate::{Error, SecretRequest};
+
+/// Reads secrets from environment variables.
+#[derive(Debug, Clone)]
+pub struct EnvProvider {
+    prefix: Option<String>,
+    delimiter: String,
+}
+
+impl EnvProvider {
+    /// The delimiter used when none is configured.
+    pub const DEFAULT_DELIMITER: &'static str = "__";
+
+    /// No prefix, delimiter `__`.
+    pub fn new() -> Self {
+        Self {
+            prefix: None,
+            delimiter: Self::DEFAULT_DELIMITER.to_owned(),
+        }
+    }
+
+    /// Puts `prefix` before every variable name (`MYAPP` in `MYAPP__DB__PASSWORD`). An empty
+    /// prefix means none.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into()).filter(|p: &String| !p.is_empty());
+        self
+    }
+
+    /// Joins the parts of a variable name with `delimiter` instead of `__`.
+    pub fn with_delimiter(mut self, delimiter: impl Into<String>) -> Self {
+        self.delimiter = delimiter.into();
+        self
+    }
+
+    /// The variable a request maps to.
+    pub fn variable_name(&self, request: &SecretRequest) -> String {
+        let mut variable = String::new();
+        for (i, part) in self
+            .prefix
+            .as_deref()
+            .into_iter()
+            .chain(request.name_segments())
+            .enumerate()
+        {
+            if i > 0 {
+                variable.push_str(&self.delimiter);
+            }
+            variable.extend(part.chars().map(|c| match c {
+                '-' => '_',
+                c => c.to_ascii_uppercase(),
+            }));
+        }
+        variable
+    }
+
+    pub(crate) fn from_config(section: &mut Section<'_>) -> Result<Self, ConfigError> {
+        let mut provider = Self::new();
+        if let Some(prefix) = section.string("prefix")? {
+            provider = provider.with_prefix(prefix);
+        }
+        if let Some(delimiter) = section.non_empty_string("delimiter")? {
+            provider = provider.with_delimiter(delimiter);
+        }
+        Ok(provider)
+    }
+}
+
+impl Default for EnvProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Provider for EnvProvider {
+    fn label(&self) -> &str {
+        "env"
+    }
+
+    fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
+        let variable = self.variable_name(request);
+        let Some(raw) = std::env::var_os(&variable) else {
+            return Ok(Answer::Miss(format!("{variable} is not set")));
+        };
+        let bytes = Zeroizing::new(raw.into_encoded_bytes());
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return Err(Error::Provider {
+                layer: self.label().to_owned(),
+                reason: format!("{variable} is set but its value is not valid UTF-8"),
+            });
+        };
+        Ok(Answer::Hit(SecretRecord::new(
+            SecretString::from(text),
+            SecretSource::Env,
+            Metadata::from([("variable", variable)]),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(provider: &EnvProvider, request: SecretRequest) -> String {
+        provider.variable_name(&request)
+    }
+
+    #[test]
+    fn names_map_to_variables() {
+        let plain = EnvProvider::new();
+        let myapp = EnvProvider::new().with_prefix("MYAPP");
+        let kstlib = EnvProvider::new().with_prefix("KSTLIB");
+        let dash = EnvProvider::new().with_prefix("app").with_delimiter("_");
+        let cases = [
+            (
+                &myapp,
+                SecretRequest::new("mail.smtp.password"),
+                "MYAPP__MAIL__SMTP__PASSWORD",
+            ),
+            (
+                &kstlib,
+                SecretRequest::new("smtp.password").with_scope("mail"),
+                "KSTLIB__MAIL__SMTP__PASSWORD",
+            ),
+            (&kstlib, SecretRequest::new("api_key"), "KSTLIB__API_KEY"),
+            (&kstlib, SecretRequest::new("api-key"), "KSTLIB__API_KEY"),
+            (&plain, SecretRequest::new("token"), "TOKEN"),
+            (
+                &plain,
+                SecretRequest::new("db.password").with_scope("prod.eu"),
+                "PROD__EU__DB__PASSWORD",
+            ),
+            (&dash, SecretRequest::new("my-db.pass"), "APP_MY_DB_PASS"),
+            (&plain, SecretRequest::new("Grüße"), "GRüßE"),
+        ];
+        for (provider, request, expected) in cases {
+            assert_eq!(var(provider, request), expected);
+        }
+    }
+
+    #[test]
+    fn an_empty_prefix_means_none() {
+        assert_eq!(
+            var(
+                &EnvProvider::new().with_prefix(""),
+                SecretRequest::new("a.b")
+            ),
+            "A__B"
+        );
+    }
+}

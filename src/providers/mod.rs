@@ -1,0 +1,9 @@
+//! The built-in layers, one file per source.
+//!
+//! Each file opens with what its config `kind` is, its options, how a name maps to the backend,
+//! and when it answers *unavailable* rather than failing.
+
+pub mod env;
+pub(crate) mod overrides;
+
+pub use env::EnvProvider;

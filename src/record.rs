@@ -1,0 +1,132 @@
+//! What a resolved secret looks like: its value, where it came from, and how it was found.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::{ExposeSecret, ExposeSecretMut, SecretString};
+use zeroize::Zeroize;
+
+/// Facts about where a record was found: the environment variable's name, the file's path, the
+/// key inside it. Keys are fixed words chosen by each provider; values are never secret.
+pub type Metadata = BTreeMap<&'static str, String>;
+
+/// A resolved secret.
+///
+/// Immutable once built. The value is reachable only through [`ExposeSecret::expose_secret`], so a
+/// search for `expose_secret` finds every place a value leaves its guard. The value lives in a
+/// [`SecretString`], which zeroizes its buffer when the record is dropped. `Debug` shows the
+/// source and metadata, never the value; there is no `Display`, `Clone` or `Serialize`.
+pub struct SecretRecord {
+    value: SecretString,
+    source: SecretSource,
+    metadata: Metadata,
+}
+
+impl SecretRecord {
+    /// Builds a record. Providers call this with a value they have already moved into a
+    /// [`SecretString`] without leaving copies behind (for example `SecretString::from(&str)` out of a
+    /// [`zeroize::Zeroizing`] buffer).
+    pub fn new(value: SecretString, source: SecretSource, metadata: Metadata) -> Self {
+        Self {
+            value,
+            source,
+            metadata,
+        }
+    }
+
+    /// Which kind of layer answered.
+    pub fn source(&self) -> SecretSource {
+        self.source
+    }
+
+    /// How the layer found it: `variable` for env, `path` and `key` for files, and so on.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Overwrites the value with zeros in place. The record stays valid (an all-zero string).
+    pub(crate) fn wipe(&mut self) {
+        self.value.expose_secret_mut().zeroize();
+    }
+}
+
+impl ExposeSecret<str> for SecretRecord {
+    fn expose_secret(&self) -> &str {
+        self.value.expose_secret()
+    }
+}
+
+impl fmt::Debug for SecretRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretRecord")
+            .field("source", &self.source)
+            .field("metadata", &self.metadata)
+            .field("value", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// The kind of layer a record came from.
+///
+/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`. New providers add
+/// variants, hence `#[non_exhaustive]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecretSource {
+    /// A value given in code through the resolver builder.
+    Override,
+    /// An environment variable.
+    Env,
+    /// The operating system's keyring.
+    Keyring,
+    /// A SOPS-encrypted file.
+    Sops,
+    /// The request's default.
+    Default,
+}
+
+impl SecretSource {
+    /// The lower-case word for this source, as printed by the CLI and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Override => "override",
+            Self::Env => "env",
+            Self::Keyring => "keyring",
+            Self::Sops => "sops",
+            Self::Default => "default",
+        }
+    }
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_display_as_their_config_words() {
+        let shown: Vec<String> = [
+            SecretSource::Override,
+            SecretSource::Env,
+            SecretSource::Keyring,
+            SecretSource::Sops,
+            SecretSource::Default,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(shown, ["override", "env", "keyring", "sops", "default"]);
+    }
+
+    #[test]
+    fn wipe_zeroes_the_value_in_place() {
+        let mut record = SecretRecord::new("abc".into(), SecretSource::Env, Metadata::new());
+        record.wipe();
+        assert_eq!(record.expose_secret().as_bytes(), [0, 0, 0]);
+    }
+}

@@ -1,0 +1,177 @@
+//! What the caller asks for: a name, an optional scope, default and key path.
+
+use std::fmt;
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+/// A request for one secret.
+///
+/// The **name** is dotted (`mail.smtp.password`). The **scope** namespaces it: name-based layers
+/// put it first (env: `MYAPP__MAIL__SMTP__PASSWORD` for scope `mail`, name `smtp.password`; keyring
+/// username `mail:smtp.password`), and document layers prepend its segments to the path. A **key
+/// path** replaces the dotted path inside documents (SOPS files and the like) with explicit
+/// segments, to reach keys that contain dots; it is the complete path, the scope is not prepended.
+/// The **default** is used when no layer has the name; it is held in a zeroizing buffer and never
+/// shown by `Debug`.
+pub struct SecretRequest {
+    name: String,
+    scope: Option<String>,
+    default: Option<SecretString>,
+    key_path: Option<Vec<String>>,
+}
+
+impl SecretRequest {
+    /// A request for `name` with no scope, default or key path.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            scope: None,
+            default: None,
+            key_path: None,
+        }
+    }
+
+    /// Sets the scope (`mail` in `MYAPP__MAIL__SMTP__PASSWORD`).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Sets the value to return, with source [`crate::SecretSource::Default`], when no layer has
+    /// the name. `""` is a valid default.
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        // Copy into an exact-size box and wipe the caller's String, so no stray copy survives.
+        let text = Zeroizing::new(default.into());
+        self.default = Some(SecretString::from(text.as_str()));
+        self
+    }
+
+    /// Sets the complete path inside documents, one segment per key or list index:
+    /// `["api", "token"]`, `["hosts", "db.internal"]`, `["replicas", "1", "token"]`.
+    pub fn with_key_path(mut self, path: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.key_path = Some(path.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The name as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The scope, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// `scope.name` with a scope, else the name: how overrides are keyed and errors name it.
+    pub fn qualified_name(&self) -> String {
+        match &self.scope {
+            Some(scope) => format!("{scope}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The segments of the scope and then of the name, split on dots: what name-based layers map.
+    pub fn name_segments(&self) -> impl Iterator<Item = &str> {
+        self.scope
+            .as_deref()
+            .into_iter()
+            .flat_map(|scope| scope.split('.'))
+            .chain(self.name.split('.'))
+    }
+
+    /// The path inside a document: the key path if one was given, else the name segments.
+    pub fn document_path(&self) -> Vec<&str> {
+        match &self.key_path {
+            Some(path) => path.iter().map(String::as_str).collect(),
+            None => self.name_segments().collect(),
+        }
+    }
+
+    /// Whether a default was given.
+    pub fn has_default(&self) -> bool {
+        self.default.is_some()
+    }
+
+    pub(crate) fn default_value(&self) -> Option<&SecretString> {
+        self.default.as_ref()
+    }
+
+    /// Refuses requests that cannot name anything: an empty name or scope, an empty segment
+    /// (`a..b`, `.a`), an empty key path or an empty segment in it.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Err(Error::InvalidRequest { reason });
+        if self.name_segments().any(str::is_empty) {
+            return invalid(format!(
+                "`{}` has an empty name or segment; use names like `mail.smtp.password`",
+                self.qualified_name()
+            ));
+        }
+        match &self.key_path {
+            Some(path) if path.is_empty() || path.iter().any(String::is_empty) => invalid(format!(
+                "the key path for `{}` is empty or has an empty segment",
+                self.qualified_name()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for SecretRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretRequest")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .field("key_path", &self.key_path)
+            .field("default", &self.default.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn document_path_prefers_the_key_path() {
+        let plain = SecretRequest::new("database.password").with_scope("prod");
+        assert_eq!(plain.document_path(), ["prod", "database", "password"]);
+        let explicit = SecretRequest::new("ignored")
+            .with_scope("prod")
+            .with_key_path(["hosts", "db.internal"]);
+        assert_eq!(explicit.document_path(), ["hosts", "db.internal"]);
+    }
+
+    #[test]
+    fn empty_segments_are_refused() {
+        for bad in [
+            SecretRequest::new(""),
+            SecretRequest::new("a..b"),
+            SecretRequest::new(".a"),
+            SecretRequest::new("a").with_scope(""),
+            SecretRequest::new("a").with_key_path(Vec::<String>::new()),
+            SecretRequest::new("a").with_key_path(["x", ""]),
+        ] {
+            assert!(
+                matches!(bad.check(), Err(Error::InvalidRequest { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(SecretRequest::new("a.b-c").with_scope("s").check().is_ok());
+    }
+
+    #[test]
+    fn the_default_is_kept_but_not_shown() {
+        let request = SecretRequest::new("x").with_default("fallback-value");
+        assert_eq!(
+            request.default_value().unwrap().expose_secret(),
+            "fallback-value"
+        );
+        assert!(!format!("{request:?}").contains("fallback-value"));
+    }
+}

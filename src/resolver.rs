@@ -1,0 +1,238 @@
+//! The chain: layers asked in order, the first hit wins, the request's default last.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use secrecy::{ExposeSecret, SecretString};
+use tracing::{debug, trace};
+
+use crate::error::{Attempt, Outcome};
+use crate::provider::{Answer, Provider};
+use crate::providers::env::EnvProvider;
+use crate::providers::overrides::Overrides;
+use crate::record::{Metadata, SecretRecord, SecretSource};
+use crate::{Error, SecretRequest, config};
+
+/// Resolves secrets through an ordered chain of layers.
+///
+/// `Send + Sync`: build one and share it (`Arc<Resolver>`) between threads.
+pub struct Resolver {
+    name: String,
+    layers: Vec<Box<dyn Provider>>,
+    max_documents: usize,
+}
+
+impl Resolver {
+    /// The name used when neither the builder nor the config file gives one.
+    pub const DEFAULT_NAME: &'static str = "default";
+
+    /// How many decrypted documents the cache keeps when the config does not say.
+    pub const DEFAULT_MAX_DOCUMENTS: usize = 64;
+
+    /// Starts a resolver built in code.
+    pub fn builder() -> ResolverBuilder {
+        ResolverBuilder::default()
+    }
+
+    /// Builds the resolver a config file describes. Relative paths inside the file are taken
+    /// from the file's own folder. See `docs/config.md` for the format.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(config::load(path.as_ref())?.build())
+    }
+
+    /// Builds the resolver from the discovered config file: `SECRET_CASCADE_CONFIG`, else
+    /// `./secret-cascade.yml`, else `$XDG_CONFIG_HOME/secret-cascade/config.yml` (`~/.config/...`).
+    /// With none of them, the chain is the environment without a prefix, then defaults.
+    pub fn discover() -> Result<Self, Error> {
+        match config::discover() {
+            Some(path) => Self::from_config_file(path),
+            None => Ok(Self::builder().provider(EnvProvider::new()).build()),
+        }
+    }
+
+    /// The first answer in the chain, else the request's default, else [`Error::NotFound`]
+    /// naming every layer tried and why it missed.
+    pub fn resolve(&self, request: &SecretRequest) -> Result<SecretRecord, Error> {
+        let mut tried = Vec::new();
+        match self.walk(request, &mut tried)? {
+            Some(record) => Ok(record),
+            None => Err(Error::NotFound {
+                name: request.qualified_name(),
+                resolver: self.name.clone(),
+                tried,
+            }),
+        }
+    }
+
+    /// Like [`Resolver::resolve`], but a secret that no layer has and that has no default is
+    /// `Ok(None)`. Broken layers are still errors.
+    pub fn lookup(&self, request: &SecretRequest) -> Result<Option<SecretRecord>, Error> {
+        self.walk(request, &mut Vec::new())
+    }
+
+    /// The resolver's name, shown in errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The labels of the layers, in the order they are asked.
+    pub fn layers(&self) -> impl Iterator<Item = &str> {
+        self.layers.iter().map(|layer| layer.label())
+    }
+
+    /// The bound on decrypted documents kept in memory (`cache.max_documents`).
+    pub fn max_documents(&self) -> usize {
+        self.max_documents
+    }
+
+    fn walk(
+        &self,
+        request: &SecretRequest,
+        tried: &mut Vec<Attempt>,
+    ) -> Result<Option<SecretRecord>, Error> {
+        request.check()?;
+        let name = request.name();
+        for layer in &self.layers {
+            let label = layer.label();
+            let (outcome, reason) = match layer.fetch(request) {
+                Ok(Answer::Hit(record)) => {
+                    debug!(secret = name, layer = label, source = %record.source(), "secret found");
+                    return Ok(Some(record));
+                }
+                Ok(Answer::Miss(reason)) => (Outcome::Missed, reason),
+                Ok(Answer::Unavailable(reason)) => (Outcome::Unavailable, reason),
+                Err(error) => {
+                    debug!(secret = name, layer = label, %error, "layer failed; stopping");
+                    return Err(error);
+                }
+            };
+            match outcome {
+                Outcome::Unavailable => {
+                    debug!(secret = name, layer = label, %reason, "layer unavailable; skipped");
+                }
+                Outcome::Missed => trace!(secret = name, layer = label, %reason, "layer missed"),
+            }
+            tried.push(Attempt {
+                layer: label.to_owned(),
+                outcome,
+                reason,
+            });
+        }
+        let Some(default) = request.default_value() else {
+            debug!(secret = name, "secret not found and no default");
+            return Ok(None);
+        };
+        debug!(secret = name, "using the request's default");
+        let value = SecretString::from(default.expose_secret());
+        Ok(Some(SecretRecord::new(
+            value,
+            SecretSource::Default,
+            Metadata::new(),
+        )))
+    }
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("name", &self.name)
+            .field("layers", &self.layers().collect::<Vec<_>>())
+            .field("max_documents", &self.max_documents)
+            .finish()
+    }
+}
+
+/// Builds a [`Resolver`] in code.
+///
+/// ```
+/// use secret_cascade::providers::EnvProvider;
+/// use secret_cascade::{ExposeSecret, Resolver, SecretRequest, SecretSource};
+///
+/// let resolver = Resolver::builder()
+///     .name("myapp")
+///     .override_secret("mail.smtp.password", "from-code")
+///     .provider(EnvProvider::new().with_prefix("MYAPP"))
+///     .build();
+/// let record = resolver.resolve(&SecretRequest::new("mail.smtp.password"))?;
+/// assert_eq!(record.source(), SecretSource::Override);
+/// assert_eq!(record.expose_secret(), "from-code");
+/// # Ok::<(), secret_cascade::Error>(())
+/// ```
+pub struct ResolverBuilder {
+    name: String,
+    overrides: Overrides,
+    providers: Vec<Box<dyn Provider>>,
+    max_documents: usize,
+}
+
+impl Default for ResolverBuilder {
+    fn default() -> Self {
+        Self {
+            name: Resolver::DEFAULT_NAME.to_owned(),
+            overrides: Overrides::default(),
+            providers: Vec::new(),
+            max_documents: Resolver::DEFAULT_MAX_DOCUMENTS,
+        }
+    }
+}
+
+impl ResolverBuilder {
+    /// Names the resolver (shown in errors).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets a value for `name` (`scope.name` for scoped requests) that wins over every layer.
+    pub fn override_secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides.insert(name.into(), value.into());
+        self
+    }
+
+    /// Appends a layer; layers are asked in the order they are added, after the overrides.
+    pub fn provider(self, provider: impl Provider + 'static) -> Self {
+        self.boxed_provider(Box::new(provider))
+    }
+
+    /// Appends an already boxed layer.
+    pub fn boxed_provider(mut self, provider: Box<dyn Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Bounds the number of decrypted documents kept in memory (at least 1).
+    pub fn max_documents(mut self, max_documents: usize) -> Self {
+        self.max_documents = max_documents.max(1);
+        self
+    }
+
+    /// Finishes the resolver. Overrides, when there are any, form the first layer.
+    pub fn build(self) -> Resolver {
+        let overrides =
+            (!self.overrides.is_empty()).then(|| Box::new(self.overrides) as Box<dyn Provider>);
+        Resolver {
+            name: self.name,
+            layers: overrides.into_iter().chain(self.providers).collect(),
+            max_documents: self.max_documents,
+        }
+    }
+}
+
+/// The process-wide resolver behind [`crate::resolve_secret`], built on first use.
+pub(crate) fn global() -> Result<&'static Resolver, Error> {
+    static GLOBAL: OnceLock<Resolver> = OnceLock::new();
+    static BUILDING: Mutex<()> = Mutex::new(());
+    if let Some(resolver) = GLOBAL.get() {
+        return Ok(resolver);
+    }
+    // One builder at a time; a failed build is not cached, so a fixed config is picked up later.
+    let _building = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(resolver) = GLOBAL.get() {
+        return Ok(resolver);
+    }
+    let resolver = Resolver::discover()?;
+    Ok(GLOBAL.get_or_init(|| resolver))
+}

@@ -1,0 +1,180 @@
+//! The `secret-cascade` binary: output formats, exit codes, help and config discovery.
+
+mod support;
+
+use support::{Sandbox, run};
+
+fn sandbox_with_config() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "secret-cascade.yml",
+        "name: clitest\nproviders:\n  - kind: env\n    prefix: CLITEST\n",
+    );
+    sandbox
+}
+
+#[test]
+fn get_prints_the_value_and_a_newline() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, stderr) = run(sandbox
+        .cli()
+        .args(["get", "mail.smtp.password"])
+        .env("CLITEST__MAIL__SMTP__PASSWORD", "p@ss word"));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "p@ss word\n", "")
+    );
+}
+
+#[test]
+fn get_json_has_name_source_value_and_metadata() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, _) = run(sandbox
+        .cli()
+        .args(["get", "smtp.password", "--scope", "mail", "--json"])
+        .env("CLITEST__MAIL__SMTP__PASSWORD", "p\"w\n"));
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "name": "mail.smtp.password",
+            "source": "env",
+            "value": "p\"w\n",
+            "metadata": {"variable": "CLITEST__MAIL__SMTP__PASSWORD"},
+        })
+    );
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["name", "source", "value", "metadata"]);
+}
+
+#[test]
+fn get_uses_the_default_and_says_so() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, _) =
+        run(sandbox
+            .cli()
+            .args(["get", "absent", "--default", "dflt", "--json"]));
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["source"], "default");
+    assert_eq!(json["value"], "dflt");
+    let (_, stdout, _) = run(sandbox.cli().args(["get", "absent", "--default", ""]));
+    assert_eq!(stdout, "\n");
+}
+
+#[test]
+fn an_empty_variable_prints_an_empty_line() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, _) = run(sandbox
+        .cli()
+        .args(["get", "blank", "--default", "no"])
+        .env("CLITEST__BLANK", ""));
+    assert_eq!((code, stdout.as_str()), (0, "\n"));
+}
+
+#[test]
+fn not_found_is_exit_1_naming_every_layer() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, stderr) = run(sandbox.cli().args(["get", "db.password"]));
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr,
+        "secret-cascade: secret `db.password` not found by resolver `clitest`; tried: \
+         env (CLITEST__DB__PASSWORD is not set); no default given\n"
+    );
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let sandbox = sandbox_with_config();
+    for args in [&["get"][..], &["nosuch"], &["get", "a", "--bogus"], &[]] {
+        let (code, _, stderr) = run(sandbox.cli().args(args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = run(sandbox.cli().args(["get", "a..b"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("invalid secret request"), "{stderr}");
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let sandbox = Sandbox::new();
+    for args in [&["--help"][..], &["get", "--help"]] {
+        let (code, stdout, _) = run(sandbox.cli().args(args));
+        assert_eq!(code, 0);
+        for needle in [
+            "Examples:",
+            "secret-cascade get mail.smtp.password",
+            "Exit codes:",
+            "2  usage or config error",
+        ] {
+            assert!(
+                stdout.contains(needle),
+                "{args:?}: {needle} missing from {stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn config_discovery_order() {
+    let sandbox = Sandbox::new();
+    let env_config = sandbox.write(
+        "elsewhere/by-env.yml",
+        "providers:\n  - kind: env\n    prefix: BYENV\n",
+    );
+    sandbox.write(
+        "xdg/secret-cascade/config.yml",
+        "providers:\n  - kind: env\n    prefix: BYXDG\n",
+    );
+    let vars = [
+        ("BYENV__K", "by-env"),
+        ("LOCAL__K", "local"),
+        ("BYXDG__K", "by-xdg"),
+        ("K", "no-config"),
+    ];
+    let get = |sandbox: &Sandbox| {
+        let mut cmd = sandbox.cli();
+        cmd.args(["get", "k"]).envs(vars);
+        run(&mut cmd).1
+    };
+    assert_eq!(get(&sandbox), "by-xdg\n", "XDG config when nothing else");
+    sandbox.write(
+        "secret-cascade.yml",
+        "providers:\n  - kind: env\n    prefix: LOCAL\n",
+    );
+    assert_eq!(get(&sandbox), "local\n", "./secret-cascade.yml before XDG");
+    let mut cmd = sandbox.cli();
+    cmd.args(["get", "k"])
+        .envs(vars)
+        .env("SECRET_CASCADE_CONFIG", &env_config);
+    assert_eq!(run(&mut cmd).1, "by-env\n", "SECRET_CASCADE_CONFIG first");
+    let mut cmd = sandbox.cli();
+    cmd.args(["get", "k", "--config"])
+        .arg(&env_config)
+        .envs(vars);
+    assert_eq!(run(&mut cmd).1, "by-env\n", "--config first");
+
+    let bare = Sandbox::new();
+    assert_eq!(
+        get(&bare),
+        "no-config\n",
+        "no config at all: env without prefix"
+    );
+}
+
+#[test]
+fn home_dot_config_is_used_without_xdg_config_home() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "home/.config/secret-cascade/config.yml",
+        "providers:\n  - kind: env\n    prefix: BYHOME\n",
+    );
+    let mut cmd = sandbox.cli();
+    cmd.args(["get", "k"])
+        .env_remove("XDG_CONFIG_HOME")
+        .env("BYHOME__K", "by-home");
+    assert_eq!(run(&mut cmd).1, "by-home\n");
+}

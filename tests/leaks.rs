@@ -1,0 +1,172 @@
+//! No value in any Debug, Display, error message, log line or CLI error output.
+
+mod support;
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex, Once};
+
+use secret_cascade::providers::EnvProvider;
+use secret_cascade::{Error, ExposeSecret, Resolver, SecretRequest, SensitiveGuard};
+use support::{Sandbox, run};
+
+/// Distinctive enough that finding it anywhere means it leaked.
+const CANARY: &str = "c4n4ry-7f1d9e-S3CR3T";
+
+fn set_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let mut broken = CANARY.as_bytes().to_vec();
+        broken.push(0xff);
+        // SAFETY: runs once, before any test in this binary reads the environment.
+        unsafe {
+            std::env::set_var("LEAKS__ENV__VALUE", CANARY);
+            std::env::set_var("LEAKS__NOT__UTF8", std::ffi::OsStr::from_bytes(&broken));
+        }
+    });
+}
+
+fn resolver() -> Resolver {
+    Resolver::builder()
+        .name("leaks")
+        .override_secret("code.value", CANARY)
+        .provider(EnvProvider::new().with_prefix("LEAKS"))
+        .build()
+}
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(CANARY), "{what} contains the value: {text}");
+}
+
+#[test]
+fn debug_of_records_requests_guards_and_resolvers_hides_the_value() {
+    set_env();
+    let resolver = resolver();
+    let request = SecretRequest::new("absent").with_default(CANARY);
+    assert_clean("request Debug", &format!("{request:?}"));
+    assert_clean("resolver Debug", &format!("{resolver:?}"));
+    for request in [
+        request,
+        SecretRequest::new("env.value"),
+        SecretRequest::new("code.value"),
+    ] {
+        let record = resolver.resolve(&request).unwrap();
+        assert_eq!(
+            record.expose_secret(),
+            CANARY,
+            "the record must hold the canary"
+        );
+        assert_clean("record Debug", &format!("{record:?}"));
+        assert_clean("record Debug (alternate)", &format!("{record:#?}"));
+        let guard = SensitiveGuard::new(record);
+        assert_clean("guard Debug", &format!("{guard:?}"));
+    }
+}
+
+#[test]
+fn errors_hide_the_value() {
+    set_env();
+    let resolver = resolver();
+    let broken = resolver
+        .resolve(&SecretRequest::new("not.utf8"))
+        .unwrap_err();
+    assert!(matches!(broken, Error::Provider { .. }), "{broken:?}");
+    let missing = resolver.resolve(&SecretRequest::new("absent")).unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }));
+    for error in [broken, missing] {
+        assert_clean("error Display", &error.to_string());
+        assert_clean("error Debug", &format!("{error:?}"));
+    }
+}
+
+/// A `tracing` writer that appends to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn trace_logs_name_layers_but_never_values() {
+    set_env();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let resolver = resolver();
+        for request in [
+            SecretRequest::new("code.value"),
+            SecretRequest::new("env.value"),
+            SecretRequest::new("absent").with_default(CANARY),
+            SecretRequest::new("not.utf8").with_default(CANARY),
+            SecretRequest::new("absent"),
+        ] {
+            let _ = resolver.resolve(&request);
+        }
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("secret found") && logs.contains("layer=\"env\""),
+        "nothing captured: {logs}"
+    );
+    assert!(
+        logs.contains("layer missed") && logs.contains("TRACE"),
+        "no trace lines: {logs}"
+    );
+    assert_clean("trace logs", &logs);
+}
+
+#[test]
+fn cli_stderr_never_shows_the_value() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "secret-cascade.yml",
+        "providers:\n  - kind: env\n    prefix: LEAKS\n",
+    );
+    let mut broken = CANARY.as_bytes().to_vec();
+    broken.push(0xff);
+
+    let (code, stdout, stderr) = run(sandbox
+        .cli()
+        .args(["get", "-vv", "env.value", "--json"])
+        .env("LEAKS__ENV__VALUE", CANARY));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(CANARY), "the value goes to stdout");
+    assert!(
+        stderr.contains("secret found"),
+        "trace logs expected on stderr: {stderr}"
+    );
+    assert_clean("stderr of a hit", &stderr);
+
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .args(["get", "-vv", "absent", "--default", CANARY])
+        .arg("--config")
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+    assert_clean("stderr of a default", &stderr);
+
+    let (code, stdout, stderr) = run(sandbox
+        .cli()
+        .args(["get", "-vv", "not.utf8", "--default", CANARY])
+        .env("LEAKS__NOT__UTF8", std::ffi::OsStr::from_bytes(&broken)));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("LEAKS__NOT__UTF8 is set but its value is not valid UTF-8"),
+        "{stderr}"
+    );
+    assert_clean("stdout of an error", &stdout);
+    assert_clean("stderr of an error", &stderr);
+}

@@ -1,6 +1,7 @@
 //! The `secret-cascade` command: a thin layer over the library that parses arguments, calls it,
 //! prints, and maps errors to exit codes.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,7 +143,7 @@ struct JsonRecord<'a> {
     name: String,
     source: &'static str,
     value: &'a str,
-    metadata: &'a secret_cascade::Metadata,
+    metadata: BTreeMap<&'static str, &'a str>,
 }
 
 impl<'a> JsonRecord<'a> {
@@ -151,7 +152,7 @@ impl<'a> JsonRecord<'a> {
             name: request.qualified_name(),
             source: record.source().as_str(),
             value: record.expose_secret(),
-            metadata: record.metadata(),
+            metadata: record.metadata().iter().collect(),
         }
     }
 }

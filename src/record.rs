@@ -1,6 +1,5 @@
 //! What a resolved secret looks like: its value, where it came from, and how it was found.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use secrecy::{ExposeSecret, ExposeSecretMut, SecretString};
@@ -8,7 +7,54 @@ use zeroize::Zeroize;
 
 /// Facts about where a record was found: the environment variable's name, the file's path, the
 /// key inside it. Keys are fixed words chosen by each provider; values are never secret.
-pub type Metadata = BTreeMap<&'static str, String>;
+///
+/// A short list in insertion order (records carry one to three entries, and a map would cost an
+/// allocation more on every lookup).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    entries: Vec<(&'static str, String)>,
+}
+
+impl Metadata {
+    /// No entries.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `key` (or replaces its value), builder style.
+    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key, value)),
+        }
+        self
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The entries in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.entries.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 /// A resolved secret.
 ///

@@ -104,7 +104,7 @@ impl SecretRequest {
     /// (`a..b`, `.a`), an empty key path or an empty segment in it.
     pub(crate) fn check(&self) -> Result<(), Error> {
         let invalid = |reason: String| Err(Error::InvalidRequest { reason });
-        if self.name_segments().any(str::is_empty) {
+        if has_empty_segment(&self.name) || self.scope.as_deref().is_some_and(has_empty_segment) {
             return invalid(format!(
                 "`{}` has an empty name or segment; use names like `mail.smtp.password`",
                 self.qualified_name()
@@ -118,6 +118,18 @@ impl SecretRequest {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a dotted name is empty or has an empty segment (`a..b`, `.a`, `a.`), in one pass.
+fn has_empty_segment(dotted: &str) -> bool {
+    let mut previous = b'.';
+    for &byte in dotted.as_bytes() {
+        if byte == b'.' && previous == b'.' {
+            return true;
+        }
+        previous = byte;
+    }
+    previous == b'.'
 }
 
 impl fmt::Debug for SecretRequest {

@@ -64,7 +64,7 @@ impl Provider for Fake {
             Some(value) => Answer::Hit(SecretRecord::new(
                 (*value).into(),
                 self.source,
-                Metadata::from([("layer", self.label.to_owned())]),
+                Metadata::new().with("layer", self.label),
             )),
             None => Answer::Miss(format!("{} has no `{name}`", self.label)),
         })
@@ -348,7 +348,7 @@ fn env_names_follow_prefix_scope_name_and_the_hyphen_rule() {
         let record = resolver.resolve(&request).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(record.source(), SecretSource::Env);
         assert_eq!(record.expose_secret(), value);
-        assert_eq!(record.metadata()["variable"], variable);
+        assert_eq!(record.metadata().get("variable").unwrap(), variable);
     }
     // Only the upper-case variable is looked up.
     let lower = kstlib.lookup(&SecretRequest::new("lower.case")).unwrap();

@@ -57,23 +57,24 @@ impl EnvProvider {
 
     /// The variable a request maps to.
     pub fn variable_name(&self, request: &SecretRequest) -> String {
-        let mut variable = String::new();
-        for (i, part) in self
-            .prefix
-            .as_deref()
-            .into_iter()
-            .chain(request.name_segments())
-            .enumerate()
-        {
+        let delimiter = self.delimiter.as_bytes();
+        let parts = || {
+            self.prefix
+                .iter()
+                .map(String::as_str)
+                .chain(request.scope())
+                .chain([request.name()])
+        };
+        let mut variable = Vec::with_capacity(parts().map(|p| p.len() + 2 * delimiter.len()).sum());
+        for (i, part) in parts().enumerate() {
             if i > 0 {
-                variable.push_str(&self.delimiter);
+                variable.extend_from_slice(delimiter);
             }
-            variable.extend(part.chars().map(|c| match c {
-                '-' => '_',
-                c => c.to_ascii_uppercase(),
-            }));
+            push_segments(&mut variable, part.as_bytes(), delimiter);
         }
-        variable
+        // Only ASCII bytes were replaced, and only by ASCII, so the bytes are still UTF-8.
+        String::from_utf8(variable)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     pub(crate) fn from_config(section: &mut Section<'_>) -> Result<Self, ConfigError> {
@@ -85,6 +86,34 @@ impl EnvProvider {
             provider = provider.with_delimiter(delimiter);
         }
         Ok(provider)
+    }
+}
+
+/// Appends the dot-separated segments of `part` joined by `delimiter`, each with `-` replaced by
+/// `_` and ASCII letters upper-cased. Copy-then-transform in place is several times cheaper than
+/// pushing byte by byte, on a path every env lookup takes.
+fn push_segments(variable: &mut Vec<u8>, part: &[u8], delimiter: &[u8]) {
+    let mut rest = part;
+    loop {
+        let end = rest
+            .iter()
+            .position(|&byte| byte == b'.')
+            .unwrap_or(rest.len());
+        let (segment, tail) = rest.split_at(end);
+        let start = variable.len();
+        variable.extend_from_slice(segment);
+        for byte in &mut variable[start..] {
+            *byte = if *byte == b'-' {
+                b'_'
+            } else {
+                byte.to_ascii_uppercase()
+            };
+        }
+        let Some((_dot, after)) = tail.split_first() else {
+            return;
+        };
+        variable.extend_from_slice(delimiter);
+        rest = after;
     }
 }
 
@@ -104,18 +133,32 @@ impl Provider for EnvProvider {
         let Some(raw) = std::env::var_os(&variable) else {
             return Ok(Answer::Miss(format!("{variable} is not set")));
         };
-        let bytes = Zeroizing::new(raw.into_encoded_bytes());
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            return Err(Error::Provider {
-                layer: self.label().to_owned(),
-                reason: format!("{variable} is set but its value is not valid UTF-8"),
-            });
+        let value = match String::from_utf8(raw.into_encoded_bytes()) {
+            Ok(text) => text,
+            Err(not_utf8) => {
+                drop(Zeroizing::new(not_utf8.into_bytes()));
+                return Err(Error::Provider {
+                    layer: self.label().to_owned(),
+                    reason: format!("{variable} is set but its value is not valid UTF-8"),
+                });
+            }
         };
         Ok(Answer::Hit(SecretRecord::new(
-            SecretString::from(text),
+            into_secret(value),
             SecretSource::Env,
-            Metadata::from([("variable", variable)]),
+            Metadata::new().with("variable", variable),
         )))
+    }
+}
+
+/// Moves `text` into a [`SecretString`] without a stray copy: the buffer itself becomes the
+/// secret when it is exactly the text's size (as `std::env` returns it), else the text is copied
+/// and the original wiped.
+fn into_secret(text: String) -> SecretString {
+    if text.capacity() == text.len() {
+        SecretString::from(text)
+    } else {
+        SecretString::from(Zeroizing::new(text).as_str())
     }
 }
 

@@ -41,7 +41,7 @@ impl Provider for Overrides {
             Some(value) => Answer::Hit(SecretRecord::new(
                 SecretString::from(value.expose_secret()),
                 SecretSource::Override,
-                Metadata::from([("name", name)]),
+                Metadata::new().with("name", name),
             )),
             None => Answer::Miss(format!("no override for `{name}`")),
         })

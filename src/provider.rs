@@ -1,5 +1,7 @@
 //! The trait every source of secrets implements, and the three answers it can give.
 
+use std::borrow::Cow;
+
 use crate::{Error, SecretRecord, SecretRequest};
 
 /// One layer of the chain: environment, keyring, a SOPS file, ...
@@ -29,7 +31,9 @@ pub enum Answer {
     /// Found; the record carries the value, its source and metadata.
     Hit(SecretRecord),
     /// Consulted, not there; the reason says what was looked for (`MYAPP__X is not set`).
-    Miss(String),
+    /// A fixed `&'static str` costs nothing on the way to a later hit; build a `String` only when
+    /// the reason needs the request's details.
+    Miss(Cow<'static, str>),
     /// Could not be consulted; the reason says why (`no D-Bus session`).
-    Unavailable(String),
+    Unavailable(Cow<'static, str>),
 }

@@ -8,11 +8,12 @@ use zeroize::Zeroize;
 /// Facts about where a record was found: the environment variable's name, the file's path, the
 /// key inside it. Keys are fixed words chosen by each provider; values are never secret.
 ///
-/// A short list in insertion order (records carry one to three entries, and a map would cost an
-/// allocation more on every lookup).
+/// A short list in insertion order. The first entry is stored inline: most records carry exactly
+/// one (the variable, the file), and a list or map would cost an allocation on every lookup.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    entries: Vec<(&'static str, String)>,
+    first: Option<(&'static str, String)>,
+    rest: Vec<(&'static str, String)>,
 }
 
 impl Metadata {
@@ -24,29 +25,37 @@ impl Metadata {
     /// Adds `key` (or replaces its value), builder style.
     pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
         let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.entries.push((key, value)),
+        if let Some(entry) = self
+            .first
+            .iter_mut()
+            .chain(&mut self.rest)
+            .find(|(k, _)| *k == key)
+        {
+            entry.1 = value;
+        } else if self.first.is_none() {
+            self.first = Some((key, value));
+        } else {
+            self.rest.push((key, value));
         }
         self
     }
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// The entries in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.entries.iter().map(|(k, v)| (*k, v.as_str()))
+        self.first
+            .iter()
+            .chain(&self.rest)
+            .map(|(k, v)| (*k, v.as_str()))
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.first.is_none()
     }
 }
 
@@ -167,6 +176,22 @@ mod tests {
         .map(ToString::to_string)
         .collect();
         assert_eq!(shown, ["override", "env", "keyring", "sops", "default"]);
+    }
+
+    #[test]
+    fn metadata_keeps_order_and_replaces_keys() {
+        let metadata = Metadata::new()
+            .with("path", "/a")
+            .with("key", "k")
+            .with("path", "/b")
+            .with("n", "1");
+        assert_eq!(
+            metadata.iter().collect::<Vec<_>>(),
+            [("path", "/b"), ("key", "k"), ("n", "1")]
+        );
+        assert_eq!(metadata.get("key"), Some("k"));
+        assert_eq!(metadata.get("absent"), None);
+        assert!(Metadata::new().is_empty() && !metadata.is_empty());
     }
 
     #[test]

@@ -21,6 +21,15 @@ pub struct SecretRequest {
     scope: Option<String>,
     default: Option<SecretString>,
     key_path: Option<Vec<String>>,
+    /// Why the request cannot name anything, found once when it is built rather than on every
+    /// lookup.
+    problem: Option<Problem>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    EmptySegment,
+    EmptyKeyPath,
 }
 
 impl SecretRequest {
@@ -31,13 +40,15 @@ impl SecretRequest {
             scope: None,
             default: None,
             key_path: None,
+            problem: None,
         }
+        .checked()
     }
 
     /// Sets the scope (`mail` in `MYAPP__MAIL__SMTP__PASSWORD`).
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
-        self
+        self.checked()
     }
 
     /// Sets the value to return, with source [`crate::SecretSource::Default`], when no layer has
@@ -53,7 +64,7 @@ impl SecretRequest {
     /// `["api", "token"]`, `["hosts", "db.internal"]`, `["replicas", "1", "token"]`.
     pub fn with_key_path(mut self, path: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.key_path = Some(path.into_iter().map(Into::into).collect());
-        self
+        self.checked()
     }
 
     /// The name as given.
@@ -100,23 +111,37 @@ impl SecretRequest {
         self.default.as_ref()
     }
 
-    /// Refuses requests that cannot name anything: an empty name or scope, an empty segment
-    /// (`a..b`, `.a`), an empty key path or an empty segment in it.
+    /// Notes whether the request can name anything: not with an empty name or scope, an empty
+    /// segment (`a..b`, `.a`), an empty key path or an empty segment in it.
+    fn checked(mut self) -> Self {
+        let path_is_empty =
+            |path: &Vec<String>| path.is_empty() || path.iter().any(String::is_empty);
+        self.problem = if has_empty_segment(&self.name)
+            || self.scope.as_deref().is_some_and(has_empty_segment)
+        {
+            Some(Problem::EmptySegment)
+        } else if self.key_path.as_ref().is_some_and(path_is_empty) {
+            Some(Problem::EmptyKeyPath)
+        } else {
+            None
+        };
+        self
+    }
+
+    /// Refuses requests that cannot name anything (see [`SecretRequest::checked`]).
     pub(crate) fn check(&self) -> Result<(), Error> {
-        let invalid = |reason: String| Err(Error::InvalidRequest { reason });
-        if has_empty_segment(&self.name) || self.scope.as_deref().is_some_and(has_empty_segment) {
-            return invalid(format!(
+        let reason = match self.problem {
+            None => return Ok(()),
+            Some(Problem::EmptySegment) => format!(
                 "`{}` has an empty name or segment; use names like `mail.smtp.password`",
                 self.qualified_name()
-            ));
-        }
-        match &self.key_path {
-            Some(path) if path.is_empty() || path.iter().any(String::is_empty) => invalid(format!(
+            ),
+            Some(Problem::EmptyKeyPath) => format!(
                 "the key path for `{}` is empty or has an empty segment",
                 self.qualified_name()
-            )),
-            _ => Ok(()),
-        }
+            ),
+        };
+        Err(Error::InvalidRequest { reason })
     }
 }
 

@@ -86,6 +86,8 @@ impl Resolver {
         self.max_documents
     }
 
+    /// Asks the layers in order. Misses are noted as (layer index, outcome, reason) and turned
+    /// into [`Attempt`]s only if the whole chain misses, so a hit after misses costs no copies.
     fn walk(
         &self,
         request: &SecretRequest,
@@ -93,34 +95,35 @@ impl Resolver {
     ) -> Result<Option<SecretRecord>, Error> {
         request.check()?;
         let name = request.name();
-        for layer in &self.layers {
+        let mut misses = Vec::new();
+        for (index, layer) in self.layers.iter().enumerate() {
             let label = layer.label();
-            let (outcome, reason) = match layer.fetch(request) {
+            match layer.fetch(request) {
                 Ok(Answer::Hit(record)) => {
                     debug!(secret = name, layer = label, source = %record.source(), "secret found");
                     return Ok(Some(record));
                 }
-                Ok(Answer::Miss(reason)) => (Outcome::Missed, reason),
-                Ok(Answer::Unavailable(reason)) => (Outcome::Unavailable, reason),
+                Ok(Answer::Miss(reason)) => {
+                    trace!(secret = name, layer = label, %reason, "layer missed");
+                    misses.push((index, Outcome::Missed, reason));
+                }
+                Ok(Answer::Unavailable(reason)) => {
+                    debug!(secret = name, layer = label, %reason, "layer unavailable; skipped");
+                    misses.push((index, Outcome::Unavailable, reason));
+                }
                 Err(error) => {
                     debug!(secret = name, layer = label, %error, "layer failed; stopping");
                     return Err(error);
                 }
-            };
-            match outcome {
-                Outcome::Unavailable => {
-                    debug!(secret = name, layer = label, %reason, "layer unavailable; skipped");
-                }
-                Outcome::Missed => trace!(secret = name, layer = label, %reason, "layer missed"),
             }
-            tried.push(Attempt {
-                layer: label.to_owned(),
-                outcome,
-                reason,
-            });
         }
         let Some(default) = request.default_value() else {
             debug!(secret = name, "secret not found and no default");
+            tried.extend(misses.into_iter().map(|(index, outcome, reason)| Attempt {
+                layer: self.layers[index].label().to_owned(),
+                outcome,
+                reason: reason.into_owned(),
+            }));
             return Ok(None);
         };
         debug!(secret = name, "using the request's default");

@@ -50,7 +50,7 @@ impl Provider for Fake {
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
         match self.state {
-            State::Unavailable(reason) => return Ok(Answer::Unavailable(reason.to_owned())),
+            State::Unavailable(reason) => return Ok(Answer::Unavailable(reason.into())),
             State::Broken => {
                 return Err(Error::Decryption {
                     file: "/tmp/broken.enc.yaml".into(),
@@ -66,7 +66,7 @@ impl Provider for Fake {
                 self.source,
                 Metadata::new().with("layer", self.label),
             )),
-            None => Answer::Miss(format!("{} has no `{name}`", self.label)),
+            None => Answer::Miss(format!("{} has no `{name}`", self.label).into()),
         })
     }
 }
@@ -209,7 +209,7 @@ fn not_found_names_the_secret_the_resolver_and_every_layer() {
     assert_eq!(
         error.to_string(),
         "secret `mail.smtp.password` not found by resolver `payments`; tried: \
-         override (no override for `mail.smtp.password`); \
+         override (not set in code); \
          env (RESOLUTION_TEST__MAIL__SMTP__PASSWORD is not set); \
          keyring (unavailable: no D-Bus session); \
          sops:/srv/secrets.yaml (sops:/srv/secrets.yaml has no `mail.smtp.password`); \

@@ -131,7 +131,7 @@ impl Provider for EnvProvider {
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
         let variable = self.variable_name(request);
         let Some(raw) = std::env::var_os(&variable) else {
-            return Ok(Answer::Miss(format!("{variable} is not set")));
+            return Ok(Answer::Miss(format!("{variable} is not set").into()));
         };
         let value = match String::from_utf8(raw.into_encoded_bytes()) {
             Ok(text) => text,

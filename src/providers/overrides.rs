@@ -3,8 +3,6 @@
 //! Always the first layer when there are any; not configurable from a file. Keyed by the
 //! request's qualified name (`scope.name`, or the name when there is no scope). Never unavailable.
 
-use std::collections::HashMap;
-
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -12,17 +10,21 @@ use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::{Error, SecretRequest};
 
-/// The in-code values, each in a zeroizing buffer.
+/// The in-code values, each in a zeroizing buffer. A short list searched in order: overrides are
+/// few, and comparing in place avoids building `scope.name` and hashing it on every lookup.
 #[derive(Default)]
 pub(crate) struct Overrides {
-    values: HashMap<String, SecretString>,
+    values: Vec<(String, SecretString)>,
 }
 
 impl Overrides {
     pub(crate) fn insert(&mut self, name: String, value: String) {
         // Copy into an exact-size box and wipe the caller's String.
-        let value = Zeroizing::new(value);
-        self.values.insert(name, SecretString::from(value.as_str()));
+        let value = SecretString::from(Zeroizing::new(value).as_str());
+        match self.values.iter_mut().find(|(known, _)| *known == name) {
+            Some(entry) => entry.1 = value,
+            None => self.values.push((name, value)),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -36,14 +38,25 @@ impl Provider for Overrides {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let name = request.qualified_name();
-        Ok(match self.values.get(&name) {
-            Some(value) => Answer::Hit(SecretRecord::new(
+        let found = self.values.iter().find(|(name, _)| names(name, request));
+        Ok(match found {
+            Some((name, value)) => Answer::Hit(SecretRecord::new(
                 SecretString::from(value.expose_secret()),
                 SecretSource::Override,
-                Metadata::new().with("name", name),
+                Metadata::new().with("name", name.as_str()),
             )),
-            None => Answer::Miss(format!("no override for `{name}`")),
+            None => Answer::Miss("not set in code".into()),
         })
+    }
+}
+
+/// Whether `name` is the request's qualified name (`scope.name`, or the name alone).
+fn names(name: &str, request: &SecretRequest) -> bool {
+    match request.scope() {
+        None => name == request.name(),
+        Some(scope) => name
+            .strip_prefix(scope)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|rest| rest == request.name()),
     }
 }

@@ -15,52 +15,40 @@ fn layers(c: &mut Criterion) {
         .override_secret("api.token", "from-code")
         .provider(EnvProvider::new().with_prefix("BENCH"))
         .build();
-    let from_override = SecretRequest::new("api.token");
-    let from_env = SecretRequest::new("smtp.password").with_scope("mail");
-    let to_default = SecretRequest::new("absent.name").with_default("fallback");
-
-    let mut group = c.benchmark_group("resolve");
-    group.bench_function("override", |b| {
-        b.iter(|| {
-            resolver
-                .resolve(black_box(&from_override))
-                .unwrap()
-                .expose_secret()
-                .len()
-        })
-    });
-    group.bench_function("env (after an override miss)", |b| {
-        b.iter(|| {
-            resolver
-                .resolve(black_box(&from_env))
-                .unwrap()
-                .expose_secret()
-                .len()
-        })
-    });
-    group.bench_function("default (after two misses)", |b| {
-        b.iter(|| {
-            resolver
-                .resolve(black_box(&to_default))
-                .unwrap()
-                .expose_secret()
-                .len()
-        })
-    });
-    group.finish();
-
     let env_only = Resolver::builder()
         .provider(EnvProvider::new().with_prefix("BENCH"))
         .build();
-    c.bench_function("resolve/env only", |b| {
-        b.iter(|| {
-            env_only
-                .resolve(black_box(&from_env))
-                .unwrap()
-                .expose_secret()
-                .len()
-        })
-    });
+    let cases = [
+        ("override", &resolver, SecretRequest::new("api.token")),
+        (
+            "env only",
+            &env_only,
+            SecretRequest::new("smtp.password").with_scope("mail"),
+        ),
+        (
+            "env after an override miss",
+            &resolver,
+            SecretRequest::new("smtp.password").with_scope("mail"),
+        ),
+        (
+            "default after two misses",
+            &resolver,
+            SecretRequest::new("absent.name").with_default("fallback"),
+        ),
+    ];
+    let mut group = c.benchmark_group("resolve");
+    for (name, resolver, request) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                resolver
+                    .resolve(black_box(request))
+                    .unwrap()
+                    .expose_secret()
+                    .len()
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, layers);

@@ -67,6 +67,7 @@ mod record;
 mod request;
 mod resolver;
 mod sensitive;
+pub mod sops;
 
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use provider::{Answer, Provider};

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use secret_cascade::sops::{self, AgeIdentities, Format};
 use secret_cascade::{Error, ExposeSecret, Resolver, SecretRecord, SecretRequest};
 use tracing_subscriber::EnvFilter;
 
@@ -42,6 +43,42 @@ enum Command {
     /// Print the value of one secret.
     #[command(after_help = EXAMPLES)]
     Get(GetArgs),
+    /// Decrypt a SOPS file natively and print it, like `sops decrypt`.
+    #[command(after_help = DECRYPT_EXAMPLES)]
+    Decrypt(DecryptArgs),
+}
+
+const DECRYPT_EXAMPLES: &str = "\
+Examples:
+  secret-cascade decrypt secrets.enc.yaml
+  secret-cascade decrypt secrets.enc.yaml --output-type json
+  secret-cascade decrypt secrets.enc.yaml --extract '[\"database\"][\"password\"]'
+  SOPS_AGE_KEY_FILE=keys.txt secret-cascade decrypt app.env
+
+Age identities come from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, then
+~/.config/sops/age/keys.txt, as in sops. Exit code 3 when no identity opens the file or the file
+was modified (MAC mismatch, a value failed authentication).";
+
+#[derive(Args)]
+struct DecryptArgs {
+    /// The encrypted file.
+    file: PathBuf,
+
+    /// The file's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+
+    /// The output's store [default: the input's].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    output_type: Option<Format>,
+
+    /// Print only the value at this path, e.g. '["database"]["password"]' or '["hosts"][0]'.
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+}
+
+fn parse_format(word: &str) -> Result<Format, String> {
+    word.parse()
 }
 
 #[derive(Args)]
@@ -72,6 +109,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let outcome = match cli.command {
         Command::Get(args) => get(args),
+        Command::Decrypt(args) => decrypt(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,6 +171,33 @@ fn get(args: GetArgs) -> Result<(), Failure> {
         out.write_all(record.expose_secret().as_bytes())?;
     }
     out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn decrypt(args: DecryptArgs) -> Result<(), Failure> {
+    let usage = |message: String| Failure { message, code: 2 };
+    let extract = args
+        .extract
+        .as_deref()
+        .map(sops::parse_extract)
+        .transpose()
+        .map_err(usage)?;
+    let failed = |error: sops::DecryptionError| Failure {
+        message: format!("cannot decrypt {}: {error}", args.file.display()),
+        code: 3,
+    };
+    let identities = AgeIdentities::discover(None).map_err(failed)?;
+    let document = sops::decrypt_file(&args.file, args.input_type, &identities).map_err(failed)?;
+    let format = args.output_type.unwrap_or(document.format());
+    let output = document
+        .emit(format, extract.as_deref())
+        .map_err(|reason| Failure {
+            message: format!("cannot write {} as {format}: {reason}", args.file.display()),
+            code: 2,
+        })?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&output)?;
     out.flush()?;
     Ok(())
 }

@@ -1,0 +1,162 @@
+//! Encrypted values: `ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]` (SOPS_FORMAT.md §5).
+
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::aead::consts::U32;
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, KeyInit, Nonce, Tag};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+use super::tree::{Kind, Leaf};
+
+/// AES-256-GCM with sops's 32-byte IV.
+type SopsGcm = AesGcm<Aes256, U32>;
+
+/// The data key, ready to decrypt values. The AES key schedule inside is wiped on drop by the
+/// `aes` crate's `zeroize` support; the raw key bytes are held by the caller in a zeroizing buffer.
+pub(crate) struct DataKey {
+    cipher: SopsGcm,
+}
+
+/// Why an encrypted value could not be read, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueError {
+    /// Not of the `ENC[AES256_GCM,...]` form; the text says what is wrong.
+    Syntax(&'static str),
+    /// The tag did not verify: wrong key, wrong place (AAD) or modified ciphertext.
+    Authentication,
+}
+
+impl DataKey {
+    /// `key` must be 32 bytes.
+    pub(crate) fn new(key: &[u8]) -> Option<Self> {
+        SopsGcm::new_from_slice(key)
+            .ok()
+            .map(|cipher| Self { cipher })
+    }
+
+    /// Decrypts one `ENC[...]` value with `aad` (the key path, or `lastmodified` for the MAC).
+    pub(crate) fn decrypt(&self, value: &[u8], aad: &[u8]) -> Result<Leaf, ValueError> {
+        let parts = EncryptedValue::parse(value)?;
+        let mut buffer = Zeroizing::new(decode(parts.data, "data is not valid base64")?);
+        let iv = decode(parts.iv, "iv is not valid base64")?;
+        let tag = decode(parts.tag, "tag is not valid base64")?;
+        let nonce = Nonce::<U32>::try_from(iv.as_slice())
+            .map_err(|_| ValueError::Syntax("iv is not 32 bytes"))?;
+        let tag = Tag::<aes_gcm::aead::consts::U16>::try_from(tag.as_slice())
+            .map_err(|_| ValueError::Syntax("tag is not 16 bytes"))?;
+        self.cipher
+            .decrypt_inout_detached(&nonce, aad, buffer.as_mut_slice().into(), &tag)
+            .map_err(|_| ValueError::Authentication)?;
+        Ok(Leaf {
+            kind: parts.kind,
+            bytes: buffer,
+        })
+    }
+}
+
+/// Whether a scalar is an encrypted value (starts with `ENC[AES256_GCM,`).
+pub(crate) fn is_encrypted(value: &[u8]) -> bool {
+    value.starts_with(b"ENC[AES256_GCM,")
+}
+
+struct EncryptedValue<'a> {
+    data: &'a [u8],
+    iv: &'a [u8],
+    tag: &'a [u8],
+    kind: Kind,
+}
+
+impl<'a> EncryptedValue<'a> {
+    /// The fields in their fixed order.
+    fn parse(value: &'a [u8]) -> Result<Self, ValueError> {
+        let inner = value
+            .strip_prefix(b"ENC[AES256_GCM,")
+            .and_then(|rest| rest.strip_suffix(b"]"))
+            .ok_or(ValueError::Syntax("not of the form ENC[AES256_GCM,...]"))?;
+        let mut fields = inner.split(|&b| b == b',');
+        let mut field = |name: &'static [u8], missing: &'static str| {
+            fields
+                .next()
+                .and_then(|f| f.strip_prefix(name))
+                .ok_or(ValueError::Syntax(missing))
+        };
+        let data = field(b"data:", "the data field is missing")?;
+        let iv = field(b"iv:", "the iv field is missing")?;
+        let tag = field(b"tag:", "the tag field is missing")?;
+        let kind = field(b"type:", "the type field is missing")?;
+        if fields.next().is_some() {
+            return Err(ValueError::Syntax("it has fields after type"));
+        }
+        let kind =
+            std::str::from_utf8(kind)
+                .ok()
+                .and_then(Kind::parse)
+                .ok_or(ValueError::Syntax(
+                    "unknown type (expected str, int, float, bool or time)",
+                ))?;
+        Ok(Self {
+            data,
+            iv,
+            tag,
+            kind,
+        })
+    }
+}
+
+fn decode(field: &[u8], error: &'static str) -> Result<Vec<u8>, ValueError> {
+    STANDARD
+        .decode(field)
+        .map_err(|_| ValueError::Syntax(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SOPS_FORMAT.md §9: the data key of simple.yaml and its `hello` value.
+    const KEY: &str = "983c2d76d5e710609bd89341f10d986d43cdde9bc8ef9346eae0f272c18be707";
+    const HELLO: &[u8] = b"ENC[AES256_GCM,data:pseNwMg=,iv:q86uMZcrYSmZEsysL5wzEyb8ryfQmhKg5vN5tvmLsPM=,tag:jqWJZb/q8WifIzhecBcDMg==,type:str]";
+
+    fn key() -> DataKey {
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&KEY[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        DataKey::new(&bytes).unwrap()
+    }
+
+    #[test]
+    fn decrypts_the_worked_example() {
+        let leaf = key().decrypt(HELLO, b"hello:").unwrap();
+        assert_eq!(
+            (leaf.kind, leaf.bytes.as_slice()),
+            (Kind::Str, &b"world"[..])
+        );
+    }
+
+    #[test]
+    fn a_wrong_aad_fails_authentication() {
+        assert_eq!(
+            key().decrypt(HELLO, b"hello").err(),
+            Some(ValueError::Authentication)
+        );
+    }
+
+    #[test]
+    fn malformed_values_are_syntax_errors() {
+        let cases: &[&[u8]] = &[
+            b"ENC[AES256_GCM,data:pseNwMg=,iv:q86u,tag:jqWJZb/q8WifIzhecBcDMg==,type:str]",
+            b"ENC[AES256_GCM,data:!!!,iv:q86uMZcrYSmZEsysL5wzEyb8ryfQmhKg5vN5tvmLsPM=,tag:jqWJZb/q8WifIzhecBcDMg==,type:str]",
+            b"ENC[AES256_GCM,data:pseNwMg=,iv:q86uMZcrYSmZEsysL5wzEyb8ryfQmhKg5vN5tvmLsPM=,tag:jqWJZb/q8WifIzhecBcDMg==,type:blob]",
+            b"ENC[AES256_GCM,data:pseNwMg=,tag:jqWJZb/q8WifIzhecBcDMg==,type:str]",
+            b"ENC[AES256_GCM,data:pseNwMg=",
+        ];
+        for case in cases {
+            assert!(matches!(
+                key().decrypt(case, b"hello:"),
+                Err(ValueError::Syntax(_))
+            ));
+        }
+    }
+}

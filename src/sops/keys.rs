@@ -1,0 +1,318 @@
+//! The data key: age identities, unwrapping, and Shamir key groups (SOPS_FORMAT.md §4).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::armor::ArmoredReader;
+use age::x25519;
+use zeroize::Zeroizing;
+
+use super::DecryptionError;
+use super::metadata::{KeyGroup, Metadata};
+
+/// The age identities available to decrypt with, gathered in sops's order.
+pub struct AgeIdentities {
+    identities: Vec<x25519::Identity>,
+    sources: Vec<String>,
+}
+
+impl AgeIdentities {
+    /// Gathers identities from, in order: `key_file` (the config's `age_key_file`), `SOPS_AGE_KEY`,
+    /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
+    /// set is used; one that is set but unreadable or malformed is an error. The default file is
+    /// skipped when it does not exist.
+    pub fn discover(key_file: Option<&Path>) -> Result<Self, DecryptionError> {
+        let mut found = Self {
+            identities: Vec::new(),
+            sources: Vec::new(),
+        };
+        if let Some(path) = key_file {
+            found.add_file(path)?;
+        }
+        if let Some(text) = std::env::var_os("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
+            let text = Zeroizing::new(
+                text.into_string()
+                    .map_err(|_| key_error("SOPS_AGE_KEY is not valid UTF-8"))?,
+            );
+            found.add_text(&text, "SOPS_AGE_KEY")?;
+        }
+        if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
+            found.add_file(Path::new(&path))?;
+        }
+        if let Some(command) = std::env::var_os("SOPS_AGE_KEY_CMD").filter(|v| !v.is_empty()) {
+            found.add_command(&command.to_string_lossy())?;
+        }
+        if let Some(path) = default_key_file().filter(|p| p.exists()) {
+            found.add_file(&path)?;
+        }
+        Ok(found)
+    }
+
+    /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
+    pub fn from_text(text: &str, source: &str) -> Result<Self, DecryptionError> {
+        let mut found = Self {
+            identities: Vec::new(),
+            sources: Vec::new(),
+        };
+        found.add_text(text, source)?;
+        Ok(found)
+    }
+
+    /// Where the identities came from (file paths and variable names), for messages.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// The public keys (`age1...`) of the identities.
+    pub fn recipients(&self) -> Vec<String> {
+        self.identities
+            .iter()
+            .map(|i| i.to_public().to_string())
+            .collect()
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<(), DecryptionError> {
+        let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                key_error(format!(
+                    "cannot read the age key file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        self.add_text(&text, &path.display().to_string())
+    }
+
+    fn add_command(&mut self, command: &str) -> Result<(), DecryptionError> {
+        let output = std::process::Command::new("sh")
+            .args(["-c", command])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| key_error(format!("cannot run SOPS_AGE_KEY_CMD: {e}")))?;
+        let stdout = Zeroizing::new(output.stdout);
+        if !output.status.success() {
+            return Err(key_error(format!(
+                "SOPS_AGE_KEY_CMD failed ({})",
+                output.status
+            )));
+        }
+        let text = std::str::from_utf8(&stdout)
+            .map_err(|_| key_error("SOPS_AGE_KEY_CMD printed invalid UTF-8"))?;
+        self.add_text(text, "SOPS_AGE_KEY_CMD")
+    }
+
+    fn add_text(&mut self, text: &str, source: &str) -> Result<(), DecryptionError> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let identity = x25519::Identity::from_str(line).map_err(|_| {
+                key_error(format!(
+                    "{source}, line {}: not an age identity (expected AGE-SECRET-KEY-1...)",
+                    number + 1
+                ))
+            })?;
+            self.identities.push(identity);
+        }
+        self.sources.push(source.to_owned());
+        Ok(())
+    }
+
+    /// Age-decrypts one armored `enc` blob; `Ok(None)` when none of the identities opens it.
+    fn unwrap(&self, armored: &str) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+        let decryptor = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
+            .map_err(|e| format!("an age stanza is malformed: {e}"))?;
+        let identities = self.identities.iter().map(|i| i as &dyn age::Identity);
+        match decryptor.decrypt(identities) {
+            Ok(mut reader) => {
+                let mut payload = Zeroizing::new(Vec::with_capacity(33));
+                reader
+                    .read_to_end(&mut payload)
+                    .map_err(|e| format!("an age payload is corrupt: {e}"))?;
+                Ok(Some(payload))
+            }
+            Err(age::DecryptError::NoMatchingKeys) => Ok(None),
+            Err(e) => Err(format!("age decryption failed: {e}")),
+        }
+    }
+}
+
+fn key_error(message: impl Into<String>) -> DecryptionError {
+    DecryptionError::Identities(message.into())
+}
+
+fn default_key_file() -> Option<PathBuf> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))?;
+    Some(config.join("sops").join("age").join("keys.txt"))
+}
+
+/// Recovers the 32-byte data key from the metadata's key groups.
+pub(crate) fn data_key(
+    metadata: &Metadata,
+    identities: &AgeIdentities,
+) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
+    if identities.identities.is_empty() {
+        return Err(DecryptionError::NoIdentities);
+    }
+    let groups = &metadata.key_groups;
+    let mut shares = Vec::new();
+    for group in groups {
+        if let Some(payload) = unwrap_group(group, identities)? {
+            shares.push(payload);
+            if shares.len() == metadata.threshold {
+                break;
+            }
+        }
+    }
+    if groups.len() == 1 {
+        let key = shares.pop().ok_or_else(|| no_match(metadata, identities))?;
+        return check_length(key, 32);
+    }
+    if shares.len() < metadata.threshold {
+        if shares.is_empty() {
+            return Err(no_match(metadata, identities));
+        }
+        return Err(DecryptionError::TooFewShares {
+            needed: metadata.threshold,
+            opened: shares.len(),
+        });
+    }
+    let shares = shares
+        .into_iter()
+        .map(|s| check_length(s, 33))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(shamir_combine(&shares))
+}
+
+fn unwrap_group(
+    group: &KeyGroup,
+    identities: &AgeIdentities,
+) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
+    for stanza in &group.age {
+        match identities.unwrap(&stanza.enc) {
+            Ok(Some(payload)) => return Ok(Some(payload)),
+            Ok(None) => {}
+            Err(reason) => {
+                return Err(DecryptionError::Metadata(format!(
+                    "recipient {}: {reason}",
+                    stanza.recipient
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn no_match(metadata: &Metadata, identities: &AgeIdentities) -> DecryptionError {
+    DecryptionError::NoMatchingIdentity {
+        recipients: metadata
+            .key_groups
+            .iter()
+            .flat_map(|g| g.age.iter().map(|s| s.recipient.clone()))
+            .collect(),
+        tried: identities.sources.clone(),
+    }
+}
+
+fn check_length(
+    key: Zeroizing<Vec<u8>>,
+    expected: usize,
+) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
+    if key.len() == expected {
+        Ok(key)
+    } else {
+        Err(DecryptionError::Metadata(format!(
+            "an age payload is {} bytes; expected a {expected}-byte data key or share",
+            key.len()
+        )))
+    }
+}
+
+/// Combines Shamir shares (32 y-bytes then the x-byte) by Lagrange interpolation at x = 0 over
+/// GF(2^8) with the AES polynomial 0x11B, as HashiCorp's shamir package that sops uses.
+fn shamir_combine(shares: &[Zeroizing<Vec<u8>>]) -> Zeroizing<Vec<u8>> {
+    let xs: Vec<u8> = shares.iter().map(|s| s[32]).collect();
+    let mut secret = Zeroizing::new(vec![0u8; 32]);
+    for (k, share) in shares.iter().enumerate() {
+        // basis_k(0) = prod_{j != k} x_j / (x_k xor x_j)
+        let mut basis = 1u8;
+        for (j, &xj) in xs.iter().enumerate() {
+            if j != k {
+                basis = gf_mul(basis, gf_div(xj, xs[k] ^ xj));
+            }
+        }
+        for (byte, &y) in secret.iter_mut().zip(&share[..32]) {
+            *byte ^= gf_mul(y, basis);
+        }
+    }
+    secret
+}
+
+fn gf_mul(mut a: u8, mut b: u8) -> u8 {
+    let mut product = 0u8;
+    while b != 0 {
+        if b & 1 != 0 {
+            product ^= a;
+        }
+        let carry = a & 0x80;
+        a <<= 1;
+        if carry != 0 {
+            a ^= 0x1B;
+        }
+        b >>= 1;
+    }
+    product
+}
+
+/// a / b in GF(2^8); b^-1 = b^254. Division by zero (duplicate x coordinates) gives 0.
+fn gf_div(a: u8, b: u8) -> u8 {
+    let mut inverse = 1u8;
+    for _ in 0..254 {
+        inverse = gf_mul(inverse, b);
+    }
+    gf_mul(a, inverse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gf_arithmetic_inverts() {
+        for a in 1..=255u8 {
+            assert_eq!(gf_mul(gf_div(1, a), a), 1, "{a}");
+        }
+        assert_eq!(gf_mul(0x57, 0x83), 0xC1); // FIPS-197 §4.2
+    }
+
+    #[test]
+    fn two_shares_of_a_line_give_its_value_at_zero() {
+        // f(x) = s + c*x per byte; shares at x = 1 and x = 2.
+        let secret: Vec<u8> = (0..32).collect();
+        let coefficient: Vec<u8> = (100..132).collect();
+        let share = |x: u8| {
+            let mut s: Vec<u8> = secret
+                .iter()
+                .zip(&coefficient)
+                .map(|(&s, &c)| s ^ gf_mul(c, x))
+                .collect();
+            s.push(x);
+            Zeroizing::new(s)
+        };
+        assert_eq!(
+            shamir_combine(&[share(1), share(2)]).as_slice(),
+            secret.as_slice()
+        );
+        assert_eq!(
+            shamir_combine(&[share(7), share(3)]).as_slice(),
+            secret.as_slice()
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! The SOPS file format, decrypted natively (no `sops` binary): the five stores, the metadata, age
+//! identities and Shamir key groups, the values' AES-256-GCM, and the MAC. `SOPS_FORMAT.md` in the
+//! project's design notes is the rule-by-rule specification this follows; comments cite its
+//! sections.
+//!
+//! Decryption fails closed: the MAC is verified over every value before any value is returned,
+//! and a value that is plaintext where the file's rules require ciphertext is an error.
+
+mod cipher;
+mod keys;
+mod metadata;
+mod scalar;
+pub(crate) mod stores;
+mod tree;
+
+use std::fmt;
+use std::path::Path;
+
+use sha2::{Digest, Sha512};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+pub use keys::AgeIdentities;
+pub use stores::Format;
+
+use cipher::{DataKey, ValueError};
+use metadata::Metadata;
+use tree::{Kind, Node};
+
+/// Files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The 32 bytes that start the MAC of a `mac_only_encrypted` file (SOPS_FORMAT.md §8).
+const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+];
+
+/// Why a SOPS file could not be decrypted. Messages name keys and recipients, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecryptionError {
+    /// The file could not be read.
+    Read(String),
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The file is not valid in its store's syntax, or is hostile (too deep, too many nodes).
+    Parse(String),
+    /// There is no `sops` section: the file is not encrypted by sops.
+    MissingMetadata,
+    /// The `sops` section is malformed.
+    Metadata(String),
+    /// An identity source is set but unusable (unreadable key file, malformed key, failed command).
+    Identities(String),
+    /// No age identity is available at all.
+    NoIdentities,
+    /// None of the available identities opens the data key.
+    NoMatchingIdentity {
+        /// The file's age recipients.
+        recipients: Vec<String>,
+        /// Where the identities tried came from.
+        tried: Vec<String>,
+    },
+    /// Key groups: fewer shares could be opened than the threshold needs.
+    TooFewShares {
+        /// The file's `shamir_threshold`.
+        needed: usize,
+        /// How many groups the available identities opened.
+        opened: usize,
+    },
+    /// A value the file's rules require to be encrypted is plaintext: the file was modified.
+    NotEncrypted {
+        /// Its key path as used for authentication (`database:password:`).
+        path: String,
+    },
+    /// An `ENC[...]` value is malformed.
+    BadValue {
+        /// Its key path (`database:password:`).
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A value failed authentication: the file was modified, or a value was moved to another key.
+    ValueAuthentication {
+        /// Its key path (`database:password:`).
+        path: String,
+    },
+    /// The `sops.mac` entry is missing or empty.
+    MacMissing,
+    /// The stored MAC itself failed authentication (modified `mac` or `lastmodified`).
+    MacAuthentication,
+    /// The MAC does not match the values: the file was modified.
+    MacMismatch,
+}
+
+impl fmt::Display for DecryptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(reason) => write!(f, "cannot read the file: {reason}"),
+            Self::TooLarge { size } => {
+                write!(f, "the file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+            }
+            Self::Parse(reason) => write!(f, "cannot parse the file: {reason}"),
+            Self::MissingMetadata => {
+                f.write_str("the file has no `sops` section; it is not a sops-encrypted file")
+            }
+            Self::Metadata(reason) => write!(f, "the `sops` section is invalid: {reason}"),
+            Self::Identities(reason) => write!(f, "cannot load age identities: {reason}"),
+            Self::NoIdentities => f.write_str(
+                "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
+                 SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
+            ),
+            Self::NoMatchingIdentity { recipients, tried } => write!(
+                f,
+                "no identity matched: the file is encrypted to {}; identities tried from {}",
+                recipients.join(", "),
+                tried.join(", ")
+            ),
+            Self::TooFewShares { needed, opened } => write!(
+                f,
+                "the file needs keys from {needed} key groups; the available identities open {opened}"
+            ),
+            Self::NotEncrypted { path } => write!(
+                f,
+                "value at `{path}` is not encrypted although the file's rules require it: the file was modified"
+            ),
+            Self::BadValue { path, reason } => {
+                write!(f, "value at `{path}` is malformed: {reason}")
+            }
+            Self::ValueAuthentication { path } => write!(
+                f,
+                "value at `{path}` failed authentication: the file was modified or the value moved"
+            ),
+            Self::MacMissing => f.write_str("the file has no MAC"),
+            Self::MacAuthentication => {
+                f.write_str("the MAC failed authentication: `mac` or `lastmodified` was modified")
+            }
+            Self::MacMismatch => f.write_str("MAC mismatch: the file was modified"),
+        }
+    }
+}
+
+impl std::error::Error for DecryptionError {}
+
+/// A decrypted, MAC-verified SOPS document. Values are held in zeroizing buffers and wiped when
+/// the document is dropped. `Debug` shows the shape, never a value.
+pub struct Document {
+    branches: Vec<Node>,
+    format: Format,
+}
+
+/// What a key path points at in a [`Document`].
+pub enum Lookup {
+    /// A scalar as text (`s3cr3t`, `5432`, `true`, `0.125`, a time as sops prints it) or a map
+    /// or list as compact JSON.
+    Value(Zeroizing<Vec<u8>>),
+    /// The key exists and is null.
+    Null,
+    /// No such key.
+    Missing,
+}
+
+impl Document {
+    /// The store the document was read from.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The value at `path` (map keys; a numeric segment indexes a list), searching the documents
+    /// of a multi-document file in order.
+    pub fn lookup(&self, path: &[&str]) -> Lookup {
+        for branch in &self.branches {
+            let mut node = branch;
+            let found = path.iter().all(|segment| {
+                let next = match node {
+                    Node::Map(_) => node.get(segment),
+                    Node::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    _ => None,
+                };
+                next.map(|n| node = n).is_some()
+            });
+            if found {
+                return match node {
+                    Node::Null => Lookup::Null,
+                    Node::Leaf(leaf) if leaf.kind == Kind::Bool => {
+                        Lookup::Value(Zeroizing::new(if leaf.bytes.as_slice() == b"True" {
+                            b"true".to_vec()
+                        } else {
+                            b"false".to_vec()
+                        }))
+                    }
+                    Node::Leaf(leaf) => Lookup::Value(Zeroizing::new(leaf.bytes.to_vec())),
+                    tree => Lookup::Value(stores::json::compact(tree)),
+                };
+            }
+        }
+        Lookup::Missing
+    }
+
+    /// The whole document written in `format` (sops's `--output-type`), optionally only the
+    /// subtree at `extract`.
+    pub fn emit(
+        &self,
+        format: Format,
+        extract: Option<&[String]>,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        let Some(path) = extract else {
+            return stores::emit(&self.branches, format);
+        };
+        let mut node = self.branches.first().ok_or("the file has no document")?;
+        for segment in path {
+            node = match node {
+                Node::Map(_) => node.get(segment),
+                Node::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            }
+            .ok_or_else(|| format!("the path has no `{segment}`"))?;
+        }
+        match node {
+            Node::Leaf(leaf) => {
+                let mut out = Zeroizing::new(leaf.bytes.to_vec());
+                if leaf.kind == Kind::Bool {
+                    *out = if leaf.bytes.as_slice() == b"True" {
+                        b"true".to_vec()
+                    } else {
+                        b"false".to_vec()
+                    };
+                }
+                Ok(out)
+            }
+            Node::Null => Ok(Zeroizing::new(b"null".to_vec())),
+            tree => stores::emit(std::slice::from_ref(tree), format),
+        }
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("format", &self.format)
+            .field("documents", &self.branches.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses sops's `--extract` syntax, `["key"]["other"][0]`, into path segments.
+pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
+    let invalid = || format!("--extract: expected a path like '[\"key\"][0]', got {text:?}");
+    let mut rest = text.trim();
+    let mut path = Vec::new();
+    while let Some(inner) = rest.strip_prefix('[') {
+        let (segment, after) = match inner.strip_prefix('"') {
+            Some(quoted) => quoted.split_once("\"]").ok_or_else(invalid)?,
+            None => inner.split_once(']').ok_or_else(invalid)?,
+        };
+        path.push(segment.to_owned());
+        rest = after;
+    }
+    if rest.is_empty() {
+        Ok(path)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Reads, decrypts and verifies a SOPS file; the store is `format` or else chosen by extension.
+pub fn decrypt_file(
+    path: &Path,
+    format: Option<Format>,
+    identities: &AgeIdentities,
+) -> Result<Document, DecryptionError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| DecryptionError::Read(e.to_string()))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(DecryptionError::TooLarge { size });
+    }
+    let text = std::fs::read(path).map_err(|e| DecryptionError::Read(e.to_string()))?;
+    decrypt(
+        &text,
+        format.unwrap_or_else(|| Format::from_path(path)),
+        identities,
+    )
+}
+
+/// Decrypts and verifies the text of a SOPS file in `format`.
+pub fn decrypt(
+    text: &[u8],
+    format: Format,
+    identities: &AgeIdentities,
+) -> Result<Document, DecryptionError> {
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(DecryptionError::TooLarge {
+            size: text.len() as u64,
+        });
+    }
+    let stores::Parsed { mut branches, sops } = stores::parse(text, format)?;
+    let metadata = Metadata::parse(&sops)?;
+    let key = keys::data_key(&metadata, identities)?;
+    let key = DataKey::new(&key)
+        .ok_or_else(|| DecryptionError::Metadata("the data key is not 32 bytes".into()))?;
+    let mut walk = Walk {
+        key: &key,
+        metadata: &metadata,
+        hasher: Sha512::new(),
+        aad: Vec::new(),
+    };
+    if metadata.mac_only_encrypted {
+        walk.hasher.update(MAC_ONLY_ENCRYPTED_INIT);
+    }
+    for branch in &mut branches {
+        walk.node(branch, false)?;
+    }
+    walk.verify_mac()?;
+    Ok(Document { branches, format })
+}
+
+/// The decryption walk: every leaf in document order, decrypted where the rules say, fed to the
+/// MAC (SOPS_FORMAT.md §6-§8).
+struct Walk<'a> {
+    key: &'a DataKey,
+    metadata: &'a Metadata,
+    hasher: Sha512,
+    /// The current path as AAD: `key:key:` (list positions add nothing).
+    aad: Vec<u8>,
+}
+
+impl Walk<'_> {
+    fn node(&mut self, node: &mut Node, matched: bool) -> Result<(), DecryptionError> {
+        match node {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    let depth = self.aad.len();
+                    self.aad.extend_from_slice(key.as_bytes());
+                    self.aad.push(b':');
+                    let matched = matched || self.metadata.rule.matches(key);
+                    self.node(value, matched)?;
+                    self.aad.truncate(depth);
+                }
+            }
+            Node::List(items) => {
+                for item in items {
+                    self.node(item, matched)?;
+                }
+            }
+            Node::Null => {}
+            Node::Leaf(leaf) => {
+                if !self.metadata.rule.encrypts(matched, leaf) {
+                    if !self.metadata.mac_only_encrypted {
+                        self.hasher.update(&leaf.bytes);
+                    }
+                    return Ok(());
+                }
+                // §5: empty strings are never encrypted and add nothing to the MAC.
+                if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
+                    return Ok(());
+                }
+                let path = || String::from_utf8_lossy(&self.aad).into_owned();
+                if !cipher::is_encrypted(&leaf.bytes) {
+                    return Err(DecryptionError::NotEncrypted { path: path() });
+                }
+                *leaf = self
+                    .key
+                    .decrypt(&leaf.bytes, &self.aad)
+                    .map_err(|e| match e {
+                        ValueError::Syntax(reason) => DecryptionError::BadValue {
+                            path: path(),
+                            reason,
+                        },
+                        ValueError::Authentication => {
+                            DecryptionError::ValueAuthentication { path: path() }
+                        }
+                    })?;
+                self.hasher.update(&leaf.bytes);
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_mac(self) -> Result<(), DecryptionError> {
+        let digest = self.hasher.finalize();
+        let mut computed = Zeroizing::new(Vec::with_capacity(128));
+        for byte in digest.iter() {
+            computed.extend_from_slice(format!("{byte:02X}").as_bytes());
+        }
+        let stored = self
+            .key
+            .decrypt(&self.metadata.mac, self.metadata.last_modified.as_bytes())
+            .map_err(|e| match e {
+                ValueError::Syntax(_) => DecryptionError::MacMissing,
+                ValueError::Authentication => DecryptionError::MacAuthentication,
+            })?;
+        if bool::from(stored.bytes.as_slice().ct_eq(computed.as_slice())) {
+            Ok(())
+        } else {
+            Err(DecryptionError::MacMismatch)
+        }
+    }
+}

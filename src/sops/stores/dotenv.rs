@@ -1,0 +1,68 @@
+//! dotenv: `KEY=value` lines. Values are kept verbatim (quotes included) except that the two
+//! characters `\n` become LF; `#` lines are comments; `sops_` keys are the flattened metadata.
+
+use zeroize::Zeroizing;
+
+use super::Parsed;
+use crate::sops::DecryptionError;
+use crate::sops::metadata::{unescape_newlines, unflatten};
+use crate::sops::tree::{Kind, Leaf, Node};
+
+pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
+    let mut data = Vec::new();
+    let mut metadata = Vec::new();
+    for (number, line) in text.split('\n').enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(DecryptionError::Parse(format!(
+                "line {}: expected KEY=VALUE",
+                number + 1
+            )));
+        };
+        let leaf = Leaf::new(Kind::Str, unescape_newlines(value.as_bytes()));
+        match key.strip_prefix("sops_") {
+            Some(meta) => metadata.push((meta.to_owned(), leaf)),
+            None if data.iter().any(|(k, _)| k == key) => {
+                return Err(DecryptionError::Parse(format!(
+                    "line {}: the key `{key}` appears twice",
+                    number + 1
+                )));
+            }
+            None => data.push((key.to_owned(), Node::Leaf(leaf))),
+        }
+    }
+    if metadata.is_empty() {
+        return Err(DecryptionError::MissingMetadata);
+    }
+    Ok(Parsed {
+        branches: vec![Node::Map(data)],
+        sops: unflatten(metadata, false)?,
+    })
+}
+
+pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+    let Node::Map(entries) = document else {
+        return Err("dotenv output needs a map of names to values".into());
+    };
+    let mut out = Zeroizing::new(Vec::new());
+    for (key, value) in entries {
+        let Node::Leaf(leaf) = value else {
+            return Err(format!(
+                "dotenv output needs flat values; `{key}` is nested"
+            ));
+        };
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        for &byte in leaf.bytes.iter() {
+            if byte == b'\n' {
+                out.extend_from_slice(b"\\n");
+            } else {
+                out.push(byte);
+            }
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
+}

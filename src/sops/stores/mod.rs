@@ -1,0 +1,138 @@
+//! The five sops stores: how a file becomes a tree plus its `sops` section, and how a decrypted
+//! tree is written back out (SOPS_FORMAT.md §2).
+
+pub(crate) mod dotenv;
+pub(crate) mod ini;
+pub(crate) mod json;
+pub(crate) mod yaml;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use super::DecryptionError;
+use super::tree::Node;
+
+/// A sops store: the file format of an encrypted file, or of `decrypt`'s output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YAML, possibly with several documents (`.yaml`, `.yml`).
+    Yaml,
+    /// JSON (`.json`).
+    Json,
+    /// `KEY=value` lines (`.env`).
+    Dotenv,
+    /// INI sections (`.ini`).
+    Ini,
+    /// Any other file: its bytes as the `data` value of a JSON document.
+    Binary,
+}
+
+impl Format {
+    /// The store sops picks for a file name: by extension, binary for anything else.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => Self::Yaml,
+            Some("json") => Self::Json,
+            Some("env") => Self::Dotenv,
+            Some("ini") => Self::Ini,
+            _ => Self::Binary,
+        }
+    }
+
+    /// The word used by `--input-type` and `--output-type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yaml => "yaml",
+            Self::Json => "json",
+            Self::Dotenv => "dotenv",
+            Self::Ini => "ini",
+            Self::Binary => "binary",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        Ok(match word {
+            "yaml" => Self::Yaml,
+            "json" => Self::Json,
+            "dotenv" => Self::Dotenv,
+            "ini" => Self::Ini,
+            "binary" => Self::Binary,
+            other => {
+                return Err(format!(
+                    "unknown format `{other}`; expected yaml, json, dotenv, ini or binary"
+                ));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed encrypted file: its documents (one except for multi-document YAML) with the `sops`
+/// key removed, and the `sops` section.
+pub(crate) struct Parsed {
+    pub(crate) branches: Vec<Node>,
+    pub(crate) sops: Node,
+}
+
+pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, DecryptionError> {
+    let utf8 = || {
+        std::str::from_utf8(text)
+            .map_err(|_| DecryptionError::Parse(format!("the {format} file is not valid UTF-8")))
+    };
+    match format {
+        Format::Yaml => take_sops(yaml::parse(utf8()?)?),
+        Format::Json | Format::Binary => take_sops(vec![json::parse(text)?]),
+        Format::Dotenv => dotenv::parse(utf8()?),
+        Format::Ini => ini::parse(utf8()?),
+    }
+}
+
+/// Removes the top-level `sops` key from every document; the first copy is the metadata.
+fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, DecryptionError> {
+    let mut sops = None;
+    for branch in &mut branches {
+        if !matches!(branch, Node::Map(_)) {
+            return Err(DecryptionError::Parse("a document is not a map".into()));
+        }
+        let found = branch.remove("sops");
+        if sops.is_none() {
+            sops = found;
+        }
+    }
+    let sops = sops.ok_or(DecryptionError::MissingMetadata)?;
+    Ok(Parsed { branches, sops })
+}
+
+/// Writes decrypted documents in `format`.
+pub(crate) fn emit(
+    branches: &[Node],
+    format: Format,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    match format {
+        Format::Yaml => Ok(yaml::emit(branches)),
+        Format::Json => Ok(json::emit_document(branches)),
+        Format::Dotenv => dotenv::emit(single(branches)?),
+        Format::Ini => ini::emit(single(branches)?),
+        Format::Binary => json::emit_binary(single(branches)?),
+    }
+}
+
+fn single(branches: &[Node]) -> Result<&Node, String> {
+    match branches {
+        [one] => Ok(one),
+        _ => Err(format!(
+            "{} documents cannot be written as one flat file",
+            branches.len()
+        )),
+    }
+}

@@ -1,0 +1,87 @@
+//! The tree every store parses into and the decryptor walks (SOPS_FORMAT.md §2).
+
+use zeroize::Zeroizing;
+
+/// Documents deeper than this are refused: parsing, walking and dropping all recurse over depth.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// A node of a SOPS document. Maps keep their order.
+pub(crate) enum Node {
+    Map(Vec<(String, Node)>),
+    List(Vec<Node>),
+    Leaf(Leaf),
+    Null,
+}
+
+/// A scalar, held as the bytes SOPS encrypts and hashes for it (`ToBytes`, SOPS_FORMAT.md §5):
+/// `5432`, `True`, `0.125`, `2024-01-02T00:00:00Z`, or a string's bytes (which the binary store
+/// allows to be invalid UTF-8). Before decryption an encrypted leaf is a `Str` holding `ENC[...]`;
+/// after, it holds the plaintext, wiped on drop.
+pub(crate) struct Leaf {
+    pub(crate) kind: Kind,
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
+}
+
+/// The type of a scalar, as in the `type:` field of an encrypted value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Time,
+}
+
+impl Kind {
+    /// The word used in `ENC[...,type:<word>]`.
+    pub(crate) fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "str" => Self::Str,
+            "int" => Self::Int,
+            "float" => Self::Float,
+            "bool" => Self::Bool,
+            "time" => Self::Time,
+            _ => return None,
+        })
+    }
+}
+
+impl Leaf {
+    pub(crate) fn new(kind: Kind, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            kind,
+            bytes: Zeroizing::new(bytes.into()),
+        }
+    }
+
+    pub(crate) fn string(text: &str) -> Self {
+        Self::new(Kind::Str, text.as_bytes())
+    }
+}
+
+impl Node {
+    /// The value of `key` in a map.
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Removes `key` from a map and returns its value.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Node> {
+        let Node::Map(entries) = self else {
+            return None;
+        };
+        let at = entries.iter().position(|(k, _)| k == key)?;
+        Some(entries.remove(at).1)
+    }
+
+    /// The text of a string leaf, if this is one and it is UTF-8.
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        match self {
+            Node::Leaf(leaf) => std::str::from_utf8(&leaf.bytes).ok(),
+            _ => None,
+        }
+    }
+}

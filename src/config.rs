@@ -21,7 +21,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::error::ConfigError;
 use crate::provider::Provider;
-use crate::providers::EnvProvider;
+use crate::providers::{EnvProvider, SopsProvider};
 use crate::resolver::{Resolver, ResolverBuilder};
 
 /// The environment variable that names the config file.
@@ -34,7 +34,7 @@ pub const LOCAL_CONFIG: &str = "secret-cascade.yml";
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The provider kinds a config file may name.
-const KINDS: &[&str] = &["env"];
+const KINDS: &[&str] = &["env", "sops"];
 
 /// Finds the config file: `SECRET_CASCADE_CONFIG` if set (even when the file is missing, so that
 /// a wrong setting is an error rather than a silent fallback), else `./secret-cascade.yml`, else
@@ -97,26 +97,30 @@ fn read_resolver(top: &mut Section<'_>) -> Result<ResolverBuilder, ConfigError> 
     if let Some(name) = top.non_empty_string("name")? {
         builder = builder.name(name);
     }
-    match top.list("providers")? {
-        None => builder = builder.provider(EnvProvider::new()),
-        Some(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let mut section = top.item("providers", i, item)?;
-                builder = builder.boxed_provider(read_provider(&mut section)?);
-                section.finish()?;
-            }
-        }
-    }
     if let Some(mut cache) = top.section("cache")? {
         if let Some(max) = cache.positive_integer("max_documents")? {
             builder = builder.max_documents(max);
         }
         cache.finish()?;
     }
+    match top.list("providers")? {
+        None => builder = builder.provider(EnvProvider::new()),
+        Some(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let mut section = top.item("providers", i, item)?;
+                let provider = read_provider(&mut section, &builder)?;
+                section.finish()?;
+                builder = builder.boxed_provider(provider);
+            }
+        }
+    }
     Ok(builder)
 }
 
-fn read_provider(section: &mut Section<'_>) -> Result<Box<dyn Provider>, ConfigError> {
+fn read_provider(
+    section: &mut Section<'_>,
+    builder: &ResolverBuilder,
+) -> Result<Box<dyn Provider>, ConfigError> {
     let Some(kind) = section.non_empty_string("kind")? else {
         return Err(section.error(
             None,
@@ -125,6 +129,10 @@ fn read_provider(section: &mut Section<'_>) -> Result<Box<dyn Provider>, ConfigE
     };
     Ok(match kind.as_str() {
         "env" => Box::new(EnvProvider::from_config(section)?),
+        "sops" => Box::new(SopsProvider::from_config(
+            section,
+            builder.document_cache(),
+        )?),
         other => {
             return Err(section.error(
                 Some("kind"),
@@ -250,7 +258,6 @@ impl<'a> Section<'a> {
     }
 
     /// A file path at `key`; relative paths are taken from the config file's folder.
-    #[allow(dead_code)] // the first file-based provider (SOPS) uses it
     pub(crate) fn path(&mut self, key: &'static str) -> Result<Option<PathBuf>, ConfigError> {
         Ok(self.non_empty_string(key)?.map(|text| self.base.join(text)))
     }

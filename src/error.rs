@@ -39,7 +39,7 @@ pub enum Error {
         /// The file that failed.
         file: PathBuf,
         /// What failed, without any value.
-        reason: String,
+        reason: crate::sops::DecryptionError,
     },
 
     /// A layer is present but answered with something unusable (for example an environment

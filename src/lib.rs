@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 pub mod config;
 mod error;
 mod provider;
@@ -69,6 +70,7 @@ mod resolver;
 mod sensitive;
 pub mod sops;
 
+pub use cache::{DocumentCache, FileIdentity};
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use provider::{Answer, Provider};
 pub use record::{Metadata, SecretRecord, SecretSource};

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, trace};
 
+use crate::cache::DocumentCache;
 use crate::error::{Attempt, Outcome};
 use crate::provider::{Answer, Provider};
 use crate::providers::env::EnvProvider;
@@ -20,7 +21,7 @@ use crate::{Error, SecretRequest, config};
 pub struct Resolver {
     name: String,
     layers: Vec<Box<dyn Provider>>,
-    max_documents: usize,
+    cache: Arc<DocumentCache>,
 }
 
 impl Resolver {
@@ -81,9 +82,9 @@ impl Resolver {
         self.layers.iter().map(|layer| layer.label())
     }
 
-    /// The bound on decrypted documents kept in memory (`cache.max_documents`).
-    pub fn max_documents(&self) -> usize {
-        self.max_documents
+    /// The decrypted documents this resolver's SOPS layers keep, for purging.
+    pub fn document_cache(&self) -> &Arc<DocumentCache> {
+        &self.cache
     }
 
     /// Asks the layers in order. Misses are noted as (layer index, outcome, reason) and turned
@@ -141,7 +142,7 @@ impl fmt::Debug for Resolver {
         f.debug_struct("Resolver")
             .field("name", &self.name)
             .field("layers", &self.layers().collect::<Vec<_>>())
-            .field("max_documents", &self.max_documents)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -166,7 +167,7 @@ pub struct ResolverBuilder {
     name: String,
     overrides: Overrides,
     providers: Vec<Box<dyn Provider>>,
-    max_documents: usize,
+    cache: Arc<DocumentCache>,
 }
 
 impl Default for ResolverBuilder {
@@ -175,7 +176,7 @@ impl Default for ResolverBuilder {
             name: Resolver::DEFAULT_NAME.to_owned(),
             overrides: Overrides::default(),
             providers: Vec::new(),
-            max_documents: Resolver::DEFAULT_MAX_DOCUMENTS,
+            cache: Arc::new(DocumentCache::new(Resolver::DEFAULT_MAX_DOCUMENTS)),
         }
     }
 }
@@ -205,9 +206,14 @@ impl ResolverBuilder {
     }
 
     /// Bounds the number of decrypted documents kept in memory (at least 1).
-    pub fn max_documents(mut self, max_documents: usize) -> Self {
-        self.max_documents = max_documents.max(1);
+    pub fn max_documents(self, max_documents: usize) -> Self {
+        self.cache.set_max_documents(max_documents);
         self
+    }
+
+    /// The document cache the resolver will have; give it to SOPS layers built in code.
+    pub fn document_cache(&self) -> Arc<DocumentCache> {
+        Arc::clone(&self.cache)
     }
 
     /// Finishes the resolver. Overrides, when there are any, form the first layer.
@@ -217,7 +223,7 @@ impl ResolverBuilder {
         Resolver {
             name: self.name,
             layers: overrides.into_iter().chain(self.providers).collect(),
-            max_documents: self.max_documents,
+            cache: self.cache,
         }
     }
 }

@@ -15,7 +15,7 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "providers:\n  - kind: nosuch\n",
         "at `providers[0].kind`",
-        "unknown provider kind `nosuch`; expected one of `env`",
+        "unknown provider kind `nosuch`; expected one of `env`, `sops`",
     ),
     (
         "providers:\n  - prefix: A\n",
@@ -55,7 +55,7 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "provider:\n  - kind: env\n",
         "at `provider`",
-        "unknown option `provider`; expected one of `name`, `providers`, `cache`",
+        "unknown option `provider`; expected one of `name`, `cache`, `providers`",
     ),
     ("name: \"\"\n", "at `name`", "must not be empty"),
     (
@@ -202,7 +202,10 @@ fn a_valid_config_builds_the_described_chain() {
     let resolver = Resolver::from_config_file(&file).unwrap();
     assert_eq!(resolver.name(), "svc");
     assert_eq!(resolver.layers().collect::<Vec<_>>(), ["env", "env"]);
-    assert_eq!(resolver.max_documents(), 5);
+    assert_eq!(
+        format!("{:?}", resolver.document_cache()),
+        "DocumentCache { documents: 0, max_documents: 5 }"
+    );
     let record = resolver
         .resolve(&SecretRequest::new("x").with_default("d"))
         .unwrap();
@@ -215,5 +218,5 @@ fn omitted_sections_take_their_defaults() {
     let file = sandbox.write("c.yml", "name: only-a-name\n");
     let resolver = Resolver::from_config_file(&file).unwrap();
     assert_eq!(resolver.layers().collect::<Vec<_>>(), ["env"]);
-    assert_eq!(resolver.max_documents(), Resolver::DEFAULT_MAX_DOCUMENTS);
+    assert!(format!("{:?}", resolver.document_cache()).contains("max_documents: 64"));
 }

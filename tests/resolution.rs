@@ -54,7 +54,7 @@ impl Provider for Fake {
             State::Broken => {
                 return Err(Error::Decryption {
                     file: "/tmp/broken.enc.yaml".into(),
-                    reason: "MAC mismatch: the file was modified".into(),
+                    reason: secret_cascade::sops::DecryptionError::MacMismatch,
                 });
             }
             State::Working => {}

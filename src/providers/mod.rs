@@ -5,5 +5,7 @@
 
 pub mod env;
 pub(crate) mod overrides;
+pub mod sops;
 
 pub use env::EnvProvider;
+pub use sops::SopsProvider;

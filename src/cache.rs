@@ -1,0 +1,210 @@
+//! The document cache: decrypted SOPS documents kept in memory, each valid while its file is
+//! unchanged.
+//!
+//! A file counts as unchanged while its identity is: modification time with nanoseconds, change
+//! time, size, inode and device. The change time cannot be set back by a user, so a rewrite that
+//! restores the old modification time is still seen; a replacement by rename changes the inode.
+//! Entries are keyed by canonical path (`a.yaml` and `/abs/a.yaml` share one), bounded by
+//! `cache.max_documents` with least-recently-used eviction. Concurrent misses on one file decrypt
+//! it once. Documents are handed out as `Arc`s and wiped when the last holder drops them, so an
+//! evicted or purged document is zeroized as soon as no lookup is using it.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use lru::LruCache;
+
+use crate::sops::{DecryptionError, Document};
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    modified: (i64, i64),
+    changed: (i64, i64),
+    size: u64,
+    inode: u64,
+    device: u64,
+}
+
+impl FileIdentity {
+    /// The identity of the file at `path` (following symlinks).
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(Self::from_metadata(&metadata))
+    }
+
+    #[cfg(unix)]
+    fn from_metadata(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            size: metadata.size(),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn from_metadata(metadata: &std::fs::Metadata) -> Self {
+        let nanos = |time: std::io::Result<std::time::SystemTime>| {
+            time.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or((0, 0), |d| {
+                    (d.as_secs() as i64, i64::from(d.subsec_nanos()))
+                })
+        };
+        Self {
+            modified: nanos(metadata.modified()),
+            changed: nanos(metadata.created()),
+            size: metadata.len(),
+            inode: 0,
+            device: 0,
+        }
+    }
+}
+
+/// Why a document could not be had from the cache.
+#[derive(Debug)]
+pub(crate) enum CacheError {
+    /// The file does not exist.
+    Missing,
+    /// The file exists but cannot be examined or read.
+    Io(std::io::Error),
+    /// The file was read but did not decrypt or verify.
+    Decryption(DecryptionError),
+}
+
+/// Decrypted documents, shared by the SOPS layers of a resolver.
+pub struct DocumentCache {
+    entries: Mutex<LruCache<PathBuf, Entry>>,
+    /// One lock per file being loaded, so that concurrent misses decrypt once.
+    loading: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+}
+
+struct Entry {
+    identity: FileIdentity,
+    document: Arc<Document>,
+}
+
+impl DocumentCache {
+    /// A cache holding at most `max_documents` documents (at least 1).
+    pub fn new(max_documents: usize) -> Self {
+        Self {
+            entries: Mutex::new(LruCache::new(capacity(max_documents))),
+            loading: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Changes the bound, evicting the least recently used documents beyond it.
+    pub fn set_max_documents(&self, max_documents: usize) {
+        lock(&self.entries).resize(capacity(max_documents));
+    }
+
+    /// How many documents are held.
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    /// Whether no document is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the document of the file at `canonical_path` (as in a record's `path` metadata).
+    pub fn purge(&self, canonical_path: &Path) {
+        lock(&self.entries).pop(canonical_path);
+    }
+
+    /// Drops every document.
+    pub fn purge_all(&self) {
+        lock(&self.entries).clear();
+    }
+
+    /// The document of the file `canonical` (whose current identity is `identity`), loading it with
+    /// `load` unless an entry with the same identity is held.
+    pub(crate) fn get_or_load(
+        &self,
+        canonical: &Path,
+        identity: FileIdentity,
+        load: impl FnOnce() -> Result<Document, DecryptionError>,
+    ) -> Result<Arc<Document>, CacheError> {
+        if let Some(document) = self.fresh(canonical, identity) {
+            return Ok(document);
+        }
+        let file_lock = Arc::clone(
+            lock(&self.loading)
+                .entry(canonical.to_path_buf())
+                .or_default(),
+        );
+        let loaded = {
+            let _loading = lock(&file_lock);
+            match self.fresh(canonical, identity) {
+                Some(document) => Ok(document),
+                None => load().map(Arc::new).map(|document| {
+                    let entry = Entry {
+                        identity,
+                        document: Arc::clone(&document),
+                    };
+                    lock(&self.entries).put(canonical.to_path_buf(), entry);
+                    document
+                }),
+            }
+        };
+        let mut loading = lock(&self.loading);
+        if Arc::strong_count(&file_lock) == 2 {
+            loading.remove(canonical);
+        }
+        loaded.map_err(CacheError::Decryption)
+    }
+
+    fn fresh(&self, canonical: &Path, identity: FileIdentity) -> Option<Arc<Document>> {
+        let mut entries = lock(&self.entries);
+        match entries.get(canonical) {
+            Some(entry) if entry.identity == identity => Some(Arc::clone(&entry.document)),
+            Some(_) => {
+                entries.pop(canonical);
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self::new(crate::Resolver::DEFAULT_MAX_DOCUMENTS)
+    }
+}
+
+impl std::fmt::Debug for DocumentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = lock(&self.entries);
+        f.debug_struct("DocumentCache")
+            .field("documents", &entries.len())
+            .field("max_documents", &entries.cap())
+            .finish()
+    }
+}
+
+fn capacity(max_documents: usize) -> NonZeroUsize {
+    NonZeroUsize::new(max_documents).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the cache's state is a
+/// plain map that stays consistent, so carry on.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl From<std::io::Error> for CacheError {
+    fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            Self::Missing
+        } else {
+            Self::Io(error)
+        }
+    }
+}

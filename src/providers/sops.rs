@@ -1,0 +1,172 @@
+//! `kind: sops`: a SOPS-encrypted file, decrypted natively.
+//!
+//! Options: `path` (required; relative to the config file's folder), `age_key_file` (optional;
+//! tried before `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` and sops's default key
+//! file), `input_type` (`yaml`, `json`, `dotenv`, `ini`, `binary`; default by extension).
+//!
+//! A request maps to a path inside the document: its key path if given, else the scope's and the
+//! name's dotted segments; a numeric segment indexes a list (`database.replicas.1.token`). Scalars
+//! come back as text (`2525`, `true`, `0.125`, times as sops prints them), maps and lists as
+//! compact JSON; a null is a miss. The record's metadata has the file's canonical `path` and the
+//! `key` path.
+//!
+//! A file that does not exist is *unavailable* (skipped, named in `NotFound`). One that exists but
+//! cannot be read, decrypted or verified is an [`Error::Decryption`] that stops the chain: a
+//! default never replaces a tampered or undecryptable file. Decrypted documents are kept in the
+//! resolver's [`DocumentCache`] while the file is unchanged.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use secrecy::SecretString;
+
+use crate::cache::{CacheError, DocumentCache, FileIdentity};
+use crate::config::Section;
+use crate::error::ConfigError;
+use crate::provider::{Answer, Provider};
+use crate::record::{Metadata, SecretRecord, SecretSource};
+use crate::sops::{self, AgeIdentities, DecryptionError, Format, Lookup};
+use crate::{Error, SecretRequest};
+
+/// Reads secrets from one SOPS-encrypted file.
+#[derive(Debug)]
+pub struct SopsProvider {
+    path: PathBuf,
+    label: String,
+    age_key_file: Option<PathBuf>,
+    format: Option<Format>,
+    cache: Arc<DocumentCache>,
+    /// The canonical path, found on the first lookup that finds the file (and refreshed whenever
+    /// the file's identity changes), so warm lookups need no `realpath`.
+    canonical: RwLock<Option<PathBuf>>,
+}
+
+impl SopsProvider {
+    /// A layer for the file at `path`, keeping decrypted documents in `cache` (share the
+    /// resolver's: [`crate::ResolverBuilder::document_cache`]).
+    pub fn new(path: impl Into<PathBuf>, cache: Arc<DocumentCache>) -> Self {
+        let path = path.into();
+        Self {
+            label: format!("sops:{}", path.display()),
+            path,
+            age_key_file: None,
+            format: None,
+            cache,
+            canonical: RwLock::new(None),
+        }
+    }
+
+    /// Tries the identities in `key_file` before those sops would find.
+    pub fn with_age_key_file(mut self, key_file: impl Into<PathBuf>) -> Self {
+        self.age_key_file = Some(key_file.into());
+        self
+    }
+
+    /// Reads the file as `format` instead of choosing by extension.
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// The file this layer reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn from_config(
+        section: &mut Section<'_>,
+        cache: Arc<DocumentCache>,
+    ) -> Result<Self, ConfigError> {
+        let Some(path) = section.path("path")? else {
+            return Err(section.error(None, "missing `path`: the SOPS file to read"));
+        };
+        let mut provider = Self::new(path, cache);
+        if let Some(key_file) = section.path("age_key_file")? {
+            provider = provider.with_age_key_file(key_file);
+        }
+        if let Some(word) = section.non_empty_string("input_type")? {
+            let format = word
+                .parse()
+                .map_err(|message: String| section.error(Some("input_type"), message))?;
+            provider = provider.with_format(format);
+        }
+        Ok(provider)
+    }
+
+    fn document(&self) -> Result<Option<(Arc<sops::Document>, PathBuf)>, Error> {
+        let failed = |reason| Error::Decryption {
+            file: self.path.clone(),
+            reason,
+        };
+        let identity = match FileIdentity::of(&self.path).map_err(CacheError::from) {
+            Ok(identity) => identity,
+            Err(CacheError::Missing) => return Ok(None),
+            Err(CacheError::Io(e)) => return Err(failed(DecryptionError::Read(e.to_string()))),
+            Err(CacheError::Decryption(e)) => return Err(failed(e)),
+        };
+        let known = self.canonical.read().ok().and_then(|c| c.clone());
+        let canonical = match known {
+            Some(canonical) => canonical,
+            None => self
+                .refresh_canonical()
+                .map_err(|e| failed(DecryptionError::Read(e.to_string())))?,
+        };
+        let load = || {
+            let identities = AgeIdentities::discover(self.age_key_file.as_deref())?;
+            sops::decrypt_file(&self.path, self.format, &identities)
+        };
+        match self.cache.get_or_load(&canonical, identity, load) {
+            Ok(document) => Ok(Some((document, canonical))),
+            Err(CacheError::Missing) => Ok(None),
+            Err(CacheError::Io(e)) => Err(failed(DecryptionError::Read(e.to_string()))),
+            Err(CacheError::Decryption(e)) => {
+                // The path may now lead elsewhere (a symlink was retargeted): look it up again next time.
+                self.refresh_canonical().ok();
+                Err(failed(e))
+            }
+        }
+    }
+
+    fn refresh_canonical(&self) -> std::io::Result<PathBuf> {
+        let canonical = std::fs::canonicalize(&self.path)?;
+        if let Ok(mut slot) = self.canonical.write() {
+            *slot = Some(canonical.clone());
+        }
+        Ok(canonical)
+    }
+}
+
+impl Provider for SopsProvider {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
+        let Some((document, canonical)) = self.document()? else {
+            return Ok(Answer::Unavailable(
+                format!("{} does not exist", self.path.display()).into(),
+            ));
+        };
+        let path = request.document_path();
+        let key = path.join(".");
+        let value = match document.lookup(&path) {
+            Lookup::Value(value) => value,
+            Lookup::Null | Lookup::Missing => {
+                return Ok(Answer::Miss(format!("no `{key}` in the file").into()));
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&value) else {
+            return Err(Error::Provider {
+                layer: self.label.clone(),
+                reason: format!("the value at `{key}` is not valid UTF-8"),
+            });
+        };
+        Ok(Answer::Hit(SecretRecord::new(
+            SecretString::from(text),
+            SecretSource::Sops,
+            Metadata::new()
+                .with("path", canonical.display().to_string())
+                .with("key", key),
+        )))
+    }
+}

@@ -143,13 +143,12 @@ impl DocumentCache {
             let _loading = lock(&file_lock);
             match self.fresh(canonical, identity) {
                 Some(document) => Ok(document),
-                None => load().map(Arc::new).map(|document| {
+                None => load().map(Arc::new).inspect(|document| {
                     let entry = Entry {
                         identity,
-                        document: Arc::clone(&document),
+                        document: Arc::clone(document),
                     };
                     lock(&self.entries).put(canonical.to_path_buf(), entry);
-                    document
                 }),
             }
         };

@@ -120,10 +120,11 @@ fn every_store_serves_lookups() {
         ("enc/data.json", "database.whole_float", "2"),
         ("enc/multidoc.yaml", "second", "two"),
         (
-            "enc/dates.yaml",
+            "enc/times.yaml",
             "frac",
             "2024-01-02T03:04:05.123456789+02:00",
         ),
+        ("enc/dates.yaml", "date", "2024-01-02T00:00:00Z"),
     ];
     for (file, name, expected) in cases {
         let sandbox = Sandbox::new();

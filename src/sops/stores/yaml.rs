@@ -37,19 +37,22 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
     Ok(builder.documents)
 }
 
-/// A collection being built, with the depth of its deepest child so far.
-enum Frame {
+/// A collection being built.
+struct Frame {
+    collection: Collection,
+    anchor: usize,
+    /// The depth of its deepest child so far.
+    depth: usize,
+    /// The node count when it opened, to know its size when it closes.
+    nodes_before: usize,
+}
+
+enum Collection {
     Map {
         entries: Vec<(String, Node)>,
         key: Option<String>,
-        anchor: usize,
-        depth: usize,
     },
-    List {
-        items: Vec<Node>,
-        anchor: usize,
-        depth: usize,
-    },
+    List(Vec<Node>),
 }
 
 #[derive(Default)]
@@ -65,43 +68,35 @@ impl Builder {
     fn event(&mut self, event: Event<'_>) -> Result<(), String> {
         match event {
             Event::Scalar(value, style, anchor, tag) => {
+                self.count(1)?;
                 let node = scalar(&value, style, tag.as_deref())?;
                 self.complete(node, anchor, 1, 0)
             }
-            Event::SequenceStart(anchor, _) => self.open(Frame::List {
-                items: Vec::new(),
+            Event::SequenceStart(anchor, _) => self.open(Collection::List(Vec::new()), anchor),
+            Event::MappingStart(anchor, _) => self.open(
+                Collection::Map {
+                    entries: Vec::new(),
+                    key: None,
+                },
                 anchor,
-                depth: 0,
-            }),
-            Event::MappingStart(anchor, _) => self.open(Frame::Map {
-                entries: Vec::new(),
-                key: None,
-                anchor,
-                depth: 0,
-            }),
+            ),
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor, depth) = match self.stack.pop() {
-                    Some(Frame::List {
-                        items,
-                        anchor,
-                        depth,
-                    }) => (Node::List(items), anchor, depth),
-                    Some(Frame::Map {
-                        entries,
-                        anchor,
-                        depth,
-                        ..
-                    }) => (Node::Map(entries), anchor, depth),
-                    None => return Err("unbalanced collection end".into()),
+                let frame = self.stack.pop().ok_or("unbalanced collection end")?;
+                let node = match frame.collection {
+                    Collection::List(items) => Node::List(items),
+                    Collection::Map { entries, .. } => Node::Map(entries),
                 };
-                self.complete(node, anchor, 0, depth + 1)
+                let size = self.nodes - frame.nodes_before;
+                self.complete(node, frame.anchor, size, frame.depth + 1)
             }
             Event::Alias(id) => {
-                let (node, size, depth) = self
-                    .anchors
-                    .get(&id)
-                    .ok_or("an alias refers to an unknown anchor")?;
-                let (copy, size, depth) = (clone(node), *size, *depth);
+                let (size, depth) = match self.anchors.get(&id) {
+                    Some((_, size, depth)) => (*size, *depth),
+                    None => return Err("an alias refers to an unknown anchor".into()),
+                };
+                // Count before copying: the copy itself is what a bomb would blow up.
+                self.count(size)?;
+                let copy = clone(&self.anchors[&id].0);
                 self.complete(copy, 0, size, depth)
             }
             Event::StreamStart
@@ -112,16 +107,23 @@ impl Builder {
         }
     }
 
-    fn open(&mut self, frame: Frame) -> Result<(), String> {
+    fn open(&mut self, collection: Collection, anchor: usize) -> Result<(), String> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        self.stack.push(frame);
-        self.count(1)
+        let nodes_before = self.nodes;
+        self.count(1)?;
+        self.stack.push(Frame {
+            collection,
+            anchor,
+            depth: 0,
+            nodes_before,
+        });
+        Ok(())
     }
 
     fn count(&mut self, nodes: usize) -> Result<(), String> {
-        self.nodes += nodes;
+        self.nodes = self.nodes.saturating_add(nodes);
         if self.nodes > MAX_NODES {
             return Err(format!(
                 "the document expands to more than {MAX_NODES} nodes (aliases are expanded)"
@@ -130,7 +132,7 @@ impl Builder {
         Ok(())
     }
 
-    /// Attaches a finished node (of `size` nodes, `depth` levels) to its parent.
+    /// Attaches a finished (and counted) node of `size` nodes and `depth` levels to its parent.
     fn complete(
         &mut self,
         node: Node,
@@ -138,31 +140,24 @@ impl Builder {
         size: usize,
         depth: usize,
     ) -> Result<(), String> {
-        self.count(size)?;
         if self.stack.len() + depth > MAX_DEPTH {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
         if anchor != 0 {
             self.anchors.insert(anchor, (clone(&node), size, depth));
         }
-        match self.stack.last_mut() {
-            None => self.documents.push(node),
-            Some(Frame::List {
-                items,
-                depth: deepest,
-                ..
-            }) => {
-                *deepest = (*deepest).max(depth);
+        let Some(frame) = self.stack.last_mut() else {
+            self.documents.push(node);
+            return Ok(());
+        };
+        match &mut frame.collection {
+            Collection::List(items) => {
+                frame.depth = frame.depth.max(depth);
                 items.push(node);
             }
-            Some(Frame::Map {
-                entries,
-                key,
-                depth: deepest,
-                ..
-            }) => match key.take() {
+            Collection::Map { entries, key } => match key.take() {
                 Some(name) => {
-                    *deepest = (*deepest).max(depth);
+                    frame.depth = frame.depth.max(depth);
                     entries.push((name, node));
                 }
                 None => {

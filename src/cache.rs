@@ -10,8 +10,9 @@
 //! evicted or purged document is zeroized as soon as no lookup is using it.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lru::LruCache;
@@ -79,9 +80,11 @@ pub(crate) enum CacheError {
 
 /// Decrypted documents, shared by the SOPS layers of a resolver.
 pub struct DocumentCache {
-    entries: Mutex<LruCache<PathBuf, Entry>>,
+    /// Keyed by the canonical path's bytes: hashing a `Path` walks its components, several times
+    /// slower on the warm path.
+    entries: Mutex<LruCache<OsString, Entry>>,
     /// One lock per file being loaded, so that concurrent misses decrypt once.
-    loading: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+    loading: Mutex<HashMap<OsString, Arc<Mutex<()>>>>,
 }
 
 struct Entry {
@@ -115,7 +118,7 @@ impl DocumentCache {
 
     /// Drops the document of the file at `canonical_path` (as in a record's `path` metadata).
     pub fn purge(&self, canonical_path: &Path) {
-        lock(&self.entries).pop(canonical_path);
+        lock(&self.entries).pop(canonical_path.as_os_str());
     }
 
     /// Drops every document.
@@ -136,7 +139,7 @@ impl DocumentCache {
         }
         let file_lock = Arc::clone(
             lock(&self.loading)
-                .entry(canonical.to_path_buf())
+                .entry(canonical.as_os_str().to_owned())
                 .or_default(),
         );
         let loaded = {
@@ -148,18 +151,19 @@ impl DocumentCache {
                         identity,
                         document: Arc::clone(document),
                     };
-                    lock(&self.entries).put(canonical.to_path_buf(), entry);
+                    lock(&self.entries).put(canonical.as_os_str().to_owned(), entry);
                 }),
             }
         };
         let mut loading = lock(&self.loading);
         if Arc::strong_count(&file_lock) == 2 {
-            loading.remove(canonical);
+            loading.remove(canonical.as_os_str());
         }
         loaded.map_err(CacheError::Decryption)
     }
 
     fn fresh(&self, canonical: &Path, identity: FileIdentity) -> Option<Arc<Document>> {
+        let canonical: &OsStr = canonical.as_os_str();
         let mut entries = lock(&self.entries);
         match entries.get(canonical) {
             Some(entry) if entry.identity == identity => Some(Arc::clone(&entry.document)),

@@ -96,10 +96,17 @@ impl SecretRequest {
 
     /// The path inside a document: the key path if one was given, else the name segments.
     pub fn document_path(&self) -> Vec<&str> {
+        let mut path = Vec::with_capacity(8);
         match &self.key_path {
-            Some(path) => path.iter().map(String::as_str).collect(),
-            None => self.name_segments().collect(),
+            Some(segments) => path.extend(segments.iter().map(String::as_str)),
+            None => {
+                if let Some(scope) = &self.scope {
+                    path.extend(scope.split('.'));
+                }
+                path.extend(self.name.split('.'));
+            }
         }
+        path
     }
 
     /// Whether a default was given.

@@ -36,9 +36,16 @@ pub struct SopsProvider {
     age_key_file: Option<PathBuf>,
     format: Option<Format>,
     cache: Arc<DocumentCache>,
-    /// The canonical path, found on the first lookup that finds the file (and refreshed whenever
-    /// the file's identity changes), so warm lookups need no `realpath`.
-    canonical: RwLock<Option<PathBuf>>,
+    /// The canonical path, found on the first lookup that finds the file (and again after a
+    /// failure), so warm lookups need no `realpath`.
+    canonical: RwLock<Option<Arc<Canonical>>>,
+}
+
+/// A canonical path and its text for records' metadata, made once.
+#[derive(Debug)]
+struct Canonical {
+    path: PathBuf,
+    text: String,
 }
 
 impl SopsProvider {
@@ -93,7 +100,7 @@ impl SopsProvider {
         Ok(provider)
     }
 
-    fn document(&self) -> Result<Option<(Arc<sops::Document>, PathBuf)>, Error> {
+    fn document(&self) -> Result<Option<(Arc<sops::Document>, Arc<Canonical>)>, Error> {
         let failed = |reason| Error::Decryption {
             file: self.path.clone(),
             reason,
@@ -115,7 +122,7 @@ impl SopsProvider {
             let identities = AgeIdentities::discover(self.age_key_file.as_deref())?;
             sops::decrypt_file(&self.path, self.format, &identities)
         };
-        match self.cache.get_or_load(&canonical, identity, load) {
+        match self.cache.get_or_load(&canonical.path, identity, load) {
             Ok(document) => Ok(Some((document, canonical))),
             Err(CacheError::Missing) => Ok(None),
             Err(CacheError::Io(e)) => Err(failed(DecryptionError::Read(e.to_string()))),
@@ -127,10 +134,14 @@ impl SopsProvider {
         }
     }
 
-    fn refresh_canonical(&self) -> std::io::Result<PathBuf> {
-        let canonical = std::fs::canonicalize(&self.path)?;
+    fn refresh_canonical(&self) -> std::io::Result<Arc<Canonical>> {
+        let path = std::fs::canonicalize(&self.path)?;
+        let canonical = Arc::new(Canonical {
+            text: path.display().to_string(),
+            path,
+        });
         if let Ok(mut slot) = self.canonical.write() {
-            *slot = Some(canonical.clone());
+            *slot = Some(Arc::clone(&canonical));
         }
         Ok(canonical)
     }
@@ -165,7 +176,7 @@ impl Provider for SopsProvider {
             SecretString::from(text),
             SecretSource::Sops,
             Metadata::new()
-                .with("path", canonical.display().to_string())
+                .with("path", canonical.text.as_str())
                 .with("key", key),
         )))
     }

@@ -41,6 +41,9 @@ pub struct SopsProvider {
     canonical: RwLock<Option<Arc<Canonical>>>,
 }
 
+/// A decrypted document and the canonical path of its file.
+type Loaded = (Arc<sops::Document>, Arc<Canonical>);
+
 /// A canonical path and its text for records' metadata, made once.
 #[derive(Debug)]
 struct Canonical {
@@ -100,7 +103,7 @@ impl SopsProvider {
         Ok(provider)
     }
 
-    fn document(&self) -> Result<Option<(Arc<sops::Document>, Arc<Canonical>)>, Error> {
+    fn document(&self) -> Result<Option<Loaded>, Error> {
         let failed = |reason| Error::Decryption {
             file: self.path.clone(),
             reason,

@@ -77,7 +77,7 @@ pub use record::{Metadata, SecretRecord, SecretSource};
 pub use request::SecretRequest;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use sensitive::{SensitiveGuard, with_sensitive};
+pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
 
 /// Resolves `name` with the process-wide resolver.
 ///

@@ -1,9 +1,12 @@
 //! Scoped access to a value: the plaintext is wiped when the scope ends, on panic too.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
+use crate::DocumentCache;
 use crate::record::{Metadata, SecretRecord, SecretSource};
 
 /// Runs `f` with the record's value and wipes the value when `f` returns or panics.
@@ -25,18 +28,48 @@ pub fn with_sensitive<R>(record: SecretRecord, f: impl FnOnce(&str) -> R) -> R {
     f(guard.expose_secret())
 }
 
+/// Like [`with_sensitive`], and also drops the decrypted document the record came from (for a
+/// record from a SOPS file) from `cache`, so that no other copy of the file's plaintext stays in
+/// memory once `f` is done. Later lookups decrypt the file again.
+///
+/// ```
+/// # use secret_cascade::{with_sensitive_purging, Resolver, SecretRequest};
+/// # let resolver = Resolver::builder().override_secret("k", "v").build();
+/// let record = resolver.resolve(&SecretRequest::new("k"))?;
+/// with_sensitive_purging(record, resolver.document_cache(), |value: &str| value.len());
+/// # Ok::<(), secret_cascade::Error>(())
+/// ```
+pub fn with_sensitive_purging<R>(
+    record: SecretRecord,
+    cache: &Arc<DocumentCache>,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    let guard = SensitiveGuard::new(record).purging(Arc::clone(cache));
+    f(guard.expose_secret())
+}
+
 /// Owns a record and zeroizes its value in place when dropped, including during unwinding.
 ///
 /// [`with_sensitive`] is the usual way to use it; hold a guard directly when the value must stay
 /// available across several statements.
 pub struct SensitiveGuard {
     record: SecretRecord,
+    purge: Option<Arc<DocumentCache>>,
 }
 
 impl SensitiveGuard {
     /// Takes ownership of `record`.
     pub fn new(record: SecretRecord) -> Self {
-        Self { record }
+        Self {
+            record,
+            purge: None,
+        }
+    }
+
+    /// When the guard drops, also drop the record's document (a SOPS record's file) from `cache`.
+    pub fn purging(mut self, cache: Arc<DocumentCache>) -> Self {
+        self.purge = Some(cache);
+        self
     }
 
     /// Which kind of layer the value came from.
@@ -59,6 +92,9 @@ impl ExposeSecret<str> for SensitiveGuard {
 impl Drop for SensitiveGuard {
     fn drop(&mut self) {
         self.record.wipe();
+        if let (Some(cache), Some(path)) = (&self.purge, self.record.metadata().get("path")) {
+            cache.purge(Path::new(path));
+        }
         #[cfg(test)]
         tests::observe_wiped(self.record.expose_secret());
     }

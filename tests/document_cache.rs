@@ -248,6 +248,22 @@ fn purging_drops_documents() {
 }
 
 #[test]
+fn a_sensitive_scope_can_purge_the_records_document() {
+    let _turn = exclusive();
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("s.yaml");
+    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let resolver = resolver(&[&file], 4);
+    let record = resolver.resolve(&SecretRequest::new("token")).unwrap();
+    assert_eq!(resolver.document_cache().len(), 1);
+    let length =
+        secret_cascade::with_sensitive_purging(record, resolver.document_cache(), |token: &str| {
+            token.len()
+        });
+    assert_eq!((length, resolver.document_cache().len()), (7, 0));
+}
+
+#[test]
 fn two_paths_to_one_file_share_an_entry() {
     let _turn = exclusive();
     let sandbox = Sandbox::new();

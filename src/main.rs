@@ -184,8 +184,12 @@ fn decrypt(args: DecryptArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(usage)?;
     let failed = |error: sops::DecryptionError| Failure {
+        code: if matches!(error, sops::DecryptionError::Read(_)) {
+            2
+        } else {
+            3
+        },
         message: format!("cannot decrypt {}: {error}", args.file.display()),
-        code: 3,
     };
     let identities = AgeIdentities::discover(None).map_err(failed)?;
     let document = sops::decrypt_file(&args.file, args.input_type, &identities).map_err(failed)?;

@@ -170,3 +170,52 @@ fn cli_stderr_never_shows_the_value() {
     assert_clean("stdout of an error", &stdout);
     assert_clean("stderr of an error", &stderr);
 }
+
+#[test]
+fn sops_lookups_and_failures_never_show_values() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops");
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("s.enc.yaml");
+    std::fs::copy(fixtures.join("enc/nested.yaml"), &file).unwrap();
+    sandbox.write(
+        "secret-cascade.yml",
+        &format!(
+            "providers:\n  - kind: sops\n    path: s.enc.yaml\n    age_key_file: {}\n",
+            fixtures.join("key.txt").display()
+        ),
+    );
+    let values = ["s3cr3t", "tok-123", "héllo"];
+    let (code, stdout, stderr) = run(sandbox.cli().args(["get", "-vv", "database.password"]));
+    assert_eq!((code, stdout.as_str()), (0, "s3cr3t\n"), "{stderr}");
+    assert!(
+        stderr.contains("decrypted"),
+        "trace logs expected: {stderr}"
+    );
+    let (code, _, missing) = run(sandbox.cli().args(["get", "-vv", "database.absent"]));
+    assert_eq!(code, 1);
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let password = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("password: "))
+        .unwrap()
+        .trim_start()[10..]
+        .to_owned();
+    std::fs::write(&file, text.replace(&password, "s3cr3t")).unwrap();
+    let (code, _, tampered) =
+        run(sandbox
+            .cli()
+            .args(["get", "-vv", "token", "--default", "tok-123"]));
+    assert_eq!(code, 3, "{tampered}");
+    let (code, decrypt_out, decrypt_err) = run(sandbox
+        .cli()
+        .arg("decrypt")
+        .arg(&file)
+        .env("SOPS_AGE_KEY_FILE", fixtures.join("key.txt")));
+    assert_eq!(code, 3);
+    for output in [&stderr, &missing, &tampered, &decrypt_out, &decrypt_err] {
+        for value in values {
+            assert!(!output.contains(value), "{value} leaked: {output}");
+        }
+    }
+}

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use secrecy::SecretString;
+use tracing::debug;
 
 use crate::cache::{CacheError, DocumentCache, FileIdentity};
 use crate::config::Section;
@@ -122,8 +123,11 @@ impl SopsProvider {
                 .map_err(|e| failed(DecryptionError::Read(e.to_string())))?,
         };
         let load = || {
+            let started = std::time::Instant::now();
             let identities = AgeIdentities::discover(self.age_key_file.as_deref())?;
-            sops::decrypt_file(&self.path, self.format, &identities)
+            let document = sops::decrypt_file(&self.path, self.format, &identities);
+            debug!(file = %self.path.display(), ok = document.is_ok(), elapsed = ?started.elapsed(), "decrypted");
+            document
         };
         match self.cache.get_or_load(&canonical.path, identity, load) {
             Ok(document) => Ok(Some((document, canonical))),

@@ -40,12 +40,13 @@ impl DataKey {
     pub(crate) fn decrypt(&self, value: &[u8], aad: &[u8]) -> Result<Leaf, ValueError> {
         let parts = EncryptedValue::parse(value)?;
         let mut buffer = Zeroizing::new(decode(parts.data, "data is not valid base64")?);
-        let iv = decode(parts.iv, "iv is not valid base64")?;
-        let tag = decode(parts.tag, "tag is not valid base64")?;
-        let nonce = Nonce::<U32>::try_from(iv.as_slice())
-            .map_err(|_| ValueError::Syntax("iv is not 32 bytes"))?;
-        let tag = Tag::<aes_gcm::aead::consts::U16>::try_from(tag.as_slice())
-            .map_err(|_| ValueError::Syntax("tag is not 16 bytes"))?;
+        let iv: [u8; 32] = decode_exact(parts.iv, "iv is not valid base64", "iv is not 32 bytes")?;
+        let tag: [u8; 16] =
+            decode_exact(parts.tag, "tag is not valid base64", "tag is not 16 bytes")?;
+        let (nonce, tag) = (
+            Nonce::<U32>::from(iv),
+            Tag::<aes_gcm::aead::consts::U16>::from(tag),
+        );
         self.cipher
             .decrypt_inout_detached(&nonce, aad, buffer.as_mut_slice().into(), &tag)
             .map_err(|_| ValueError::Authentication)?;
@@ -103,6 +104,24 @@ impl<'a> EncryptedValue<'a> {
             kind,
         })
     }
+}
+
+/// Decodes a field of a fixed size on the stack: one allocation less per field and value.
+fn decode_exact<const N: usize>(
+    field: &[u8],
+    invalid: &'static str,
+    wrong_size: &'static str,
+) -> Result<[u8; N], ValueError> {
+    let mut buffer = [0u8; 64];
+    if field.len() > 84 {
+        return Err(ValueError::Syntax(wrong_size));
+    }
+    let length = STANDARD
+        .decode_slice(field, &mut buffer)
+        .map_err(|_| ValueError::Syntax(invalid))?;
+    buffer[..length]
+        .try_into()
+        .map_err(|_| ValueError::Syntax(wrong_size))
 }
 
 fn decode(field: &[u8], error: &'static str) -> Result<Vec<u8>, ValueError> {

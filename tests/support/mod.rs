@@ -54,3 +54,13 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Like [`run`], but keeps stdout as bytes: `decrypt` may print binary data that is not UTF-8.
+pub fn run_bytes(cmd: &mut Command) -> (i32, Vec<u8>, String) {
+    let output = cmd.output().expect("the binary runs");
+    (
+        output.status.code().expect("exited normally"),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -75,29 +75,42 @@ fn unquote(value: &str) -> &str {
     value
 }
 
+/// Writes sections as go-ini does: `DEFAULT`'s keys first without a header, `=` aligned within a
+/// section, a blank line between sections. Comments are not kept.
 pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     let Node::Map(sections) = document else {
         return Err("INI output needs a map of sections".into());
     };
     let mut out = Zeroizing::new(Vec::new());
-    for (i, (name, section)) in sections.iter().enumerate() {
+    let mut first = true;
+    for (name, section) in sections {
         let Node::Map(entries) = section else {
             return Err(format!(
                 "INI output needs sections of key = value; `{name}` is not a map"
             ));
         };
-        if i > 0 {
+        if name == "DEFAULT" && entries.is_empty() {
+            continue;
+        }
+        if !first {
             out.push(b'\n');
         }
-        out.extend_from_slice(format!("[{name}]\n").as_bytes());
+        first = false;
+        if name != "DEFAULT" {
+            out.extend_from_slice(format!("[{name}]\n").as_bytes());
+        }
+        let width = entries
+            .iter()
+            .map(|(key, _)| key.chars().count())
+            .max()
+            .unwrap_or(0);
         for (key, value) in entries {
             let Node::Leaf(leaf) = value else {
                 return Err(format!(
                     "INI output needs flat values; `{name}.{key}` is nested"
                 ));
             };
-            out.extend_from_slice(key.as_bytes());
-            out.extend_from_slice(b" = ");
+            out.extend_from_slice(format!("{key:width$} = ").as_bytes());
             out.extend_from_slice(&leaf.bytes);
             out.push(b'\n');
         }

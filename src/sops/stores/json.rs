@@ -193,7 +193,8 @@ fn leaf_json(out: &mut Vec<u8>, leaf: &Leaf) {
     }
 }
 
-/// A JSON string; invalid UTF-8 becomes U+FFFD, as Go's encoder does.
+/// A JSON string as Go's encoder writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped, invalid
+/// UTF-8 replaced by U+FFFD.
 fn string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.utf8_chunks() {
@@ -204,14 +205,16 @@ fn string(out: &mut Vec<u8>, bytes: &[u8]) {
                 '\n' => out.extend_from_slice(b"\\n"),
                 '\r' => out.extend_from_slice(b"\\r"),
                 '\t' => out.extend_from_slice(b"\\t"),
-                c if (c as u32) < 0x20 => {
+                c if (c as u32) < 0x20
+                    || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') =>
+                {
                     out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
                 }
                 c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
             }
         }
         if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{fffd}".as_bytes());
+            out.extend_from_slice(b"\\ufffd");
         }
     }
     out.push(b'"');

@@ -184,7 +184,7 @@ impl Document {
             });
             if found {
                 return match node {
-                    Node::Null => Lookup::Null,
+                    Node::Null | Node::Comment(_) => Lookup::Null,
                     Node::Leaf(leaf) if leaf.kind == Kind::Bool => {
                         Lookup::Value(Zeroizing::new(if leaf.bytes.as_slice() == b"True" {
                             b"true".to_vec()
@@ -220,18 +220,10 @@ impl Document {
             .ok_or_else(|| format!("the path has no `{segment}`"))?;
         }
         match node {
-            Node::Leaf(leaf) => {
-                let mut out = Zeroizing::new(leaf.bytes.to_vec());
-                if leaf.kind == Kind::Bool {
-                    *out = if leaf.bytes.as_slice() == b"True" {
-                        b"true".to_vec()
-                    } else {
-                        b"false".to_vec()
-                    };
-                }
-                Ok(out)
-            }
-            Node::Null => Ok(Zeroizing::new(b"null".to_vec())),
+            // A string as its bytes; another scalar as sops prints it (`0.75`, `.inf`, `true`).
+            Node::Leaf(leaf) if leaf.kind == Kind::Str => Ok(Zeroizing::new(leaf.bytes.to_vec())),
+            Node::Leaf(_) => Ok(stores::yaml::extracted_scalar(node)),
+            Node::Null | Node::Comment(_) => Ok(Zeroizing::new(b"null".to_vec())),
             tree => stores::emit(std::slice::from_ref(tree), format),
         }
     }
@@ -333,6 +325,11 @@ impl Walk<'_> {
         match node {
             Node::Map(entries) => {
                 for (key, value) in entries {
+                    if !value.is_data() {
+                        // A comment takes its enclosing map's path: its empty key adds nothing.
+                        self.node(value, matched)?;
+                        continue;
+                    }
                     let depth = self.aad.len();
                     self.aad.extend_from_slice(key.as_bytes());
                     self.aad.push(b':');
@@ -347,6 +344,32 @@ impl Walk<'_> {
                 }
             }
             Node::Null => {}
+            // §7: a comment's AAD is its enclosing map's path, `:` at the top.
+            Node::Comment(leaf) if cipher::is_encrypted(&leaf.bytes) => {
+                let aad = if self.aad.is_empty() {
+                    b":".as_slice()
+                } else {
+                    &self.aad
+                };
+                let path = || String::from_utf8_lossy(aad).into_owned();
+                let plain = self.key.decrypt(&leaf.bytes, aad).map_err(|e| match e {
+                    ValueError::Syntax(reason) => DecryptionError::BadValue {
+                        path: path(),
+                        reason,
+                    },
+                    ValueError::Authentication => {
+                        DecryptionError::ValueAuthentication { path: path() }
+                    }
+                })?;
+                if plain.kind != Kind::Comment {
+                    return Err(DecryptionError::BadValue {
+                        path: path(),
+                        reason: "a comment holds a value",
+                    });
+                }
+                *leaf = plain;
+            }
+            Node::Comment(_) => {}
             Node::Leaf(leaf) => {
                 if !self.metadata.rule.encrypts(matched, leaf) {
                     if !self.metadata.mac_only_encrypted {
@@ -374,6 +397,12 @@ impl Walk<'_> {
                             DecryptionError::ValueAuthentication { path: path() }
                         }
                     })?;
+                if leaf.kind == Kind::Comment {
+                    return Err(DecryptionError::BadValue {
+                        path: path(),
+                        reason: "a value has the type of a comment",
+                    });
+                }
                 self.hasher.update(&leaf.bytes);
             }
         }

@@ -11,6 +11,9 @@ pub(crate) enum Node {
     List(Vec<Node>),
     Leaf(Leaf),
     Null,
+    /// A comment line of a dotenv or INI file, stored in its map under the empty key (which no
+    /// lookup can name) at its position. Never part of the MAC; not written to JSON or YAML.
+    Comment(Leaf),
 }
 
 /// A scalar, held as the bytes SOPS encrypts and hashes for it (`ToBytes`, SOPS_FORMAT.md §5):
@@ -30,6 +33,8 @@ pub(crate) enum Kind {
     Float,
     Bool,
     Time,
+    /// Only for comments.
+    Comment,
 }
 
 impl Kind {
@@ -41,6 +46,7 @@ impl Kind {
             "float" => Self::Float,
             "bool" => Self::Bool,
             "time" => Self::Time,
+            "comment" => Self::Comment,
             _ => return None,
         })
     }
@@ -75,6 +81,11 @@ impl Node {
         };
         let at = entries.iter().position(|(k, _)| k == key)?;
         Some(entries.remove(at).1)
+    }
+
+    /// Whether this is data (not a comment).
+    pub(crate) fn is_data(&self) -> bool {
+        !matches!(self, Node::Comment(_))
     }
 
     /// The text of a string leaf, if this is one and it is UTF-8.

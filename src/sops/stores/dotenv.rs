@@ -12,7 +12,14 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     let mut data = Vec::new();
     let mut metadata = Vec::new();
     for (number, line) in text.split('\n').enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            data.push((
+                String::new(),
+                Node::Comment(Leaf::new(Kind::Comment, comment)),
+            ));
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
@@ -21,6 +28,12 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
                 number + 1
             )));
         };
+        if key.is_empty() {
+            return Err(DecryptionError::Parse(format!(
+                "line {}: the name before `=` is empty",
+                number + 1
+            )));
+        }
         let leaf = Leaf::new(Kind::Str, unescape_newlines(value.as_bytes()));
         match key.strip_prefix("sops_") {
             Some(meta) => metadata.push((meta.to_owned(), leaf)),
@@ -48,6 +61,12 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     };
     let mut out = Zeroizing::new(Vec::new());
     for (key, value) in entries {
+        if let Node::Comment(comment) = value {
+            out.push(b'#');
+            out.extend_from_slice(&comment.bytes);
+            out.push(b'\n');
+            continue;
+        }
         let Node::Leaf(leaf) = value else {
             return Err(format!(
                 "dotenv output needs flat values; `{key}` is nested"

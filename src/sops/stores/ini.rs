@@ -6,20 +6,43 @@ use zeroize::Zeroizing;
 use super::Parsed;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::unflatten;
-use crate::sops::tree::{Leaf, Node};
+use crate::sops::tree::{Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     // go-ini always has a DEFAULT section, and sops keeps it, empty or not.
     let mut sections: Vec<(String, Vec<(String, Node)>)> = vec![("DEFAULT".to_owned(), Vec::new())];
     let mut metadata = Vec::new();
-    let mut current = "DEFAULT".to_owned();
+    let mut current = 0;
+    // Comments belong to what follows them: the next key, or the next section (SOPS_FORMAT.md §7).
+    // Comments belong to what follows them, the next key or the next section (SOPS_FORMAT.md §7),
+    // and are kept in that section's map: under the key `[` when they stand above its header (a
+    // key cannot start with `[`), under the empty key otherwise.
+    let mut pending = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix(';').or_else(|| line.strip_prefix('#')) {
+            pending.push((
+                String::new(),
+                Node::Comment(Leaf::new(Kind::Comment, comment.trim_start())),
+            ));
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = name.trim().to_owned();
+            let name = name.trim();
+            current = match sections.iter().position(|(known, _)| known == name) {
+                Some(at) => at,
+                None => {
+                    sections.push((name.to_owned(), Vec::new()));
+                    sections.len() - 1
+                }
+            };
+            for (key, _) in &mut pending {
+                *key = SECTION_COMMENT.to_owned();
+            }
+            sections[current].1.append(&mut pending);
             continue;
         }
         let Some(split) = line.find(['=', ':']) else {
@@ -30,32 +53,29 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
         };
         let key = line[..split].trim().to_owned();
         let value = unquote(line[split + 1..].trim());
-        if current == "sops" {
+        let (name, entries) = &mut sections[current];
+        if name == "sops" {
+            pending.clear();
             metadata.push((key, Leaf::string(value)));
             continue;
         }
-        let at = match sections.iter().position(|(name, _)| *name == current) {
-            Some(at) => at,
-            None => {
-                sections.push((current.clone(), Vec::new()));
-                sections.len() - 1
-            }
-        };
-        let entries = &mut sections[at].1;
-        if entries.iter().any(|(k, _)| *k == key) {
+        if key.is_empty() || entries.iter().any(|(k, _)| *k == key) {
             return Err(DecryptionError::Parse(format!(
-                "line {}: `{key}` appears twice in [{current}]",
+                "line {}: `{key}` is empty or appears twice in [{name}]",
                 number + 1
             )));
         }
+        entries.append(&mut pending);
         entries.push((key, Node::Leaf(Leaf::string(value))));
     }
+    sections[current].1.append(&mut pending);
     if metadata.is_empty() {
         return Err(DecryptionError::MissingMetadata);
     }
     let tree = Node::Map(
         sections
             .into_iter()
+            .filter(|(name, _)| name != "sops")
             .map(|(name, entries)| (name, Node::Map(entries)))
             .collect(),
     );
@@ -64,6 +84,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
         sops: unflatten(metadata, true)?,
     })
 }
+
+/// The key under which a comment above a section header is kept.
+const SECTION_COMMENT: &str = "[";
 
 /// go-ini strips one pair of surrounding double quotes or backquotes.
 fn unquote(value: &str) -> &str {
@@ -76,7 +99,7 @@ fn unquote(value: &str) -> &str {
 }
 
 /// Writes sections as go-ini does: `DEFAULT`'s keys first without a header, `=` aligned within a
-/// section, a blank line between sections. Comments are not kept.
+/// section, a blank line between sections, a section's leading comments above its header.
 pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     let Node::Map(sections) = document else {
         return Err("INI output needs a map of sections".into());
@@ -96,24 +119,48 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             out.push(b'\n');
         }
         first = false;
+        let leading = entries
+            .iter()
+            .take_while(|(key, _)| key == SECTION_COMMENT)
+            .count();
+        for (_, comment) in &entries[..leading] {
+            comment_line(&mut out, comment);
+        }
         if name != "DEFAULT" {
             out.extend_from_slice(format!("[{name}]\n").as_bytes());
         }
+        // go-ini aligns `=` by byte length.
         let width = entries
             .iter()
-            .map(|(key, _)| key.chars().count())
+            .filter(|(_, v)| v.is_data())
+            .map(|(key, _)| key.len())
             .max()
             .unwrap_or(0);
-        for (key, value) in entries {
-            let Node::Leaf(leaf) = value else {
-                return Err(format!(
-                    "INI output needs flat values; `{name}.{key}` is nested"
-                ));
-            };
-            out.extend_from_slice(format!("{key:width$} = ").as_bytes());
-            out.extend_from_slice(&leaf.bytes);
-            out.push(b'\n');
+        for (key, value) in &entries[leading..] {
+            match value {
+                Node::Leaf(leaf) => {
+                    out.extend_from_slice(key.as_bytes());
+                    out.extend(std::iter::repeat_n(b' ', width - key.len()));
+                    out.extend_from_slice(b" = ");
+                    out.extend_from_slice(&leaf.bytes);
+                    out.push(b'\n');
+                }
+                Node::Comment(_) => comment_line(&mut out, value),
+                _ => {
+                    return Err(format!(
+                        "INI output needs flat values; `{name}.{key}` is nested"
+                    ));
+                }
+            }
         }
     }
     Ok(out)
+}
+
+fn comment_line(out: &mut Vec<u8>, comment: &Node) {
+    if let Node::Comment(leaf) = comment {
+        out.extend_from_slice(b"; ");
+        out.extend_from_slice(&leaf.bytes);
+        out.push(b'\n');
+    }
 }

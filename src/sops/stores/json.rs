@@ -143,10 +143,12 @@ fn write(out: &mut Vec<u8>, node: &Node, indent: Option<usize>) {
     let depth = indent.unwrap_or(0);
     let deeper = indent.map(|d| d + 1);
     match node {
-        Node::Null => out.extend_from_slice(b"null"),
+        Node::Null | Node::Comment(_) => out.extend_from_slice(b"null"),
         Node::Leaf(leaf) => leaf_json(out, leaf),
         Node::List(items) if items.is_empty() => out.extend_from_slice(b"[]"),
-        Node::Map(entries) if entries.is_empty() => out.extend_from_slice(b"{}"),
+        Node::Map(entries) if !entries.iter().any(|(_, v)| v.is_data()) => {
+            out.extend_from_slice(b"{}")
+        }
         Node::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -161,7 +163,8 @@ fn write(out: &mut Vec<u8>, node: &Node, indent: Option<usize>) {
         }
         Node::Map(entries) => {
             out.push(b'{');
-            for (i, (key, value)) in entries.iter().enumerate() {
+            // Comments have no place in JSON (sops drops them too).
+            for (i, (key, value)) in entries.iter().filter(|(_, v)| v.is_data()).enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -178,7 +181,7 @@ fn write(out: &mut Vec<u8>, node: &Node, indent: Option<usize>) {
 
 fn leaf_json(out: &mut Vec<u8>, leaf: &Leaf) {
     match leaf.kind {
-        Kind::Str | Kind::Time => string(out, &leaf.bytes),
+        Kind::Str | Kind::Time | Kind::Comment => string(out, &leaf.bytes),
         Kind::Bool => out.extend_from_slice(if leaf.bytes.as_slice() == b"True" {
             b"true"
         } else {

@@ -210,6 +210,7 @@ fn clone(node: &Node) -> Node {
         }
         Node::List(items) => Node::List(items.iter().map(clone).collect()),
         Node::Leaf(leaf) => Node::Leaf(Leaf::new(leaf.kind, leaf.bytes.as_slice())),
+        Node::Comment(leaf) => Node::Comment(Leaf::new(leaf.kind, leaf.bytes.as_slice())),
         Node::Null => Node::Null,
     }
 }
@@ -222,8 +223,7 @@ pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
             out.extend_from_slice(b"---\n");
         }
         match branch {
-            Node::Map(entries) if !entries.is_empty() => block(&mut out, branch, 0, false),
-            Node::List(items) if !items.is_empty() => block(&mut out, branch, 0, false),
+            branch if is_block(branch) => block(&mut out, branch, 0, false),
             other => {
                 inline(&mut out, other);
                 out.push(b'\n');
@@ -243,7 +243,8 @@ fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
     };
     match node {
         Node::Map(entries) => {
-            for (i, (key, value)) in entries.iter().enumerate() {
+            // Comments of dotenv/INI input are not carried into YAML.
+            for (i, (key, value)) in entries.iter().filter(|(_, v)| v.is_data()).enumerate() {
                 pad(out, i == 0);
                 text(out, key.as_bytes());
                 out.push(b':');
@@ -277,17 +278,25 @@ fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
 }
 
 fn is_block(node: &Node) -> bool {
-    matches!(node, Node::Map(e) if !e.is_empty()) || matches!(node, Node::List(i) if !i.is_empty())
+    matches!(node, Node::Map(e) if e.iter().any(|(_, v)| v.is_data()))
+        || matches!(node, Node::List(i) if !i.is_empty())
+}
+
+/// A scalar as `--extract` prints it.
+pub(crate) fn extracted_scalar(node: &Node) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::new());
+    inline(&mut out, node);
+    out
 }
 
 /// A scalar, null or empty collection, written so that it reads back with the same type.
 fn inline(out: &mut Vec<u8>, node: &Node) {
     match node {
-        Node::Null => out.extend_from_slice(b"null"),
+        Node::Null | Node::Comment(_) => out.extend_from_slice(b"null"),
         Node::Map(_) => out.extend_from_slice(b"{}"),
         Node::List(_) => out.extend_from_slice(b"[]"),
         Node::Leaf(leaf) => match leaf.kind {
-            Kind::Str => text(out, &leaf.bytes),
+            Kind::Str | Kind::Comment => text(out, &leaf.bytes),
             Kind::Int | Kind::Time => out.extend_from_slice(&leaf.bytes),
             Kind::Bool => out.extend_from_slice(if leaf.bytes.as_slice() == b"True" {
                 b"true"

@@ -48,6 +48,15 @@ fn exclusive() -> MutexGuard<'static, ()> {
     turn
 }
 
+/// Takes the counter, and makes a sandbox with a copy of nested.yaml as `s.yaml`.
+fn nested_copy() -> (MutexGuard<'static, ()>, Sandbox, PathBuf) {
+    let turn = exclusive();
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("s.yaml");
+    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    (turn, sandbox, file)
+}
+
 fn decryptions() -> usize {
     std::fs::read_to_string(counter()).unwrap().lines().count()
 }
@@ -78,10 +87,7 @@ fn rewrite_keeping_mtime(file: &Path, content: &[u8]) {
 
 #[test]
 fn warm_lookups_do_not_decrypt_again() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     for _ in 0..5 {
         assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
@@ -92,10 +98,7 @@ fn warm_lookups_do_not_decrypt_again() {
 
 #[test]
 fn touching_the_file_reloads_it() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     get(&resolver, "token").unwrap();
     filetime::set_file_mtime(&file, FileTime::from_unix_time(1_000_000_000, 123)).unwrap();
@@ -105,10 +108,7 @@ fn touching_the_file_reloads_it() {
 
 #[test]
 fn rewrite_with_restored_mtime_is_seen() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
     rewrite_keeping_mtime(&file, &std::fs::read(fixture("simple.yaml")).unwrap());
@@ -121,10 +121,7 @@ fn rewrite_with_restored_mtime_is_seen() {
 
 #[test]
 fn same_size_rewrite_with_restored_mtime_is_seen() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     assert_eq!(get(&resolver, "api.key_unencrypted").unwrap(), "visible");
     let tampered = std::fs::read_to_string(&file)
@@ -147,10 +144,7 @@ fn same_size_rewrite_with_restored_mtime_is_seen() {
 
 #[test]
 fn replacement_by_rename_is_seen() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     get(&resolver, "token").unwrap();
     let staged = sandbox.path().join("staged.yaml");
@@ -163,10 +157,7 @@ fn replacement_by_rename_is_seen() {
 
 #[test]
 fn a_deleted_file_becomes_unavailable() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     get(&resolver, "token").unwrap();
     std::fs::remove_file(&file).unwrap();
@@ -209,10 +200,7 @@ fn the_least_recently_used_document_is_evicted_first() {
 
 #[test]
 fn concurrent_misses_decrypt_once() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = Arc::new(resolver(&[&file], 4));
     let barrier = Arc::new(Barrier::new(8));
     let threads: Vec<_> = (0..8)
@@ -232,10 +220,7 @@ fn concurrent_misses_decrypt_once() {
 
 #[test]
 fn purging_drops_documents() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     let record = resolver.resolve(&SecretRequest::new("token")).unwrap();
     let canonical = PathBuf::from(record.metadata().get("path").unwrap());
@@ -249,10 +234,7 @@ fn purging_drops_documents() {
 
 #[test]
 fn a_sensitive_scope_can_purge_the_records_document() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, _sandbox, file) = nested_copy();
     let resolver = resolver(&[&file], 4);
     let record = resolver.resolve(&SecretRequest::new("token")).unwrap();
     assert_eq!(resolver.document_cache().len(), 1);
@@ -265,10 +247,7 @@ fn a_sensitive_scope_can_purge_the_records_document() {
 
 #[test]
 fn two_paths_to_one_file_share_an_entry() {
-    let _turn = exclusive();
-    let sandbox = Sandbox::new();
-    let file = sandbox.path().join("s.yaml");
-    std::fs::copy(fixture("nested.yaml"), &file).unwrap();
+    let (_turn, sandbox, file) = nested_copy();
     let indirect = sandbox.path().join("sub/../s.yaml");
     std::fs::create_dir(sandbox.path().join("sub")).unwrap();
     let resolver = resolver(&[&file, &indirect], 4);

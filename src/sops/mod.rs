@@ -310,6 +310,35 @@ pub fn decrypt(
     Ok(Document { branches, format })
 }
 
+/// Decrypts one value (or, with `comment`, one comment) at the place `aad` names.
+fn open(
+    key: &DataKey,
+    value: &[u8],
+    aad: &[u8],
+    comment: bool,
+) -> Result<tree::Leaf, DecryptionError> {
+    let path = || String::from_utf8_lossy(aad).into_owned();
+    let leaf = key.decrypt(value, aad).map_err(|e| match e {
+        ValueError::Syntax(reason) => DecryptionError::BadValue {
+            path: path(),
+            reason,
+        },
+        ValueError::Authentication => DecryptionError::ValueAuthentication { path: path() },
+    })?;
+    if (leaf.kind == Kind::Comment) != comment {
+        let reason = if comment {
+            "a comment holds a value"
+        } else {
+            "a value has the type of a comment"
+        };
+        return Err(DecryptionError::BadValue {
+            path: path(),
+            reason,
+        });
+    }
+    Ok(leaf)
+}
+
 /// The decryption walk: every leaf in document order, decrypted where the rules say, fed to the
 /// MAC (SOPS_FORMAT.md §6-§8).
 struct Walk<'a> {
@@ -351,23 +380,7 @@ impl Walk<'_> {
                 } else {
                     &self.aad
                 };
-                let path = || String::from_utf8_lossy(aad).into_owned();
-                let plain = self.key.decrypt(&leaf.bytes, aad).map_err(|e| match e {
-                    ValueError::Syntax(reason) => DecryptionError::BadValue {
-                        path: path(),
-                        reason,
-                    },
-                    ValueError::Authentication => {
-                        DecryptionError::ValueAuthentication { path: path() }
-                    }
-                })?;
-                if plain.kind != Kind::Comment {
-                    return Err(DecryptionError::BadValue {
-                        path: path(),
-                        reason: "a comment holds a value",
-                    });
-                }
-                *leaf = plain;
+                *leaf = open(self.key, &leaf.bytes, aad, true)?;
             }
             Node::Comment(_) => {}
             Node::Leaf(leaf) => {
@@ -381,28 +394,12 @@ impl Walk<'_> {
                 if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
                     return Ok(());
                 }
-                let path = || String::from_utf8_lossy(&self.aad).into_owned();
                 if !cipher::is_encrypted(&leaf.bytes) {
-                    return Err(DecryptionError::NotEncrypted { path: path() });
-                }
-                *leaf = self
-                    .key
-                    .decrypt(&leaf.bytes, &self.aad)
-                    .map_err(|e| match e {
-                        ValueError::Syntax(reason) => DecryptionError::BadValue {
-                            path: path(),
-                            reason,
-                        },
-                        ValueError::Authentication => {
-                            DecryptionError::ValueAuthentication { path: path() }
-                        }
-                    })?;
-                if leaf.kind == Kind::Comment {
-                    return Err(DecryptionError::BadValue {
-                        path: path(),
-                        reason: "a value has the type of a comment",
+                    return Err(DecryptionError::NotEncrypted {
+                        path: String::from_utf8_lossy(&self.aad).into_owned(),
                     });
                 }
+                *leaf = open(self.key, &leaf.bytes, &self.aad, false)?;
                 self.hasher.update(&leaf.bytes);
             }
         }

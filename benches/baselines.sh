@@ -55,7 +55,8 @@ python3 - "$tmp/h.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 print(f"Go sops decrypt (process): median {r['median'] * 1e3:.1f} ms, min {r['min'] * 1e3:.1f} ms, "
-      f"max {r['max'] * 1e3:.1f} ms, mean {r['mean'] * 1e3:.1f} ± {r['stddev'] * 1e3:.1f} ms ({len(r['times'])} runs)")
+      f"max {r['max'] * 1e3:.1f} ms, mean {r['mean'] * 1e3:.1f} ± {r['stddev'] * 1e3:.1f} ms ({len(r['times'])} runs), "
+      f"CPU mean {(r['user'] + r['system']) * 1e3:.1f} ms (user + sys)")
 EOF
 
 for _ in $(seq 9); do

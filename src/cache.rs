@@ -67,17 +67,6 @@ impl FileIdentity {
     }
 }
 
-/// Why a document could not be had from the cache.
-#[derive(Debug)]
-pub(crate) enum CacheError {
-    /// The file does not exist.
-    Missing,
-    /// The file exists but cannot be examined or read.
-    Io(std::io::Error),
-    /// The file was read but did not decrypt or verify.
-    Decryption(DecryptionError),
-}
-
 /// Decrypted documents, shared by the SOPS layers of a resolver.
 pub struct DocumentCache {
     /// Keyed by the canonical path's bytes: hashing a `Path` walks its components, several times
@@ -133,7 +122,7 @@ impl DocumentCache {
         canonical: &Path,
         identity: FileIdentity,
         load: impl FnOnce() -> Result<Document, DecryptionError>,
-    ) -> Result<Arc<Document>, CacheError> {
+    ) -> Result<Arc<Document>, DecryptionError> {
         if let Some(document) = self.fresh(canonical, identity) {
             return Ok(document);
         }
@@ -159,7 +148,7 @@ impl DocumentCache {
         if Arc::strong_count(&file_lock) == 2 {
             loading.remove(canonical.as_os_str());
         }
-        loaded.map_err(CacheError::Decryption)
+        loaded
     }
 
     fn fresh(&self, canonical: &Path, identity: FileIdentity) -> Option<Arc<Document>> {
@@ -200,14 +189,4 @@ fn capacity(max_documents: usize) -> NonZeroUsize {
 /// plain map that stays consistent, so carry on.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl From<std::io::Error> for CacheError {
-    fn from(error: std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            Self::Missing
-        } else {
-            Self::Io(error)
-        }
-    }
 }

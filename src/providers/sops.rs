@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use secrecy::SecretString;
 use tracing::debug;
 
-use crate::cache::{CacheError, DocumentCache, FileIdentity};
+use crate::cache::{DocumentCache, FileIdentity};
 use crate::config::Section;
 use crate::error::ConfigError;
 use crate::provider::{Answer, Provider};
@@ -109,11 +109,10 @@ impl SopsProvider {
             file: self.path.clone(),
             reason,
         };
-        let identity = match FileIdentity::of(&self.path).map_err(CacheError::from) {
+        let identity = match FileIdentity::of(&self.path) {
             Ok(identity) => identity,
-            Err(CacheError::Missing) => return Ok(None),
-            Err(CacheError::Io(e)) => return Err(failed(DecryptionError::Read(e.to_string()))),
-            Err(CacheError::Decryption(e)) => return Err(failed(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(failed(DecryptionError::Read(e.to_string()))),
         };
         let known = self.canonical.read().ok().and_then(|c| c.clone());
         let canonical = match known {
@@ -131,9 +130,7 @@ impl SopsProvider {
         };
         match self.cache.get_or_load(&canonical.path, identity, load) {
             Ok(document) => Ok(Some((document, canonical))),
-            Err(CacheError::Missing) => Ok(None),
-            Err(CacheError::Io(e)) => Err(failed(DecryptionError::Read(e.to_string()))),
-            Err(CacheError::Decryption(e)) => {
+            Err(e) => {
                 // The path may now lead elsewhere (a symlink was retargeted): look it up again next time.
                 self.refresh_canonical().ok();
                 Err(failed(e))

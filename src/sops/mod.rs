@@ -172,32 +172,24 @@ impl Document {
     /// The value at `path` (map keys; a numeric segment indexes a list), searching the documents
     /// of a multi-document file in order.
     pub fn lookup(&self, path: &[&str]) -> Lookup {
-        for branch in &self.branches {
-            let mut node = branch;
-            let found = path.iter().all(|segment| {
-                let next = match node {
-                    Node::Map(_) => node.get(segment),
-                    Node::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-                    _ => None,
+        let found = self
+            .branches
+            .iter()
+            .find_map(|branch| branch.at(path.iter().copied()));
+        match found {
+            None => Lookup::Missing,
+            Some(Node::Null | Node::Comment(_)) => Lookup::Null,
+            Some(Node::Leaf(leaf)) if leaf.kind == Kind::Bool => {
+                let text: &[u8] = if leaf.bytes.as_slice() == b"True" {
+                    b"true"
+                } else {
+                    b"false"
                 };
-                next.map(|n| node = n).is_some()
-            });
-            if found {
-                return match node {
-                    Node::Null | Node::Comment(_) => Lookup::Null,
-                    Node::Leaf(leaf) if leaf.kind == Kind::Bool => {
-                        Lookup::Value(Zeroizing::new(if leaf.bytes.as_slice() == b"True" {
-                            b"true".to_vec()
-                        } else {
-                            b"false".to_vec()
-                        }))
-                    }
-                    Node::Leaf(leaf) => Lookup::Value(Zeroizing::new(leaf.bytes.to_vec())),
-                    tree => Lookup::Value(stores::json::compact(tree)),
-                };
+                Lookup::Value(Zeroizing::new(text.to_vec()))
             }
+            Some(Node::Leaf(leaf)) => Lookup::Value(Zeroizing::new(leaf.bytes.to_vec())),
+            Some(tree) => Lookup::Value(stores::json::compact(tree)),
         }
-        Lookup::Missing
     }
 
     /// The whole document written in `format` (sops's `--output-type`), optionally only the
@@ -210,15 +202,10 @@ impl Document {
         let Some(path) = extract else {
             return stores::emit(&self.branches, format);
         };
-        let mut node = self.branches.first().ok_or("the file has no document")?;
-        for segment in path {
-            node = match node {
-                Node::Map(_) => node.get(segment),
-                Node::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            }
-            .ok_or_else(|| format!("the path has no `{segment}`"))?;
-        }
+        let first = self.branches.first().ok_or("the file has no document")?;
+        let node = first
+            .at(path.iter().map(String::as_str))
+            .ok_or_else(|| format!("the file has no value at {}", path.join(".")))?;
         match node {
             // A string as its bytes; another scalar as sops prints it (`0.75`, `.inf`, `true`).
             Node::Leaf(leaf) if leaf.kind == Kind::Str => Ok(Zeroizing::new(leaf.bytes.to_vec())),

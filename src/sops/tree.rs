@@ -74,6 +74,15 @@ impl Node {
         }
     }
 
+    /// The node at `path`: map keys, and numeric segments as list indexes.
+    pub(crate) fn at<'a>(&self, path: impl IntoIterator<Item = &'a str>) -> Option<&Node> {
+        path.into_iter().try_fold(self, |node, segment| match node {
+            Node::Map(_) => node.get(segment),
+            Node::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+
     /// Removes `key` from a map and returns its value.
     pub(crate) fn remove(&mut self, key: &str) -> Option<Node> {
         let Node::Map(entries) = self else {

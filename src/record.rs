@@ -8,11 +8,12 @@ use zeroize::Zeroize;
 /// Facts about where a record was found: the environment variable's name, the file's path, the
 /// key inside it. Keys are fixed words chosen by each provider; values are never secret.
 ///
-/// A short list in insertion order. The first entry is stored inline: most records carry exactly
-/// one (the variable, the file), and a list or map would cost an allocation on every lookup.
+/// A short list in insertion order. The first two entries are stored inline: records carry one
+/// (the variable) or two (the file and the key), and a list or map would cost an allocation on
+/// every lookup.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    first: Option<(&'static str, String)>,
+    inline: [Option<(&'static str, String)>; 2],
     rest: Vec<(&'static str, String)>,
 }
 
@@ -25,15 +26,11 @@ impl Metadata {
     /// Adds `key` (or replaces its value), builder style.
     pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
         let value = value.into();
-        if let Some(entry) = self
-            .first
-            .iter_mut()
-            .chain(&mut self.rest)
-            .find(|(k, _)| *k == key)
-        {
+        let mut entries = self.inline.iter_mut().flatten().chain(&mut self.rest);
+        if let Some(entry) = entries.find(|(k, _)| *k == key) {
             entry.1 = value;
-        } else if self.first.is_none() {
-            self.first = Some((key, value));
+        } else if let Some(free) = self.inline.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((key, value));
         } else {
             self.rest.push((key, value));
         }
@@ -47,15 +44,16 @@ impl Metadata {
 
     /// The entries in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.first
+        self.inline
             .iter()
+            .flatten()
             .chain(&self.rest)
             .map(|(k, v)| (*k, v.as_str()))
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.first.is_none()
+        self.inline[0].is_none()
     }
 }
 

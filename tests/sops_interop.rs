@@ -1250,7 +1250,8 @@ fn indent(text: &str, prefix: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Stores: reading the outputs, writing the generated inputs
 
-/// A sops store, named as `--input-type`/`--output-type` name it.
+/// A sops store, named as `--input-type`/`--output-type` name it. Deliberately not the library's
+/// `sops::Format`: the oracle of an interop test must not be derived from the code it checks.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Format {
     Yaml,

@@ -68,6 +68,7 @@ mod record;
 mod request;
 mod resolver;
 mod sensitive;
+pub mod shred;
 pub mod sops;
 
 pub use cache::{DocumentCache, FileIdentity};

@@ -1,0 +1,74 @@
+//! `decrypt`: print a SOPS file's plaintext, like `sops decrypt`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use secret_cascade::sops::{self, AgeIdentities, Format};
+
+use crate::Failure;
+
+pub(crate) const DECRYPT_EXAMPLES: &str = "\
+Examples:
+  secret-cascade decrypt secrets.enc.yaml
+  secret-cascade decrypt secrets.enc.yaml --output-type json
+  secret-cascade decrypt secrets.enc.yaml --extract '[\"database\"][\"password\"]'
+  SOPS_AGE_KEY_FILE=keys.txt secret-cascade decrypt app.env
+
+Age identities come from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, then
+~/.config/sops/age/keys.txt, as in sops. Exit code 3 when no identity opens the file or the file
+was modified (MAC mismatch, a value failed authentication).";
+
+#[derive(Args)]
+pub(crate) struct DecryptArgs {
+    /// The encrypted file.
+    file: PathBuf,
+
+    /// The file's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+
+    /// The output's store [default: the input's].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    output_type: Option<Format>,
+
+    /// Print only the value at this path, e.g. '["database"]["password"]' or '["hosts"][0]'.
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+}
+
+pub(crate) fn parse_format(word: &str) -> Result<Format, String> {
+    word.parse()
+}
+
+pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
+    let usage = |message: String| Failure { message, code: 2 };
+    let extract = args
+        .extract
+        .as_deref()
+        .map(sops::parse_extract)
+        .transpose()
+        .map_err(usage)?;
+    let failed = |error: sops::DecryptionError| Failure {
+        code: if matches!(error, sops::DecryptionError::Read(_)) {
+            2
+        } else {
+            3
+        },
+        message: format!("cannot decrypt {}: {error}", args.file.display()),
+    };
+    let identities = AgeIdentities::discover(None).map_err(failed)?;
+    let document = sops::decrypt_file(&args.file, args.input_type, &identities).map_err(failed)?;
+    let format = args.output_type.unwrap_or(document.format());
+    let output = document
+        .emit(format, extract.as_deref())
+        .map_err(|reason| Failure {
+            message: format!("cannot write {} as {format}: {reason}", args.file.display()),
+            code: 2,
+        })?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&output)?;
+    out.flush()?;
+    Ok(())
+}
+

@@ -1,0 +1,137 @@
+//! The `secret-cascade` command: a thin layer over the library that parses arguments, calls it,
+//! prints, and maps errors to exit codes. One module per command.
+#![forbid(unsafe_code)]
+
+mod decrypt;
+mod doctor;
+mod exec;
+mod files;
+mod get;
+mod init;
+mod shred;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secret_cascade::Error;
+use tracing_subscriber::EnvFilter;
+
+/// Resolve secrets through an ordered chain of sources.
+#[derive(Parser)]
+#[command(name = "secret-cascade", version, after_help = get::EXAMPLES)]
+struct Cli {
+    /// Log to stderr: -v debug, -vv trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the value of one secret.
+    #[command(after_help = get::EXAMPLES)]
+    Get(get::GetArgs),
+    /// Decrypt a SOPS file natively and print it, like `sops decrypt`.
+    #[command(after_help = decrypt::DECRYPT_EXAMPLES)]
+    Decrypt(decrypt::DecryptArgs),
+    /// Encrypt a file into the SOPS format, like `sops encrypt`.
+    Encrypt(files::EncryptArgs),
+    /// Set one value of a SOPS file, reading the value from stdin.
+    Set(files::SetArgs),
+    /// Remove one value from a SOPS file.
+    Unset(files::UnsetArgs),
+    /// Re-encrypt a SOPS file under a new data key, optionally changing recipients.
+    Rotate(files::RotateArgs),
+    /// Overwrite a file, then delete it.
+    Shred(shred::ShredArgs),
+    /// Check that every configured source can serve.
+    Doctor(doctor::DoctorArgs),
+    /// Create an age identity, a .sops.yaml and a starter config.
+    Init(init::InitArgs),
+    /// Run a command with secrets in its environment.
+    Exec(exec::ExecArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let outcome = match cli.command {
+        Command::Get(args) => get::run(args),
+        Command::Decrypt(args) => decrypt::run(args),
+        Command::Encrypt(args) => files::encrypt(args),
+        Command::Set(args) => files::set(args),
+        Command::Unset(args) => files::unset(args),
+        Command::Rotate(args) => files::rotate(args),
+        Command::Shred(args) => shred::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Exec(args) => exec::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("secret-cascade: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// A failed command: what to print and the exit code.
+pub(crate) struct Failure {
+    /// Printed to stderr after `secret-cascade: `; nothing is printed when empty.
+    pub(crate) message: String,
+    pub(crate) code: u8,
+}
+
+impl Failure {
+    /// A usage error (exit 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let code = match &error {
+            Error::NotFound { .. } => 1,
+            Error::Config(_) | Error::InvalidRequest { .. } => 2,
+            Error::Decryption { .. } | Error::Provider { .. } => 3,
+            _ => 3,
+        };
+        Self {
+            message: error.to_string(),
+            code,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self {
+            message: format!("cannot write the output: {error}"),
+            code: 1,
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => {
+            EnvFilter::try_from_env("SECRET_CASCADE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"))
+        }
+        1 => EnvFilter::new("secret_cascade=debug"),
+        _ => EnvFilter::new("secret_cascade=trace"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,1 @@
+//! Secure deletion of a file: overwrite it in place, then unlink it. (Being built.)

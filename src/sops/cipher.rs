@@ -57,6 +57,44 @@ impl DataKey {
     }
 }
 
+impl DataKey {
+    /// Encrypts one value's bytes (`ToBytes`, SOPS_FORMAT.md §5) under `aad` with a fresh random
+    /// 32-byte IV, as `ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]`.
+    pub(crate) fn encrypt(&self, kind: Kind, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        let mut iv = [0u8; 32];
+        fill_random(&mut iv);
+        let mut buffer = Zeroizing::new(plaintext.to_vec());
+        let tag = self
+            .cipher
+            .encrypt_inout_detached(&Nonce::<U32>::from(iv), aad, buffer.as_mut_slice().into())
+            .expect("AES-GCM encrypts any value below 64 GiB");
+        let mut out = Vec::with_capacity(plaintext.len() * 4 / 3 + 120);
+        out.extend_from_slice(b"ENC[AES256_GCM,data:");
+        out.extend_from_slice(STANDARD.encode(buffer.as_slice()).as_bytes());
+        out.extend_from_slice(b",iv:");
+        out.extend_from_slice(STANDARD.encode(iv).as_bytes());
+        out.extend_from_slice(b",tag:");
+        out.extend_from_slice(STANDARD.encode(tag).as_bytes());
+        out.extend_from_slice(b",type:");
+        out.extend_from_slice(kind.as_str().as_bytes());
+        out.push(b']');
+        out
+    }
+}
+
+/// Fills `buffer` from the operating system's CSPRNG. Without one nothing can be encrypted safely,
+/// so its absence is a panic rather than an error every caller would have to carry.
+pub(crate) fn fill_random(buffer: &mut [u8]) {
+    getrandom::fill(buffer).expect("the operating system's random number generator failed");
+}
+
+/// A fresh random 32-byte data key.
+pub(crate) fn new_data_key() -> Zeroizing<Vec<u8>> {
+    let mut key = Zeroizing::new(vec![0u8; 32]);
+    fill_random(&mut key);
+    key
+}
+
 /// Whether a scalar is an encrypted value (starts with `ENC[AES256_GCM,`).
 pub(crate) fn is_encrypted(value: &[u8]) -> bool {
     value.starts_with(b"ENC[AES256_GCM,")
@@ -151,6 +189,28 @@ mod tests {
         assert_eq!(
             (leaf.kind, leaf.bytes.as_slice()),
             (Kind::Str, &b"world"[..])
+        );
+    }
+
+    #[test]
+    fn encrypted_values_decrypt_with_their_aad_only() {
+        let key = key();
+        for (kind, plaintext) in [
+            (Kind::Str, &b"world"[..]),
+            (Kind::Int, b"3"),
+            (Kind::Str, b""),
+        ] {
+            let value = key.encrypt(kind, plaintext, b"a:b:");
+            let leaf = key.decrypt(&value, b"a:b:").unwrap();
+            assert_eq!((leaf.kind, leaf.bytes.as_slice()), (kind, plaintext));
+            assert_eq!(
+                key.decrypt(&value, b"a:").err(),
+                Some(ValueError::Authentication)
+            );
+        }
+        assert_ne!(
+            key.encrypt(Kind::Str, b"x", b":"),
+            key.encrypt(Kind::Str, b"x", b":")
         );
     }
 

@@ -4,11 +4,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use age::armor::ArmoredReader;
+use std::io::Write;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::x25519;
 use zeroize::Zeroizing;
 
 use super::DecryptionError;
+use super::cipher::fill_random;
 use super::metadata::{KeyGroup, Metadata};
 
 /// The age identities available to decrypt with, gathered in sops's order.
@@ -235,6 +238,67 @@ fn check_length(
     }
 }
 
+/// Encrypts a data key (or Shamir share) to one age X25519 recipient (`age1...`), ASCII-armored
+/// as sops stores it in `enc` (SOPS_FORMAT.md §3.1).
+pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, String> {
+    let recipient = parse_recipient(recipient)?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| e.to_string())?;
+    let armored =
+        ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(|e| e.to_string())?;
+    let mut writer = encryptor.wrap_output(armored).map_err(|e| e.to_string())?;
+    writer.write_all(payload).map_err(|e| e.to_string())?;
+    let bytes = writer
+        .finish()
+        .and_then(|armored| armored.finish())
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "age produced non-UTF-8 armor".to_owned())
+}
+
+/// An age X25519 recipient (`age1...`); other kinds (SSH keys, plugins) are not supported.
+pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
+    x25519::Recipient::from_str(text.trim())
+        .map_err(|_| format!("`{}` is not an age X25519 recipient (age1...)", text.trim()))
+}
+
+/// Splits a secret into `parts` Shamir shares of which any `threshold` recover it, in the layout
+/// HashiCorp's shamir package (which sops uses) writes: the y-bytes, then the x-coordinate.
+pub(crate) fn shamir_split(
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Vec<Zeroizing<Vec<u8>>> {
+    debug_assert!((1..=parts).contains(&threshold) && parts <= 255);
+    // Distinct non-zero x-coordinates, drawn at random.
+    let mut xs: Vec<u8> = (1..=255).collect();
+    for i in (1..xs.len()).rev() {
+        let mut draw = [0u8; 2];
+        fill_random(&mut draw);
+        xs.swap(i, usize::from(u16::from_le_bytes(draw)) % (i + 1));
+    }
+    let mut shares: Vec<Zeroizing<Vec<u8>>> = xs[..parts]
+        .iter()
+        .map(|_| Zeroizing::new(Vec::with_capacity(secret.len() + 1)))
+        .collect();
+    let mut coefficients = Zeroizing::new(vec![0u8; threshold.saturating_sub(1)]);
+    for &byte in secret {
+        fill_random(&mut coefficients);
+        for (share, &x) in shares.iter_mut().zip(&xs) {
+            // Horner's rule: byte + c1 x + c2 x^2 + ...
+            let mut y = 0u8;
+            for &c in coefficients.iter().rev() {
+                y = gf_mul(y ^ c, x);
+            }
+            share.push(y ^ byte);
+        }
+    }
+    for (share, &x) in shares.iter_mut().zip(&xs) {
+        share.push(x);
+    }
+    shares
+}
+
 /// Combines Shamir shares (32 y-bytes then the x-byte) by Lagrange interpolation at x = 0 over
 /// GF(2^8) with the AES polynomial 0x11B, as HashiCorp's shamir package that sops uses.
 fn shamir_combine(shares: &[Zeroizing<Vec<u8>>]) -> Zeroizing<Vec<u8>> {
@@ -290,6 +354,41 @@ mod tests {
             assert_eq!(gf_mul(gf_div(1, a), a), 1, "{a}");
         }
         assert_eq!(gf_mul(0x57, 0x83), 0xC1); // FIPS-197 §4.2
+    }
+
+    #[test]
+    fn split_shares_recombine_from_any_threshold_subset() {
+        let secret: Vec<u8> = (0..32).map(|i| i * 7).collect();
+        let shares = shamir_split(&secret, 3, 2);
+        assert!(shares.iter().all(|s| s.len() == 33));
+        for (a, b) in [(0, 1), (1, 2), (2, 0)] {
+            let pair = [shares[a].clone(), shares[b].clone()];
+            assert_eq!(shamir_combine(&pair).as_slice(), secret.as_slice());
+        }
+        assert_ne!(
+            shares[0][..32],
+            secret[..],
+            "one share alone reveals nothing directly"
+        );
+    }
+
+    #[test]
+    fn wrapped_keys_unwrap_with_the_identity() {
+        let identity = x25519::Identity::generate();
+        let armored = wrap(
+            b"0123456789abcdef0123456789abcdef",
+            &identity.to_public().to_string(),
+        )
+        .unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        let identities = AgeIdentities {
+            identities: vec![identity],
+            sources: vec!["test".into()],
+        };
+        let payload = identities.unwrap(&armored).unwrap().unwrap();
+        assert_eq!(payload.as_slice(), b"0123456789abcdef0123456789abcdef");
+        assert!(wrap(b"k", "ssh-ed25519 AAAA").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::DecryptionError;
 use super::tree::{Kind, Leaf, Node};
 
 /// What the `sops` section says about how to decrypt and verify the document.
+#[derive(Clone)]
 pub(crate) struct Metadata {
     /// One group for the usual top-level key lists; several with `key_groups`.
     pub(crate) key_groups: Vec<KeyGroup>,
@@ -16,29 +17,37 @@ pub(crate) struct Metadata {
     /// The encrypted MAC (`ENC[...]`).
     pub(crate) mac: Vec<u8>,
     pub(crate) rule: Rule,
+    /// Whether the section states the rule. sops leaves the default out of binary files.
+    pub(crate) rule_stated: bool,
     pub(crate) mac_only_encrypted: bool,
 }
 
 /// One key group: the age stanzas that can open its data key (or share).
+#[derive(Clone)]
 pub(crate) struct KeyGroup {
     pub(crate) age: Vec<AgeStanza>,
 }
 
 /// An age `recipient` and the armored `enc` blob holding the data key for it.
+#[derive(Clone)]
 pub(crate) struct AgeStanza {
     pub(crate) recipient: String,
     pub(crate) enc: String,
 }
 
 /// Which leaves are encrypted (SOPS_FORMAT.md §6).
+#[derive(Clone)]
 pub(crate) enum Rule {
     UnencryptedSuffix(String),
     EncryptedSuffix(String),
     UnencryptedRegex(Regex),
     EncryptedRegex(Regex),
-    /// `encrypted_comment_regex` / `unencrypted_comment_regex`: without comments in the tree, a leaf
-    /// is encrypted iff it holds an `ENC[...]` value; the MAC still covers every leaf.
-    ByValue,
+    /// A comment matching it marks the key below it (and that key's subtree) as encrypted; the
+    /// rest stays plaintext.
+    EncryptedCommentRegex(Regex),
+    /// A comment matching it marks the key below it (and its subtree) as plaintext; the rest is
+    /// encrypted.
+    UnencryptedCommentRegex(Regex),
 }
 
 impl Rule {
@@ -49,17 +58,49 @@ impl Rule {
                 key.ends_with(suffix.as_str())
             }
             Rule::UnencryptedRegex(regex) | Rule::EncryptedRegex(regex) => regex.is_match(key),
-            Rule::ByValue => false,
+            Rule::EncryptedCommentRegex(_) | Rule::UnencryptedCommentRegex(_) => false,
         }
     }
 
-    /// Whether a leaf must be encrypted, given whether some key on its path matched.
-    pub(crate) fn encrypts(&self, matched: bool, leaf: &Leaf) -> bool {
+    /// Whether a (plaintext) comment is a marker of a comment rule.
+    pub(crate) fn marks(&self, comment: &[u8]) -> bool {
         match self {
-            Rule::UnencryptedSuffix(_) | Rule::UnencryptedRegex(_) => !matched,
-            Rule::EncryptedSuffix(_) | Rule::EncryptedRegex(_) => matched,
-            Rule::ByValue => leaf.kind == Kind::Str && super::cipher::is_encrypted(&leaf.bytes),
+            Rule::EncryptedCommentRegex(regex) | Rule::UnencryptedCommentRegex(regex) => {
+                regex.is_match(&String::from_utf8_lossy(comment))
+            }
+            _ => false,
         }
+    }
+
+    /// The metadata key and value that state the rule.
+    pub(crate) fn spec(&self) -> (&'static str, &str) {
+        match self {
+            Rule::UnencryptedSuffix(s) => ("unencrypted_suffix", s),
+            Rule::EncryptedSuffix(s) => ("encrypted_suffix", s),
+            Rule::UnencryptedRegex(r) => ("unencrypted_regex", r.as_str()),
+            Rule::EncryptedRegex(r) => ("encrypted_regex", r.as_str()),
+            Rule::EncryptedCommentRegex(r) => ("encrypted_comment_regex", r.as_str()),
+            Rule::UnencryptedCommentRegex(r) => ("unencrypted_comment_regex", r.as_str()),
+        }
+    }
+
+    /// Whether a value is encrypted, given whether some key on its path matched (or, for the
+    /// comment rules, some marker comment stands above a key on its path).
+    pub(crate) fn encrypts(&self, matched: bool) -> bool {
+        match self {
+            Rule::UnencryptedSuffix(_)
+            | Rule::UnencryptedRegex(_)
+            | Rule::UnencryptedCommentRegex(_) => !matched,
+            Rule::EncryptedSuffix(_) | Rule::EncryptedRegex(_) | Rule::EncryptedCommentRegex(_) => {
+                matched
+            }
+        }
+    }
+
+    /// Whether a comment is encrypted: as a value at its place, except that markers stay
+    /// readable.
+    pub(crate) fn encrypts_comment(&self, matched: bool, marker: bool) -> bool {
+        !marker && self.encrypts(matched)
     }
 }
 
@@ -107,9 +148,111 @@ impl Metadata {
             last_modified,
             mac,
             rule: rule(sops)?,
+            rule_stated: RULE_KEYS.iter().any(|key| sops.get(key).is_some()),
             mac_only_encrypted,
         })
     }
+}
+
+impl Metadata {
+    /// The `sops` section as sops 3.11 writes it, in its field order: the age keys (or
+    /// `shamir_threshold` and `key_groups` when there are several groups), `lastmodified`, `mac`,
+    /// the rule, `mac_only_encrypted`, `version`.
+    pub(crate) fn to_node(&self) -> Node {
+        let text = |value: &str| Node::Leaf(Leaf::string(value));
+        let stanzas = |group: &KeyGroup| {
+            Node::List(
+                group
+                    .age
+                    .iter()
+                    .map(|stanza| {
+                        Node::Map(vec![
+                            ("recipient".into(), text(&stanza.recipient)),
+                            ("enc".into(), text(&stanza.enc)),
+                        ])
+                    })
+                    .collect(),
+            )
+        };
+        let mut entries = Vec::new();
+        match self.key_groups.as_slice() {
+            [group] => entries.push(("age".into(), stanzas(group))),
+            groups => {
+                let threshold = Leaf::new(Kind::Int, self.threshold.to_string());
+                entries.push(("shamir_threshold".into(), Node::Leaf(threshold)));
+                // sops writes `hc_vault: []` in every group: that field of its struct has no
+                // `omitempty`.
+                let groups = groups
+                    .iter()
+                    .map(|group| {
+                        Node::Map(vec![
+                            ("hc_vault".into(), Node::List(Vec::new())),
+                            ("age".into(), stanzas(group)),
+                        ])
+                    })
+                    .collect();
+                entries.push(("key_groups".into(), Node::List(groups)));
+            }
+        }
+        entries.push(("lastmodified".into(), text(&self.last_modified)));
+        let mac = String::from_utf8_lossy(&self.mac).into_owned();
+        entries.push(("mac".into(), text(&mac)));
+        if self.rule_stated {
+            let (key, value) = self.rule.spec();
+            entries.push((key.into(), text(value)));
+        }
+        if self.mac_only_encrypted {
+            entries.push((
+                "mac_only_encrypted".into(),
+                Node::Leaf(Leaf::new(Kind::Bool, "True")),
+            ));
+        }
+        entries.push(("version".into(), text(VERSION)));
+        Node::Map(entries)
+    }
+}
+
+/// The sops version whose format is written (`version` in the metadata).
+pub(crate) const VERSION: &str = "3.11.0";
+
+/// Flattens the `sops` section for dotenv and INI (SOPS_FORMAT.md §3.2): `age__list_0__map_enc`,
+/// sorted by key as sops writes them. Booleans are `true`/`false`.
+pub(crate) fn flatten(sops: &Node) -> Vec<(String, Leaf)> {
+    fn walk(node: &Node, prefix: &str, out: &mut Vec<(String, Leaf)>) {
+        match node {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    let name = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}__map_{key}")
+                    };
+                    walk(value, &name, out);
+                }
+            }
+            Node::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{prefix}__list_{i}"), out);
+                }
+            }
+            Node::Leaf(leaf) if leaf.kind == Kind::Bool => {
+                let word = if leaf.bytes.as_slice() == b"True" {
+                    "true"
+                } else {
+                    "false"
+                };
+                out.push((prefix.to_owned(), Leaf::string(word)));
+            }
+            Node::Leaf(leaf) => {
+                out.push((prefix.to_owned(), Leaf::new(Kind::Str, leaf.bytes.to_vec())))
+            }
+            Node::Null | Node::Comment(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(sops, "", &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 fn key_group(group: &Node) -> Result<KeyGroup, DecryptionError> {
@@ -143,6 +286,16 @@ fn key_group(group: &Node) -> Result<KeyGroup, DecryptionError> {
     Ok(KeyGroup { age })
 }
 
+/// The keys that state a rule.
+const RULE_KEYS: [&str; 6] = [
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "encrypted_comment_regex",
+    "unencrypted_comment_regex",
+];
+
 fn rule(sops: &Node) -> Result<Rule, DecryptionError> {
     let given = |key: &str| {
         sops.get(key)
@@ -165,8 +318,17 @@ fn rule(sops: &Node) -> Result<Rule, DecryptionError> {
     if let Some(r) = given("encrypted_regex") {
         rules.push(Rule::EncryptedRegex(regex("encrypted_regex", r)?));
     }
-    if given("encrypted_comment_regex").is_some() || given("unencrypted_comment_regex").is_some() {
-        rules.push(Rule::ByValue);
+    if let Some(r) = given("encrypted_comment_regex") {
+        rules.push(Rule::EncryptedCommentRegex(regex(
+            "encrypted_comment_regex",
+            r,
+        )?));
+    }
+    if let Some(r) = given("unencrypted_comment_regex") {
+        rules.push(Rule::UnencryptedCommentRegex(regex(
+            "unencrypted_comment_regex",
+            r,
+        )?));
     }
     match rules.len() {
         0 => Ok(Rule::UnencryptedSuffix("_unencrypted".to_owned())),

@@ -7,6 +7,8 @@
 //! and a value that is plaintext where the file's rules require ciphertext is an error.
 
 mod cipher;
+mod creation_rules;
+mod encrypt;
 mod keys;
 mod metadata;
 mod scalar;
@@ -20,10 +22,13 @@ use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+pub use creation_rules::{CreationRule, find_creation_rule};
+pub use encrypt::{EditableFile, EncryptOptions, EncryptionError, EncryptionRule, encrypt};
 pub use keys::AgeIdentities;
 pub use stores::Format;
 
 use cipher::{DataKey, ValueError};
+use encrypt::Stash;
 use metadata::Metadata;
 use tree::{Kind, Node};
 
@@ -271,30 +276,214 @@ pub fn decrypt(
     format: Format,
     identities: &AgeIdentities,
 ) -> Result<Document, DecryptionError> {
+    let opened = open_tree(text, format, identities, None)?;
+    Ok(Document {
+        branches: opened.branches,
+        format,
+    })
+}
+
+/// A file's verified plaintext tree with its metadata and data key.
+pub(crate) struct Opened {
+    pub(crate) branches: Vec<Node>,
+    pub(crate) metadata: Metadata,
+    pub(crate) data_key: Zeroizing<Vec<u8>>,
+}
+
+/// Parses, decrypts and verifies; with `stash`, remembers every value's ciphertext so that
+/// re-encrypting an unchanged value can give back the same bytes, as sops does.
+pub(crate) fn open_tree(
+    text: &[u8],
+    format: Format,
+    identities: &AgeIdentities,
+    stash: Option<&mut Stash>,
+) -> Result<Opened, DecryptionError> {
     if text.len() as u64 > MAX_FILE_BYTES {
         return Err(DecryptionError::TooLarge {
             size: text.len() as u64,
         });
     }
     let stores::Parsed { mut branches, sops } = stores::parse(text, format)?;
-    let metadata = Metadata::parse(&sops)?;
-    let key = keys::data_key(&metadata, identities)?;
-    let key = DataKey::new(&key)
+    let metadata = Metadata::parse(&sops.ok_or(DecryptionError::MissingMetadata)?)?;
+    let data_key = keys::data_key(&metadata, identities)?;
+    let key = DataKey::new(&data_key)
         .ok_or_else(|| DecryptionError::Metadata("the data key is not 32 bytes".into()))?;
-    let mut walk = Walk {
-        key: &key,
-        metadata: &metadata,
-        hasher: Sha512::new(),
-        aad: Vec::new(),
-    };
+    let mut hasher = Sha512::new();
     if metadata.mac_only_encrypted {
-        walk.hasher.update(MAC_ONLY_ENCRYPTED_INIT);
+        hasher.update(MAC_ONLY_ENCRYPTED_INIT);
     }
-    for branch in &mut branches {
-        walk.node(branch, false)?;
+    let mut stash = stash;
+    visit_leaves(&mut branches, &metadata.rule, |place| {
+        let Place {
+            leaf,
+            aad,
+            matched,
+            comment,
+            ..
+        } = place;
+        if comment {
+            // §7: comments are never part of the MAC; decrypted when encrypted.
+            if cipher::is_encrypted(&leaf.bytes) {
+                let original = std::mem::take(&mut leaf.bytes);
+                *leaf = open(&key, &original, aad, true)?;
+                if let Some(stash) = stash.as_deref_mut() {
+                    stash.keep(aad, leaf, original.to_vec());
+                }
+            }
+            return Ok(());
+        }
+        if !metadata.rule.encrypts(matched) {
+            if !metadata.mac_only_encrypted {
+                hasher.update(&leaf.bytes);
+            }
+            return Ok(());
+        }
+        // §5: empty strings are never encrypted and add nothing to the MAC.
+        if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
+            return Ok(());
+        }
+        if !cipher::is_encrypted(&leaf.bytes) {
+            return Err(DecryptionError::NotEncrypted {
+                path: String::from_utf8_lossy(aad).into_owned(),
+            });
+        }
+        let original = std::mem::take(&mut leaf.bytes);
+        *leaf = open(&key, &original, aad, false)?;
+        hasher.update(&leaf.bytes);
+        if let Some(stash) = stash.as_deref_mut() {
+            stash.keep(aad, leaf, original.to_vec());
+        }
+        Ok(())
+    })?;
+    verify_mac(&key, &metadata, hasher)?;
+    Ok(Opened {
+        branches,
+        metadata,
+        data_key,
+    })
+}
+
+/// A leaf or comment met by [`visit_leaves`].
+pub(crate) struct Place<'a> {
+    pub(crate) leaf: &'a mut tree::Leaf,
+    /// The AAD of the place (SOPS_FORMAT.md §7): `key:key:`, a comment's enclosing map's path,
+    /// `:` for a top-level comment.
+    pub(crate) aad: &'a [u8],
+    /// Whether some key on the path matches the rule's suffix or pattern, or (comment rules) a
+    /// marker comment stands above a key on the path (§6).
+    pub(crate) matched: bool,
+    pub(crate) comment: bool,
+    /// For a comment: whether it is itself a marker of a comment rule.
+    pub(crate) marker: bool,
+}
+
+/// Visits every leaf and comment in document order (§8), as both encryption and decryption walk.
+pub(crate) fn visit_leaves<E>(
+    branches: &mut [Node],
+    rule: &metadata::Rule,
+    mut visit: impl FnMut(Place<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    fn walk<E>(
+        node: &mut Node,
+        matched: bool,
+        aad: &mut Vec<u8>,
+        rule: &metadata::Rule,
+        visit: &mut impl FnMut(Place<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match node {
+            Node::Map(entries) => {
+                // Whether a marker comment came since the previous key (comment rules).
+                let mut marked = false;
+                for (key, value) in entries {
+                    if let Node::Comment(leaf) = value {
+                        // A comment takes its enclosing map's path: its empty key adds nothing.
+                        marked |= comment(leaf, matched || marked, aad, rule, visit)?;
+                        continue;
+                    }
+                    let depth = aad.len();
+                    aad.extend_from_slice(key.as_bytes());
+                    aad.push(b':');
+                    let matched = matched || marked || rule.matches(key);
+                    walk(value, matched, aad, rule, visit)?;
+                    aad.truncate(depth);
+                    marked = false;
+                }
+            }
+            Node::List(items) => {
+                let mut marked = false;
+                for item in items {
+                    if let Node::Comment(leaf) = item {
+                        marked |= comment(leaf, matched || marked, aad, rule, visit)?;
+                        continue;
+                    }
+                    walk(item, matched || marked, aad, rule, visit)?;
+                    marked = false;
+                }
+            }
+            Node::Null => {}
+            Node::Comment(leaf) => {
+                comment(leaf, matched, aad, rule, visit)?;
+            }
+            Node::Leaf(leaf) => visit(Place {
+                leaf,
+                aad,
+                matched,
+                comment: false,
+                marker: false,
+            })?,
+        }
+        Ok(())
     }
-    walk.verify_mac()?;
-    Ok(Document { branches, format })
+    /// Visits a comment; returns whether it is a marker (read in plaintext, before encryption or
+    /// after decryption).
+    fn comment<E>(
+        leaf: &mut tree::Leaf,
+        matched: bool,
+        aad: &[u8],
+        rule: &metadata::Rule,
+        visit: &mut impl FnMut(Place<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let plaintext = !cipher::is_encrypted(&leaf.bytes);
+        let marker = plaintext && rule.marks(&leaf.bytes);
+        visit(Place {
+            aad: if aad.is_empty() { b":" } else { aad },
+            matched,
+            comment: true,
+            marker,
+            leaf,
+        })?;
+        Ok(marker || (!plaintext && rule.marks(&leaf.bytes)))
+    }
+    let mut aad = Vec::new();
+    for branch in branches {
+        walk(branch, false, &mut aad, rule, &mut visit)?;
+    }
+    Ok(())
+}
+
+/// The MAC's text: upper-case hex of the SHA-512 (§8).
+fn mac_text(hasher: Sha512) -> Zeroizing<Vec<u8>> {
+    let digest = hasher.finalize();
+    let mut text = Zeroizing::new(Vec::with_capacity(128));
+    for byte in digest.iter() {
+        text.extend_from_slice(format!("{byte:02X}").as_bytes());
+    }
+    text
+}
+
+fn verify_mac(key: &DataKey, metadata: &Metadata, hasher: Sha512) -> Result<(), DecryptionError> {
+    let computed = mac_text(hasher);
+    let stored = key
+        .decrypt(&metadata.mac, metadata.last_modified.as_bytes())
+        .map_err(|e| match e {
+            ValueError::Syntax(_) => DecryptionError::MacMissing,
+            ValueError::Authentication => DecryptionError::MacAuthentication,
+        })?;
+    if bool::from(stored.bytes.as_slice().ct_eq(computed.as_slice())) {
+        Ok(())
+    } else {
+        Err(DecryptionError::MacMismatch)
+    }
 }
 
 /// Decrypts one value (or, with `comment`, one comment) at the place `aad` names.
@@ -324,92 +513,4 @@ fn open(
         });
     }
     Ok(leaf)
-}
-
-/// The decryption walk: every leaf in document order, decrypted where the rules say, fed to the
-/// MAC (SOPS_FORMAT.md §6-§8).
-struct Walk<'a> {
-    key: &'a DataKey,
-    metadata: &'a Metadata,
-    hasher: Sha512,
-    /// The current path as AAD: `key:key:` (list positions add nothing).
-    aad: Vec<u8>,
-}
-
-impl Walk<'_> {
-    fn node(&mut self, node: &mut Node, matched: bool) -> Result<(), DecryptionError> {
-        match node {
-            Node::Map(entries) => {
-                for (key, value) in entries {
-                    if !value.is_data() {
-                        // A comment takes its enclosing map's path: its empty key adds nothing.
-                        self.node(value, matched)?;
-                        continue;
-                    }
-                    let depth = self.aad.len();
-                    self.aad.extend_from_slice(key.as_bytes());
-                    self.aad.push(b':');
-                    let matched = matched || self.metadata.rule.matches(key);
-                    self.node(value, matched)?;
-                    self.aad.truncate(depth);
-                }
-            }
-            Node::List(items) => {
-                for item in items {
-                    self.node(item, matched)?;
-                }
-            }
-            Node::Null => {}
-            // §7: a comment's AAD is its enclosing map's path, `:` at the top.
-            Node::Comment(leaf) if cipher::is_encrypted(&leaf.bytes) => {
-                let aad = if self.aad.is_empty() {
-                    b":".as_slice()
-                } else {
-                    &self.aad
-                };
-                *leaf = open(self.key, &leaf.bytes, aad, true)?;
-            }
-            Node::Comment(_) => {}
-            Node::Leaf(leaf) => {
-                if !self.metadata.rule.encrypts(matched, leaf) {
-                    if !self.metadata.mac_only_encrypted {
-                        self.hasher.update(&leaf.bytes);
-                    }
-                    return Ok(());
-                }
-                // §5: empty strings are never encrypted and add nothing to the MAC.
-                if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
-                    return Ok(());
-                }
-                if !cipher::is_encrypted(&leaf.bytes) {
-                    return Err(DecryptionError::NotEncrypted {
-                        path: String::from_utf8_lossy(&self.aad).into_owned(),
-                    });
-                }
-                *leaf = open(self.key, &leaf.bytes, &self.aad, false)?;
-                self.hasher.update(&leaf.bytes);
-            }
-        }
-        Ok(())
-    }
-
-    fn verify_mac(self) -> Result<(), DecryptionError> {
-        let digest = self.hasher.finalize();
-        let mut computed = Zeroizing::new(Vec::with_capacity(128));
-        for byte in digest.iter() {
-            computed.extend_from_slice(format!("{byte:02X}").as_bytes());
-        }
-        let stored = self
-            .key
-            .decrypt(&self.metadata.mac, self.metadata.last_modified.as_bytes())
-            .map_err(|e| match e {
-                ValueError::Syntax(_) => DecryptionError::MacMissing,
-                ValueError::Authentication => DecryptionError::MacAuthentication,
-            })?;
-        if bool::from(stored.bytes.as_slice().ct_eq(computed.as_slice())) {
-            Ok(())
-        } else {
-            Err(DecryptionError::MacMismatch)
-        }
-    }
 }

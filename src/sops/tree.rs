@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 pub(crate) const MAX_DEPTH: usize = 128;
 
 /// A node of a SOPS document. Maps keep their order.
+#[derive(Clone)]
 pub(crate) enum Node {
     Map(Vec<(String, Node)>),
     List(Vec<Node>),
@@ -20,6 +21,7 @@ pub(crate) enum Node {
 /// `5432`, `True`, `0.125`, `2024-01-02T00:00:00Z`, or a string's bytes (which the binary store
 /// allows to be invalid UTF-8). Before decryption an encrypted leaf is a `Str` holding `ENC[...]`;
 /// after, it holds the plaintext, wiped on drop.
+#[derive(Clone)]
 pub(crate) struct Leaf {
     pub(crate) kind: Kind,
     pub(crate) bytes: Zeroizing<Vec<u8>>,
@@ -49,6 +51,20 @@ impl Kind {
             "comment" => Self::Comment,
             _ => return None,
         })
+    }
+}
+
+impl Kind {
+    /// The word used in `ENC[...,type:<word>]`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Str => "str",
+            Self::Int => "int",
+            Self::Float => "float",
+            Self::Bool => "bool",
+            Self::Time => "time",
+            Self::Comment => "comment",
+        }
     }
 }
 

@@ -71,4 +71,3 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
     out.flush()?;
     Ok(())
 }
-

@@ -46,12 +46,13 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             None => data.push((key.to_owned(), Node::Leaf(leaf))),
         }
     }
-    if metadata.is_empty() {
-        return Err(DecryptionError::MissingMetadata);
-    }
     Ok(Parsed {
         branches: vec![Node::Map(data)],
-        sops: unflatten(metadata, false)?,
+        sops: if metadata.is_empty() {
+            None
+        } else {
+            Some(unflatten(metadata, false)?)
+        },
     })
 }
 

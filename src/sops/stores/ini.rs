@@ -69,9 +69,6 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
         entries.push((key, Node::Leaf(Leaf::string(value))));
     }
     sections[current].1.append(&mut pending);
-    if metadata.is_empty() {
-        return Err(DecryptionError::MissingMetadata);
-    }
     let tree = Node::Map(
         sections
             .into_iter()
@@ -81,7 +78,11 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     );
     Ok(Parsed {
         branches: vec![tree],
-        sops: unflatten(metadata, true)?,
+        sops: if metadata.is_empty() {
+            None
+        } else {
+            Some(unflatten(metadata, true)?)
+        },
     })
 }
 

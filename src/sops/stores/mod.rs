@@ -11,7 +11,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::DecryptionError;
-use super::tree::Node;
+use super::tree::{Kind, Leaf, Node};
 
 /// A sops store: the file format of an encrypted file, or of `decrypt`'s output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,13 +77,15 @@ impl fmt::Display for Format {
     }
 }
 
-/// A parsed encrypted file: its documents (one except for multi-document YAML) with the `sops`
-/// key removed, and the `sops` section.
+/// A parsed file: its documents (one except for multi-document YAML) with the `sops` key removed,
+/// and the `sops` section if it has one.
 pub(crate) struct Parsed {
     pub(crate) branches: Vec<Node>,
-    pub(crate) sops: Node,
+    pub(crate) sops: Option<Node>,
 }
 
+/// Parses a file in `format`. The binary store's files are JSON; see [`parse_plain`] for the
+/// cleartext input of `encrypt`.
 pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, DecryptionError> {
     let utf8 = || {
         std::str::from_utf8(text)
@@ -109,8 +111,82 @@ fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, DecryptionError> {
             sops = found;
         }
     }
-    let sops = sops.ok_or(DecryptionError::MissingMetadata)?;
     Ok(Parsed { branches, sops })
+}
+
+/// Parses cleartext to be encrypted: the binary store takes any bytes as the `data` string.
+/// A file that already has a `sops` section is refused.
+pub(crate) fn parse_plain(text: &[u8], format: Format) -> Result<Vec<Node>, DecryptionError> {
+    if format == Format::Binary {
+        let data = Node::Leaf(Leaf::new(Kind::Str, text));
+        return Ok(vec![Node::Map(vec![("data".to_owned(), data)])]);
+    }
+    let parsed = parse(text, format)?;
+    if parsed.sops.is_some() {
+        return Err(DecryptionError::Parse(
+            "the file already has a `sops` section: it is encrypted already".into(),
+        ));
+    }
+    if parsed.branches.iter().any(|b| !matches!(b, Node::Map(_))) {
+        return Err(DecryptionError::Parse("a document is not a map".into()));
+    }
+    Ok(parsed.branches)
+}
+
+/// Writes encrypted documents with their `sops` section in `format`, as sops lays them out:
+/// YAML and JSON carry the section as the last top-level key (YAML in every document), dotenv as
+/// sorted `sops_` lines, INI as a final sorted `[sops]` section.
+pub(crate) fn emit_encrypted(
+    branches: &[Node],
+    sops: &Node,
+    format: Format,
+) -> Result<Vec<u8>, String> {
+    let with_sops = |branch: &Node| -> Result<Node, String> {
+        let Node::Map(entries) = branch else {
+            return Err("a document is not a map".into());
+        };
+        let mut entries = entries.clone();
+        entries.push(("sops".to_owned(), sops.clone()));
+        Ok(Node::Map(entries))
+    };
+    let flat = || super::metadata::flatten(sops);
+    let out = match format {
+        Format::Yaml => yaml::emit(
+            &branches
+                .iter()
+                .map(with_sops)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Format::Json | Format::Binary => json::emit_document(&[with_sops(single(branches)?)?]),
+        Format::Dotenv => {
+            let Node::Map(entries) = single(branches)? else {
+                return Err("dotenv output needs a map of names to values".into());
+            };
+            let mut entries = entries.clone();
+            entries.extend(
+                flat()
+                    .into_iter()
+                    .map(|(key, leaf)| (format!("sops_{key}"), Node::Leaf(leaf))),
+            );
+            dotenv::emit(&Node::Map(entries))?
+        }
+        Format::Ini => {
+            let Node::Map(sections) = single(branches)? else {
+                return Err("INI output needs a map of sections".into());
+            };
+            let mut sections = sections.clone();
+            let escaped = flat()
+                .into_iter()
+                .map(|(key, leaf)| {
+                    let text = String::from_utf8_lossy(&leaf.bytes).replace('\n', "\\n");
+                    (key, Node::Leaf(Leaf::string(&text)))
+                })
+                .collect();
+            sections.push(("sops".to_owned(), Node::Map(escaped)));
+            ini::emit(&Node::Map(sections))?
+        }
+    };
+    Ok(out.to_vec())
 }
 
 /// Writes decrypted documents in `format`.

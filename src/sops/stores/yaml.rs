@@ -1,7 +1,12 @@
 //! YAML, with several documents: built from saphyr-parser's events so that scalars resolve as
 //! go-yaml v3 resolves them (which decides the bytes sops hashes), aliases expand as copies under a
-//! budget, nesting is bounded and duplicate keys are refused. Comments are not kept (they are never
-//! part of the MAC).
+//! budget, nesting is bounded and duplicate keys are refused.
+//!
+//! Comments are kept where sops keeps them (they are never part of the MAC, but sops encrypts them
+//! with their enclosing map's path as AAD): saphyr-parser reports none, so they are found in the
+//! text between events and placed as go-yaml attaches them: lines above a key (or list item) go
+//! before it; a comment after a value on its line goes before that value's key; lines after a
+//! collection's last entry stay in that collection when indented at least as far as its entries.
 
 use std::collections::HashMap;
 
@@ -19,6 +24,7 @@ const MAX_NODES: usize = 4_000_000;
 
 pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
     let mut builder = Builder::default();
+    let mut gaps = Gaps::new(text);
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
@@ -32,9 +38,105 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
         let at = |message: &str| {
             DecryptionError::Parse(format!("line {}: {message}", span.start.line()))
         };
-        builder.event(event).map_err(|message| at(&message))?;
+        for comment in gaps.comments_before(span.start.index()) {
+            builder.comment(comment);
+        }
+        builder
+            .event(event, span.start.col())
+            .map_err(|message| at(&message))?;
+        gaps.skip_to(span.end.index(), span.end.line());
     }
     Ok(builder.documents)
+}
+
+/// A comment line found between events.
+struct Comment {
+    /// The text after `#`.
+    text: String,
+    column: usize,
+    /// Whether it follows something on its line (`key: value # comment`).
+    trailing: bool,
+}
+
+/// Walks the text between parser events (whitespace, indicators, comments), which saphyr-parser
+/// does not report. Events arrive in order, so one cursor (in characters, as the parser counts,
+/// and in bytes) serves the whole file.
+struct Gaps<'a> {
+    text: &'a str,
+    chars: usize,
+    bytes: usize,
+    /// The line where the last event ended (1-based), for trailing comments.
+    event_line: usize,
+    line: usize,
+    column: usize,
+}
+
+impl<'a> Gaps<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            chars: 0,
+            bytes: 0,
+            event_line: 0,
+            line: 1,
+            column: 0,
+        }
+    }
+
+    /// The comments from the cursor up to character `end`.
+    fn comments_before(&mut self, end: usize) -> Vec<Comment> {
+        let mut found = Vec::new();
+        let mut previous = '\n';
+        while self.chars < end {
+            let Some(c) = self.text[self.bytes..].chars().next() else {
+                break;
+            };
+            if c == '#' && previous.is_whitespace() {
+                let rest = &self.text[self.bytes + 1..];
+                let length = rest.find(['\n', '\r']).unwrap_or(rest.len());
+                found.push(Comment {
+                    text: rest[..length].to_owned(),
+                    column: self.column,
+                    trailing: self.line == self.event_line,
+                });
+                let skipped = rest[..length].chars().count() + 1;
+                self.chars += skipped;
+                self.bytes += 1 + length;
+                self.column += skipped;
+                previous = ' ';
+                continue;
+            }
+            self.advance(c);
+            previous = c;
+        }
+        found
+    }
+
+    /// Moves the cursor over an event's own text (where a `#` is not a comment).
+    fn skip_to(&mut self, end: usize, end_line: usize) {
+        let mut broke = false;
+        while self.chars < end {
+            let Some(c) = self.text[self.bytes..].chars().next() else {
+                break;
+            };
+            self.advance(c);
+            broke = c == '\n' || (broke && c == ' ');
+        }
+        // A block scalar's span ends past its last line break (and the next line's indentation):
+        // what follows is on a new line.
+        self.event_line = if broke { 0 } else { end_line };
+    }
+
+    fn advance(&mut self, c: char) {
+        self.chars += 1;
+        self.bytes += c.len_utf8();
+        if c == '\n' {
+            self.line += 1;
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
 }
 
 /// A collection being built.
@@ -45,6 +147,9 @@ struct Frame {
     depth: usize,
     /// The node count when it opened, to know its size when it closes.
     nodes_before: usize,
+    /// The column of its first entry: comments after its last entry belong to it when indented at
+    /// least this far.
+    column: Option<usize>,
 }
 
 enum Collection {
@@ -62,10 +167,82 @@ struct Builder {
     /// Anchored nodes with their size and depth, for expanding aliases.
     anchors: HashMap<usize, (Node, usize, usize)>,
     nodes: usize,
+    /// Comments waiting for the next key or list item (or their collection's end).
+    pending: Vec<Comment>,
 }
 
 impl Builder {
-    fn event(&mut self, event: Event<'_>) -> Result<(), String> {
+    fn comment(&mut self, comment: Comment) {
+        let Some(frame) = self.stack.last_mut() else {
+            self.pending.push(comment);
+            return;
+        };
+        let node = Node::Comment(Leaf::new(Kind::Comment, comment.text.as_bytes()));
+        match &mut frame.collection {
+            // After `key:` (the value is still to come): before the key, which is pushed later.
+            Collection::Map {
+                entries,
+                key: Some(_),
+            } if comment.trailing => entries.push((String::new(), node)),
+            // After `key: value`: before that key.
+            Collection::Map { entries, key: None } if comment.trailing && !entries.is_empty() => {
+                entries.insert(entries.len() - 1, (String::new(), node))
+            }
+            Collection::List(items) if comment.trailing && !items.is_empty() => {
+                items.insert(items.len() - 1, node)
+            }
+            _ => self.pending.push(comment),
+        }
+    }
+
+    /// Places pending comments before the key or item that an event at `column` starts.
+    fn flush_pending(&mut self, column: usize) {
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
+        let starts_entry = match &frame.collection {
+            Collection::Map { key, .. } => key.is_none(),
+            Collection::List(_) => true,
+        };
+        if !starts_entry {
+            return;
+        }
+        frame.column.get_or_insert(column);
+        for comment in self.pending.drain(..) {
+            let node = Node::Comment(Leaf::new(Kind::Comment, comment.text.as_bytes()));
+            match &mut frame.collection {
+                Collection::Map { entries, .. } => entries.push((String::new(), node)),
+                Collection::List(items) => items.push(node),
+            }
+        }
+    }
+
+    /// At a collection's end: the pending comments indented as far as its entries stay in it.
+    fn close_pending(&mut self, frame: &mut Frame) {
+        let column = frame.column.unwrap_or(0);
+        let (inside, outside): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|c| c.column >= column);
+        self.pending = outside;
+        for comment in inside {
+            let node = Node::Comment(Leaf::new(Kind::Comment, comment.text.as_bytes()));
+            match &mut frame.collection {
+                Collection::Map { entries, .. } => entries.push((String::new(), node)),
+                Collection::List(items) => items.push(node),
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, column: usize) -> Result<(), String> {
+        if matches!(
+            event,
+            Event::Scalar(..)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
+                | Event::Alias(_)
+        ) {
+            self.flush_pending(column);
+        }
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1)?;
@@ -81,7 +258,8 @@ impl Builder {
                 anchor,
             ),
             Event::SequenceEnd | Event::MappingEnd => {
-                let frame = self.stack.pop().ok_or("unbalanced collection end")?;
+                let mut frame = self.stack.pop().ok_or("unbalanced collection end")?;
+                self.close_pending(&mut frame);
                 let node = match frame.collection {
                     Collection::List(items) => Node::List(items),
                     Collection::Map { entries, .. } => Node::Map(entries),
@@ -96,7 +274,7 @@ impl Builder {
                 };
                 // Count before copying: the copy itself is what a bomb would blow up.
                 self.count(size)?;
-                let copy = clone(&self.anchors[&id].0);
+                let copy = self.anchors[&id].0.clone();
                 self.complete(copy, 0, size, depth)
             }
             Event::StreamStart
@@ -118,6 +296,7 @@ impl Builder {
             anchor,
             depth: 0,
             nodes_before,
+            column: None,
         });
         Ok(())
     }
@@ -144,7 +323,7 @@ impl Builder {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
         if anchor != 0 {
-            self.anchors.insert(anchor, (clone(&node), size, depth));
+            self.anchors.insert(anchor, (node.clone(), size, depth));
         }
         let Some(frame) = self.stack.last_mut() else {
             self.documents.push(node);
@@ -169,7 +348,7 @@ impl Builder {
                             .map_err(|_| "a key is not valid UTF-8".to_owned())?,
                         _ => return Err("a key is not a string (sops requires string keys)".into()),
                     };
-                    if entries.iter().any(|(k, _)| *k == name) {
+                    if entries.iter().any(|(k, v)| *k == name && v.is_data()) {
                         return Err(format!("the key `{name}` appears twice in one map"));
                     }
                     *key = Some(name);
@@ -203,19 +382,8 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, St
     Ok(resolve_plain(value).map_or(Node::Null, Node::Leaf))
 }
 
-fn clone(node: &Node) -> Node {
-    match node {
-        Node::Map(entries) => {
-            Node::Map(entries.iter().map(|(k, v)| (k.clone(), clone(v))).collect())
-        }
-        Node::List(items) => Node::List(items.iter().map(clone).collect()),
-        Node::Leaf(leaf) => Node::Leaf(Leaf::new(leaf.kind, leaf.bytes.as_slice())),
-        Node::Comment(leaf) => Node::Comment(Leaf::new(leaf.kind, leaf.bytes.as_slice())),
-        Node::Null => Node::Null,
-    }
-}
-
-/// Decrypted documents as block YAML with 4-space indentation, `---` between documents.
+/// Documents as block YAML the way sops writes them (go-yaml v3 with 4-space indentation), `---`
+/// between documents.
 pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::new());
     for (i, branch) in branches.iter().enumerate() {
@@ -225,7 +393,7 @@ pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
         match branch {
             branch if is_block(branch) => block(&mut out, branch, 0, false),
             other => {
-                inline(&mut out, other);
+                inline(&mut out, other, None);
                 out.push(b'\n');
             }
         }
@@ -241,19 +409,25 @@ fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
             out.extend(std::iter::repeat_n(b' ', indent));
         }
     };
+    // go-yaml indents what a mapping holds (nested blocks, literal text) 4 columns past the
+    // mapping's own indentation, which for a mapping that starts a list item is its `- `'s column.
+    let inner = if continued { indent + 2 } else { indent + 4 };
     match node {
         Node::Map(entries) => {
-            // Comments of dotenv/INI input are not carried into YAML.
-            for (i, (key, value)) in entries.iter().filter(|(_, v)| v.is_data()).enumerate() {
+            for (i, (key, value)) in entries.iter().enumerate() {
                 pad(out, i == 0);
-                text(out, key.as_bytes());
+                if let Node::Comment(comment) = value {
+                    comment_line(out, comment);
+                    continue;
+                }
+                string(out, key.as_bytes(), None);
                 out.push(b':');
                 if is_block(value) {
                     out.push(b'\n');
-                    block(out, value, indent + 4, false);
+                    block(out, value, inner, false);
                 } else {
                     out.push(b' ');
-                    inline(out, value);
+                    inline(out, value, Some(inner));
                     out.push(b'\n');
                 }
             }
@@ -261,20 +435,31 @@ fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
         Node::List(items) => {
             for (i, item) in items.iter().enumerate() {
                 pad(out, i == 0);
+                if let Node::Comment(comment) = item {
+                    comment_line(out, comment);
+                    continue;
+                }
                 out.extend_from_slice(b"- ");
                 if is_block(item) {
                     block(out, item, indent + 2, true);
                 } else {
-                    inline(out, item);
+                    inline(out, item, Some(indent + 4));
                     out.push(b'\n');
                 }
             }
         }
         other => {
-            inline(out, other);
+            inline(out, other, None);
             out.push(b'\n');
         }
     }
+}
+
+/// `#` and the comment's text (which keeps its leading space, as sops stores it).
+fn comment_line(out: &mut Vec<u8>, comment: &Leaf) {
+    out.push(b'#');
+    out.extend(comment.bytes.iter().filter(|&&b| b != b'\n' && b != b'\r'));
+    out.push(b'\n');
 }
 
 fn is_block(node: &Node) -> bool {
@@ -285,18 +470,19 @@ fn is_block(node: &Node) -> bool {
 /// A scalar as `--extract` prints it.
 pub(crate) fn extracted_scalar(node: &Node) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::new());
-    inline(&mut out, node);
+    inline(&mut out, node, None);
     out
 }
 
-/// A scalar, null or empty collection, written so that it reads back with the same type.
-fn inline(out: &mut Vec<u8>, node: &Node) {
+/// A scalar, null or empty collection, written so that it reads back with the same type. A
+/// multi-line string becomes a literal block indented to `literal_indent` when that is given.
+fn inline(out: &mut Vec<u8>, node: &Node, literal_indent: Option<usize>) {
     match node {
         Node::Null | Node::Comment(_) => out.extend_from_slice(b"null"),
         Node::Map(_) => out.extend_from_slice(b"{}"),
         Node::List(_) => out.extend_from_slice(b"[]"),
         Node::Leaf(leaf) => match leaf.kind {
-            Kind::Str | Kind::Comment => text(out, &leaf.bytes),
+            Kind::Str | Kind::Comment => string(out, &leaf.bytes, literal_indent),
             Kind::Int | Kind::Time => out.extend_from_slice(&leaf.bytes),
             Kind::Bool => out.extend_from_slice(if leaf.bytes.as_slice() == b"True" {
                 b"true"
@@ -309,9 +495,10 @@ fn inline(out: &mut Vec<u8>, node: &Node) {
     }
 }
 
-/// A string: plain when that reads back as the same string, double-quoted otherwise, `!!binary`
-/// when it is not UTF-8.
-fn text(out: &mut Vec<u8>, bytes: &[u8]) {
+/// A string in the style go-yaml v3 picks: plain when it reads back as the same string and
+/// nothing in it needs quoting; single-quoted when only its syntax needs quoting; a literal block
+/// for multi-line text where allowed; double-quoted otherwise; `!!binary` when it is not UTF-8.
+fn string(out: &mut Vec<u8>, bytes: &[u8], literal_indent: Option<usize>) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         out.extend_from_slice(b"!!binary ");
         out.extend_from_slice(
@@ -321,39 +508,30 @@ fn text(out: &mut Vec<u8>, bytes: &[u8]) {
         );
         return;
     };
-    if plain_is_safe(text) {
-        out.extend_from_slice(text.as_bytes());
-        return;
-    }
-    out.push(b'"');
-    for c in text.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+    let style = Analysis::of(text);
+    if style.line_breaks {
+        match literal_indent {
+            Some(indent) if style.block_allowed && !text.starts_with([' ', '\n']) => {
+                literal(out, text, indent)
             }
-            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            _ => double_quoted(out, text),
         }
+    } else if !resolves_to_string(text) {
+        double_quoted(out, text);
+    } else if style.plain_allowed {
+        out.extend_from_slice(text.as_bytes());
+    } else if style.single_quoted_allowed {
+        out.push(b'\'');
+        out.extend_from_slice(text.replace('\'', "''").as_bytes());
+        out.push(b'\'');
+    } else {
+        double_quoted(out, text);
     }
-    out.push(b'"');
 }
 
-fn plain_is_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
-        return false;
-    };
-    let resolves_to_itself = matches!(
-        resolve_plain(text),
-        Some(Leaf {
-            kind: Kind::Str,
-            ..
-        })
-    );
-    // go-yaml also quotes YAML 1.1 booleans, which older parsers would read as booleans.
+/// Whether plain `text` would read back as this string (go-yaml also quotes YAML 1.1 booleans and
+/// base-60 floats, which older parsers read as other types).
+fn resolves_to_string(text: &str) -> bool {
     let old_bool = matches!(
         text,
         "y" | "Y"
@@ -372,18 +550,189 @@ fn plain_is_safe(text: &str) -> bool {
             | "Off"
             | "OFF"
     );
-    resolves_to_itself
-        && !old_bool
-        && (first.is_alphanumeric()
-            || matches!(first, '_' | '/' | '.' | '(' | '$' | '^' | '+' | '='))
-        && !text.ends_with([' ', ':'])
-        && !text.contains(": ")
-        && !text.contains(" #")
-        && !text.chars().any(|c| {
-            c.is_control()
-                || matches!(
-                    c,
-                    '"' | '\'' | '\\' | '{' | '}' | '[' | ']' | ',' | '`' | '\u{feff}'
-                )
+    matches!(
+        resolve_plain(text),
+        Some(Leaf {
+            kind: Kind::Str,
+            ..
         })
+    ) && !old_bool
+        && !is_base60_float(text)
+}
+
+/// go-yaml's `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
+fn is_base60_float(text: &str) -> bool {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (body, _) = match body.split_once('.') {
+        Some((body, fraction)) if fraction.bytes().all(|b| b.is_ascii_digit() || b == b'_') => {
+            (body, fraction)
+        }
+        Some(_) => return false,
+        None => (body, ""),
+    };
+    let mut parts = body.split(':');
+    let head = parts.next().unwrap_or_default();
+    let mut sexagesimal = parts.peekable();
+    head.starts_with(|c: char| c.is_ascii_digit())
+        && head.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        && sexagesimal.peek().is_some() && sexagesimal.all(|part| {
+        matches!(part.as_bytes(), [d] if d.is_ascii_digit())
+            || matches!(part.as_bytes(), [a, b] if (b'0'..=b'5').contains(a) && b.is_ascii_digit())
+    })
+}
+
+/// libyaml's scalar analysis (`yaml_emitter_analyze_scalar`) for block context.
+struct Analysis {
+    line_breaks: bool,
+    plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+impl Analysis {
+    fn of(text: &str) -> Self {
+        let chars: Vec<char> = text.chars().collect();
+        let mut indicators = text.starts_with("---") || text.starts_with("...");
+        let (mut special, mut line_breaks) = (false, false);
+        let (mut leading_space, mut leading_break) = (false, false);
+        let (mut trailing_space, mut trailing_break) = (false, false);
+        let (mut break_space, mut space_break) = (false, false);
+        let (mut previous_space, mut previous_break) = (false, false);
+        let mut preceded_by_whitespace = true;
+        for (i, &c) in chars.iter().enumerate() {
+            let followed_by_whitespace = chars.get(i + 1).is_none_or(|&n| is_blank_or_break(n));
+            let last = i + 1 == chars.len();
+            if i == 0 {
+                indicators |= matches!(
+                    c,
+                    '#' | ','
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                        | '&'
+                        | '*'
+                        | '!'
+                        | '|'
+                        | '>'
+                        | '\''
+                        | '"'
+                        | '%'
+                        | '@'
+                        | '`'
+                ) || (matches!(c, '?' | ':' | '-') && followed_by_whitespace);
+            } else {
+                indicators |=
+                    (c == ':' && followed_by_whitespace) || (c == '#' && preceded_by_whitespace);
+            }
+            special |= !is_printable(c);
+            if is_break(c) {
+                line_breaks = true;
+            }
+            if c == ' ' {
+                leading_space |= i == 0;
+                trailing_space |= last;
+                break_space |= previous_break;
+                (previous_space, previous_break) = (true, false);
+            } else if is_break(c) {
+                leading_break |= i == 0;
+                trailing_break |= last;
+                space_break |= previous_space;
+                (previous_space, previous_break) = (false, true);
+            } else {
+                (previous_space, previous_break) = (false, false);
+            }
+            preceded_by_whitespace = is_blank_or_break(c);
+        }
+        let hopeless = space_break || special;
+        let edges = leading_space || leading_break || trailing_space || trailing_break;
+        Self {
+            line_breaks,
+            plain_allowed: !(text.is_empty()
+                || indicators
+                || edges
+                || break_space
+                || hopeless
+                || line_breaks),
+            single_quoted_allowed: !break_space && !hopeless,
+            block_allowed: !trailing_space && !hopeless,
+        }
+    }
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blank_or_break(c: char) -> bool {
+    matches!(c, ' ' | '\t') || is_break(c)
+}
+
+/// libyaml's `IS_PRINTABLE`: LF, ASCII graphic and space, U+00A0..U+D7FF and U+E000..U+FFFD but
+/// not the BOM. Characters outside the Basic Multilingual Plane count as unprintable.
+fn is_printable(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        && c != '\u{FEFF}'
+}
+
+/// A literal block (`|`, `|-` without a final newline, `|+` with several), its lines at `indent`.
+fn literal(out: &mut Vec<u8>, text: &str, indent: usize) {
+    out.push(b'|');
+    if !text.ends_with('\n') {
+        out.push(b'-');
+    } else if text == "\n" || text.ends_with("\n\n") {
+        out.push(b'+');
+    }
+    out.push(b'\n');
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.extend(std::iter::repeat_n(b' ', indent));
+            out.extend_from_slice(line.as_bytes());
+        }
+        out.push(b'\n');
+    }
+    // The newline after the scalar is written by the caller; drop the one written here.
+    out.pop();
+}
+
+/// A double-quoted string with libyaml's escapes.
+fn double_quoted(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for c in text.chars() {
+        let escape: &[u8] = match c {
+            '\0' => b"\\0",
+            '\u{7}' => b"\\a",
+            '\u{8}' => b"\\b",
+            '\t' => b"\\t",
+            '\n' => b"\\n",
+            '\u{b}' => b"\\v",
+            '\u{c}' => b"\\f",
+            '\r' => b"\\r",
+            '\u{1b}' => b"\\e",
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\u{85}' => b"\\N",
+            '\u{2028}' => b"\\L",
+            '\u{2029}' => b"\\P",
+            c if is_printable(c) => {
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                continue;
+            }
+            c if (c as u32) <= 0xFF => {
+                out.extend_from_slice(format!("\\x{:02X}", c as u32).as_bytes());
+                continue;
+            }
+            c if (c as u32) <= 0xFFFF => {
+                out.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes());
+                continue;
+            }
+            c => {
+                out.extend_from_slice(format!("\\U{:08X}", c as u32).as_bytes());
+                continue;
+            }
+        };
+        out.extend_from_slice(escape);
+    }
+    out.push(b'"');
 }

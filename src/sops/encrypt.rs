@@ -1,0 +1,560 @@
+//! Writing SOPS files: encrypting cleartext into a new file, and editing an encrypted file (set,
+//! unset, rotate) so that the real sops reads the result.
+//!
+//! Values are encrypted as sops encrypts them (SOPS_FORMAT.md §5-§8): a fresh 32-byte data key
+//! per file, a fresh 32-byte IV per value, the path as AAD, the MAC over every value in document
+//! order, `lastmodified` as the MAC's AAD. Editing keeps every unchanged value's ciphertext byte for
+//! byte, as sops does, so a `set` changes one value, `lastmodified` and the MAC.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use regex::Regex;
+use sha2::{Digest, Sha512};
+use zeroize::Zeroizing;
+
+use super::cipher::{self, DataKey};
+use super::keys::{self, AgeIdentities};
+use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
+use super::tree::{Kind, Leaf, Node};
+use super::{
+    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, mac_text, open_tree, stores,
+    visit_leaves,
+};
+
+/// How [`encrypt`] protects a new file: the age recipients, grouped, and which values are
+/// encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptOptions {
+    /// Age recipients (`age1...`) per key group. One group: any recipient opens the file. Several:
+    /// the data key is split by Shamir's scheme and `shamir_threshold` groups are needed.
+    pub key_groups: Vec<Vec<String>>,
+    /// How many key groups are needed; `None` means all of them.
+    pub shamir_threshold: Option<usize>,
+    /// Which values are encrypted.
+    pub rule: EncryptionRule,
+    /// Whether the MAC covers only the encrypted values (sops's `--mac-only-encrypted`).
+    pub mac_only_encrypted: bool,
+}
+
+impl EncryptOptions {
+    /// One key group with these recipients, the default rule, the default MAC.
+    pub fn for_recipients(recipients: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            key_groups: vec![recipients.into_iter().map(Into::into).collect()],
+            shamir_threshold: None,
+            rule: EncryptionRule::default(),
+            mac_only_encrypted: false,
+        }
+    }
+}
+
+/// Which values a file encrypts (SOPS_FORMAT.md §6). Every key on a value's path is tested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncryptionRule {
+    /// Encrypt everything except under keys ending with this suffix (sops's default,
+    /// `_unencrypted`).
+    UnencryptedSuffix(String),
+    /// Encrypt only under keys ending with this suffix.
+    EncryptedSuffix(String),
+    /// Encrypt everything except under keys matching this regular expression.
+    UnencryptedRegex(String),
+    /// Encrypt only under keys matching this regular expression.
+    EncryptedRegex(String),
+    /// Encrypt only the keys (with their subtrees) below a comment matching this regular
+    /// expression.
+    EncryptedCommentRegex(String),
+    /// Encrypt everything except the keys (with their subtrees) below a comment matching this
+    /// regular expression.
+    UnencryptedCommentRegex(String),
+}
+
+impl Default for EncryptionRule {
+    fn default() -> Self {
+        Self::UnencryptedSuffix("_unencrypted".to_owned())
+    }
+}
+
+impl EncryptionRule {
+    fn compile(&self) -> Result<Rule, EncryptionError> {
+        let regex = |pattern: &str| {
+            Regex::new(pattern).map_err(|e| {
+                EncryptionError::Options(format!(
+                    "`{pattern}` is not a valid regular expression: {e}"
+                ))
+            })
+        };
+        Ok(match self {
+            Self::UnencryptedSuffix(s) => Rule::UnencryptedSuffix(s.clone()),
+            Self::EncryptedSuffix(s) => Rule::EncryptedSuffix(s.clone()),
+            Self::UnencryptedRegex(r) => Rule::UnencryptedRegex(regex(r)?),
+            Self::EncryptedRegex(r) => Rule::EncryptedRegex(regex(r)?),
+            Self::EncryptedCommentRegex(r) => Rule::EncryptedCommentRegex(regex(r)?),
+            Self::UnencryptedCommentRegex(r) => Rule::UnencryptedCommentRegex(regex(r)?),
+        })
+    }
+}
+
+/// Why a SOPS file could not be written. Messages name keys, paths and recipients, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncryptionError {
+    /// The existing encrypted file could not be opened (wrong key, tampered, malformed).
+    Decryption(DecryptionError),
+    /// The cleartext could not be parsed in its store.
+    Input(String),
+    /// The recipients, key groups or rule are unusable.
+    Options(String),
+    /// A key path cannot be set: its parent is a value, an index is out of range, the store cannot
+    /// hold it.
+    Path {
+        /// The dotted path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `unset` of a path that does not exist.
+    Missing {
+        /// The dotted path.
+        path: String,
+    },
+    /// The document cannot be written in the output store (nesting in dotenv, several YAML
+    /// documents in JSON).
+    Output(String),
+    /// The file uses a feature that cannot be rewritten without losing something.
+    Unsupported(String),
+}
+
+impl fmt::Display for EncryptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Decryption(error) => write!(f, "{error}"),
+            Self::Input(reason) => write!(f, "cannot read the cleartext: {reason}"),
+            Self::Options(reason) => f.write_str(reason),
+            Self::Path { path, reason } => write!(f, "cannot set `{path}`: {reason}"),
+            Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
+            Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
+            Self::Unsupported(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for EncryptionError {}
+
+impl From<DecryptionError> for EncryptionError {
+    fn from(error: DecryptionError) -> Self {
+        Self::Decryption(error)
+    }
+}
+
+/// Encrypts cleartext `text` read in store `input` into a new SOPS file written in store `output`,
+/// under a fresh data key.
+pub fn encrypt(
+    text: &[u8],
+    input: Format,
+    output: Format,
+    options: &EncryptOptions,
+) -> Result<Vec<u8>, EncryptionError> {
+    if text.len() as u64 > super::MAX_FILE_BYTES {
+        return Err(EncryptionError::Input(format!(
+            "the file is {} bytes; the limit is {}",
+            text.len(),
+            super::MAX_FILE_BYTES
+        )));
+    }
+    let branches = stores::parse_plain(text, input).map_err(|e| match e {
+        DecryptionError::Parse(reason) => EncryptionError::Input(reason),
+        other => EncryptionError::Input(other.to_string()),
+    })?;
+    let data_key = cipher::new_data_key();
+    let groups = options.key_groups.iter().filter(|g| !g.is_empty()).count();
+    let threshold = options.shamir_threshold.unwrap_or(groups);
+    let metadata = Metadata {
+        key_groups: Vec::new(),
+        threshold,
+        last_modified: String::new(),
+        mac: Vec::new(),
+        rule: options.rule.compile()?,
+        // sops states the default rule in every store but binary.
+        rule_stated: input != Format::Binary || options.rule != EncryptionRule::default(),
+        mac_only_encrypted: options.mac_only_encrypted,
+    };
+    let mut file = EditableFile {
+        branches,
+        metadata,
+        data_key,
+        stash: Stash::default(),
+        format: output,
+    };
+    file.metadata.key_groups = wrap_key(&file.data_key, &options.key_groups, threshold)?;
+    file.to_bytes()
+}
+
+/// An encrypted file opened for editing: decrypted and verified, changed in memory, written back
+/// with [`EditableFile::to_bytes`]. The plaintext is wiped when it is dropped.
+pub struct EditableFile {
+    branches: Vec<Node>,
+    metadata: Metadata,
+    data_key: Zeroizing<Vec<u8>>,
+    stash: Stash,
+    format: Format,
+}
+
+impl EditableFile {
+    /// Decrypts and verifies `text` (a SOPS file in store `format`) for editing.
+    pub fn open(
+        text: &[u8],
+        format: Format,
+        identities: &AgeIdentities,
+    ) -> Result<Self, EncryptionError> {
+        let mut stash = Stash::default();
+        let opened = open_tree(text, format, identities, Some(&mut stash))?;
+        Ok(Self {
+            branches: opened.branches,
+            metadata: opened.metadata,
+            data_key: opened.data_key,
+            stash,
+            format,
+        })
+    }
+
+    /// The store the file is written in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The age recipients of every key group.
+    pub fn recipients(&self) -> Vec<String> {
+        self.metadata
+            .key_groups
+            .iter()
+            .flat_map(|g| g.age.iter().map(|s| s.recipient.clone()))
+            .collect()
+    }
+
+    /// Sets the string at `path` (map keys; a numeric segment indexes a list, one past the end
+    /// appends), creating missing maps on the way. The first document of a multi-document file is
+    /// edited.
+    pub fn set(&mut self, path: &[String], value: &[u8]) -> Result<(), EncryptionError> {
+        let dotted = path.join(".");
+        let fail = |reason: &str| EncryptionError::Path {
+            path: dotted.clone(),
+            reason: reason.to_owned(),
+        };
+        let (last, parents) = path.split_last().ok_or_else(|| fail("the path is empty"))?;
+        self.check_shape(path).map_err(|reason| fail(&reason))?;
+        let mut node = self
+            .branches
+            .first_mut()
+            .ok_or_else(|| fail("the file has no document"))?;
+        for segment in parents {
+            node = child(node, segment, true).map_err(fail)?;
+        }
+        *child(node, last, true).map_err(fail)? =
+            Node::Leaf(Leaf::new(Kind::Str, value));
+        Ok(())
+    }
+
+    /// Removes the value at `path` (a map key or a list item).
+    pub fn unset(&mut self, path: &[String]) -> Result<(), EncryptionError> {
+        let missing = || EncryptionError::Missing {
+            path: path.join("."),
+        };
+        let (last, parents) = path.split_last().ok_or_else(missing)?;
+        let mut node = self.branches.first_mut().ok_or_else(missing)?;
+        for segment in parents {
+            node = child(node, segment, false).map_err(|_| missing())?;
+        }
+        match node {
+            Node::Map(entries) => {
+                let at = entries
+                    .iter()
+                    .position(|(k, v)| k == last && v.is_data())
+                    .ok_or_else(missing)?;
+                entries.remove(at);
+            }
+            Node::List(items) => {
+                let at = last
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < items.len())
+                    .ok_or_else(missing)?;
+                items.remove(at);
+            }
+            _ => return Err(missing()),
+        }
+        Ok(())
+    }
+
+    /// Replaces the data key: every value is encrypted again under a new one, the recipients
+    /// kept, `add` (age recipients) added to the first key group and `remove` removed everywhere.
+    pub fn rotate(&mut self, add: &[String], remove: &[String]) -> Result<(), EncryptionError> {
+        let mut groups: Vec<Vec<String>> = self
+            .metadata
+            .key_groups
+            .iter()
+            .map(|g| g.age.iter().map(|s| s.recipient.clone()).collect())
+            .collect();
+        for recipient in remove {
+            if !groups.iter().flatten().any(|r| r == recipient) {
+                return Err(EncryptionError::Options(format!(
+                    "`{recipient}` is not a recipient of the file"
+                )));
+            }
+        }
+        for group in &mut groups {
+            group.retain(|r| !remove.contains(r));
+        }
+        if let Some(first) = groups.first_mut() {
+            for recipient in add {
+                if !first.contains(recipient) {
+                    first.push(recipient.clone());
+                }
+            }
+        }
+        self.data_key = cipher::new_data_key();
+        self.metadata.key_groups = wrap_key(&self.data_key, &groups, self.metadata.threshold)?;
+        self.stash = Stash::default();
+        Ok(())
+    }
+
+    /// The file's text: every value encrypted (unchanged ones as they were), a new `lastmodified`
+    /// and MAC.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncryptionError> {
+        let key = DataKey::new(&self.data_key)
+            .ok_or_else(|| EncryptionError::Options("the data key is not 32 bytes".into()))?;
+        let mut branches = self.branches.clone();
+        let rule = &self.metadata.rule;
+        let mac_only = self.metadata.mac_only_encrypted;
+        let mut hasher = Sha512::new();
+        if mac_only {
+            hasher.update(MAC_ONLY_ENCRYPTED_INIT);
+        }
+        let seal = |leaf: &mut Leaf, kind: Kind, aad: &[u8]| {
+            let sealed = self
+                .stash
+                .get(aad, kind, &leaf.bytes)
+                .unwrap_or_else(|| key.encrypt(kind, &leaf.bytes, aad));
+            *leaf = Leaf::new(Kind::Str, sealed);
+        };
+        visit_leaves(&mut branches, rule, |place| {
+            let Place {
+                leaf,
+                aad,
+                matched,
+                comment,
+                marker,
+            } = place;
+            if comment {
+                if rule.encrypts_comment(matched, marker) {
+                    seal(leaf, Kind::Comment, aad);
+                }
+                return Ok::<(), EncryptionError>(());
+            }
+            let encrypted = rule.encrypts(matched);
+            if !encrypted && mac_only {
+                return Ok(());
+            }
+            // §5: empty strings are never encrypted and add nothing to the MAC.
+            if encrypted && leaf.kind == Kind::Str && leaf.bytes.is_empty() {
+                return Ok(());
+            }
+            hasher.update(&leaf.bytes);
+            if encrypted {
+                let kind = leaf.kind;
+                seal(leaf, kind, aad);
+            }
+            Ok(())
+        })?;
+        let mut metadata = self.metadata.clone();
+        metadata.last_modified = now_rfc3339();
+        metadata.mac = key.encrypt(
+            Kind::Str,
+            &mac_text(hasher),
+            metadata.last_modified.as_bytes(),
+        );
+        stores::emit_encrypted(&branches, &metadata.to_node(), self.format)
+            .map_err(EncryptionError::Output)
+    }
+
+    /// Whether `path` fits the store: dotenv holds `NAME`, INI `section.key`.
+    fn check_shape(&self, path: &[String]) -> Result<(), String> {
+        match (self.format, path.len()) {
+            (Format::Dotenv, 1) | (Format::Ini, 2) => Ok(()),
+            (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s".into()),
+            (Format::Ini, _) => Err("an INI file holds `section.key` names".into()),
+            (Format::Binary, _) if path != ["data"] => {
+                Err("a binary file holds only `data`".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for EditableFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EditableFile")
+            .field("format", &self.format)
+            .field("recipients", &self.recipients())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The child of `node` at `segment`; with `create`, a missing map key is added (as an empty map,
+/// to be filled or replaced) and an index one past a list's end appends.
+fn child<'a>(
+    node: &'a mut Node,
+    segment: &str,
+    create: bool,
+) -> Result<&'a mut Node, &'static str> {
+    match node {
+        Node::Map(entries) => {
+            let at = match entries
+                .iter()
+                .position(|(k, v)| k == segment && v.is_data())
+            {
+                Some(at) => at,
+                None if create => {
+                    entries.push((segment.to_owned(), Node::Map(Vec::new())));
+                    entries.len() - 1
+                }
+                None => return Err("no such key"),
+            };
+            Ok(&mut entries[at].1)
+        }
+        Node::List(items) => {
+            let index = segment
+                .parse::<usize>()
+                .map_err(|_| "a list is indexed by numbers")?;
+            if create && index == items.len() {
+                items.push(Node::Map(Vec::new()));
+            }
+            items
+                .get_mut(index)
+                .ok_or("the index is past the end of the list")
+        }
+        Node::Null if create => {
+            *node = Node::Map(Vec::new());
+            child(node, segment, create)
+        }
+        _ => Err("a value on the way is not a map or list"),
+    }
+}
+
+/// Encrypts the data key to every recipient, split into Shamir shares when there are several
+/// groups.
+fn wrap_key(
+    data_key: &[u8],
+    groups: &[Vec<String>],
+    threshold: usize,
+) -> Result<Vec<KeyGroup>, EncryptionError> {
+    let groups: Vec<&Vec<String>> = groups.iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return Err(EncryptionError::Options(
+            "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml creation \
+             rule"
+                .into(),
+        ));
+    }
+    if groups.len() > 255 || threshold == 0 || threshold > groups.len() {
+        return Err(EncryptionError::Options(format!(
+            "a Shamir threshold of {threshold} does not fit {} key groups",
+            groups.len()
+        )));
+    }
+    let payloads = if groups.len() == 1 {
+        vec![Zeroizing::new(data_key.to_vec())]
+    } else {
+        keys::shamir_split(data_key, groups.len(), threshold)
+    };
+    groups
+        .iter()
+        .zip(&payloads)
+        .map(|(recipients, payload)| {
+            let age = recipients
+                .iter()
+                .map(|recipient| {
+                    let enc = keys::wrap(payload, recipient).map_err(EncryptionError::Options)?;
+                    Ok(AgeStanza {
+                        recipient: recipient.trim().to_owned(),
+                        enc,
+                    })
+                })
+                .collect::<Result<_, EncryptionError>>()?;
+            Ok(KeyGroup { age })
+        })
+        .collect()
+}
+
+/// The ciphertexts of a file's values as read, by place, type and plaintext: re-encrypting an
+/// unchanged value gives back its old ciphertext (sops's stash), so an edit touches only what
+/// changed.
+#[derive(Default)]
+pub(crate) struct Stash {
+    by_place: HashMap<Vec<u8>, Vec<Stashed>>,
+}
+
+/// A value's type and plaintext, and the ciphertext it was read from.
+type Stashed = (Kind, Zeroizing<Vec<u8>>, Vec<u8>);
+
+impl Stash {
+    /// Remembers that `leaf` (decrypted) at `aad` was `ciphertext`.
+    pub(crate) fn keep(&mut self, aad: &[u8], leaf: &Leaf, ciphertext: Vec<u8>) {
+        self.by_place.entry(aad.to_vec()).or_default().push((
+            leaf.kind,
+            leaf.bytes.clone(),
+            ciphertext,
+        ));
+    }
+
+    fn get(&self, aad: &[u8], kind: Kind, plaintext: &[u8]) -> Option<Vec<u8>> {
+        self.by_place
+            .get(aad)?
+            .iter()
+            .find_map(|(k, p, c)| (*k == kind && p.as_slice() == plaintext).then(|| c.clone()))
+    }
+}
+
+/// Now as sops writes `lastmodified`: RFC 3339 in UTC with seconds, `2026-11-22T15:52:47Z`.
+pub(crate) fn now_rfc3339() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(seconds)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC (Howard Hinnant's days-to-civil algorithm).
+fn rfc3339(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_362_767), "2026-11-22T15:52:47Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

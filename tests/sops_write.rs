@@ -1,0 +1,73 @@
+//! Writing SOPS files: re-encrypting a file written by the real sops gives back its bytes (apart
+//! from `lastmodified` and the MAC), and `set`, `unset`, `rotate` and `encrypt` produce files the
+//! real sops reads (tests/sops_interop.rs has the real-sops side).
+
+use std::path::Path;
+
+use secret_cascade::sops::{AgeIdentities, EditableFile, Format};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new("fixtures/sops/enc").join(name)).unwrap()
+}
+
+fn identities() -> AgeIdentities {
+    let text = std::fs::read_to_string("fixtures/sops/keys_both.txt").unwrap();
+    AgeIdentities::from_text(&text, "keys_both.txt").unwrap()
+}
+
+/// The lines of a file with `lastmodified` and `mac` values blanked.
+fn normalized(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|line| {
+            for key in ["lastmodified", "mac"] {
+                for (prefix, sep) in [("", ": "), ("\"", "\": "), ("sops_", "="), ("", " ")] {
+                    let start = format!("{prefix}{key}{sep}");
+                    let trimmed = line.trim_start();
+                    if trimmed.starts_with(&start) {
+                        return format!("{}{start}…", &line[..line.len() - trimmed.len()]);
+                    }
+                }
+            }
+            line.to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn rewriting_a_sops_file_changes_only_lastmodified_and_the_mac() {
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir("fixtures/sops/enc").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name == "edge_plainvals.yaml" || name == "simple_oldstyle_meta.yaml" {
+            // sops's own MAC bug: neither sops nor we open it; empty key lists added by hand,
+            // which sops drops too when it rewrites the file.
+            continue;
+        }
+        let format = if name == "blob_binary.json" {
+            Format::Binary
+        } else {
+            Format::from_path(&path)
+        };
+        let original = fixture(&name);
+        let file = match EditableFile::open(&original, format, &identities()) {
+            Ok(file) => file,
+            Err(e) => {
+                failures.push(format!("{name}: open: {e}"));
+                continue;
+            }
+        };
+        let written = file.to_bytes().unwrap();
+        let (mut a, mut b) = (normalized(&original), normalized(&written));
+        if format == Format::Ini {
+            a.sort();
+            b.sort();
+        }
+        if a != b {
+            std::fs::write(format!("/tmp/rt/{name}"), &written).unwrap();
+            failures.push(format!("{name}: differs"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

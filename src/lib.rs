@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod atomic_write;
 mod cache;
 pub mod config;
 mod error;

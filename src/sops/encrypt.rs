@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
@@ -22,6 +23,7 @@ use super::{
     DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, mac_text, open_tree, stores,
     visit_leaves,
 };
+use crate::atomic_write;
 
 /// How [`encrypt`] protects a new file: the age recipients, grouped, and which values are
 /// encrypted.
@@ -123,8 +125,8 @@ pub enum EncryptionError {
     /// The document cannot be written in the output store (nesting in dotenv, several YAML
     /// documents in JSON).
     Output(String),
-    /// The file uses a feature that cannot be rewritten without losing something.
-    Unsupported(String),
+    /// The file could not be read or written; the old file is intact.
+    Io(String),
 }
 
 impl fmt::Display for EncryptionError {
@@ -136,7 +138,7 @@ impl fmt::Display for EncryptionError {
             Self::Path { path, reason } => write!(f, "cannot set `{path}`: {reason}"),
             Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
             Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
-            Self::Unsupported(reason) => f.write_str(reason),
+            Self::Io(reason) => f.write_str(reason),
         }
     }
 }
@@ -190,6 +192,31 @@ pub fn encrypt(
     };
     file.metadata.key_groups = wrap_key(&file.data_key, &options.key_groups, threshold)?;
     file.to_bytes()
+}
+
+/// Edits the SOPS file at `path` in place: waits for the file's edit lock, decrypts and verifies
+/// it, applies `edit`, and replaces it atomically (its permissions kept). On any error the file is
+/// left as it was. The store is `format` or else chosen by extension.
+pub fn edit_file(
+    path: &Path,
+    format: Option<Format>,
+    identities: &AgeIdentities,
+    edit: impl FnOnce(&mut EditableFile) -> Result<(), EncryptionError>,
+) -> Result<(), EncryptionError> {
+    let io = |action: &str, e: std::io::Error| {
+        EncryptionError::Io(format!("cannot {action} {}: {e}", path.display()))
+    };
+    let _lock = atomic_write::lock(path).map_err(|e| io("lock the folder of", e))?;
+    let size = std::fs::metadata(path).map_err(|e| io("read", e))?.len();
+    if size > super::MAX_FILE_BYTES {
+        return Err(DecryptionError::TooLarge { size }.into());
+    }
+    let text = std::fs::read(path).map_err(|e| io("read", e))?;
+    let format = format.unwrap_or_else(|| Format::from_path(path));
+    let mut file = EditableFile::open(&text, format, identities)?;
+    edit(&mut file)?;
+    let written = file.to_bytes()?;
+    atomic_write::write(path, &written, 0o600).map_err(|e| io("write", e))
 }
 
 /// An encrypted file opened for editing: decrypted and verified, changed in memory, written back
@@ -252,8 +279,7 @@ impl EditableFile {
         for segment in parents {
             node = child(node, segment, true).map_err(fail)?;
         }
-        *child(node, last, true).map_err(fail)? =
-            Node::Leaf(Leaf::new(Kind::Str, value));
+        *child(node, last, true).map_err(fail)? = Node::Leaf(Leaf::new(Kind::Str, value));
         Ok(())
     }
 

@@ -23,7 +23,9 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 pub use creation_rules::{CreationRule, find_creation_rule};
-pub use encrypt::{EditableFile, EncryptOptions, EncryptionError, EncryptionRule, encrypt};
+pub use encrypt::{
+    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, edit_file, encrypt,
+};
 pub use keys::AgeIdentities;
 pub use stores::Format;
 

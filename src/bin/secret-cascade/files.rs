@@ -1,27 +1,354 @@
-//! `encrypt`, `set`, `unset` and `rotate`: writing SOPS files.
+//! `encrypt`, `set`, `unset` and `rotate`: writing SOPS files natively, in the format the real
+//! sops 3.11 reads.
 
-use clap::Args;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args};
+use secret_cascade::atomic_write;
+use secret_cascade::shred::{self, ShredOptions};
+use secret_cascade::sops::{
+    self, AgeIdentities, DecryptionError, EncryptOptions, EncryptionError, EncryptionRule, Format,
+};
+use zeroize::Zeroizing;
 
 use crate::Failure;
+use crate::decrypt::parse_format;
 
-#[derive(Args)]
-pub(crate) struct EncryptArgs {}
-#[derive(Args)]
-pub(crate) struct SetArgs {}
-#[derive(Args)]
-pub(crate) struct UnsetArgs {}
-#[derive(Args)]
-pub(crate) struct RotateArgs {}
+pub(crate) const ENCRYPT_EXAMPLES: &str = "\
+Examples:
+  secret-cascade encrypt secrets.yaml --output secrets.enc.yaml --shred
+  secret-cascade encrypt app.env --age age1... --encrypted-regex '^DB_' > app.enc.env
+  secret-cascade encrypt blob.bin --input-type binary --output blob.enc.json
 
-pub(crate) fn encrypt(_args: EncryptArgs) -> Result<(), Failure> {
-    Err(Failure::usage("not built yet"))
+Recipients: --age (repeatable, or comma-separated), else SOPS_AGE_RECIPIENTS, else the first
+creation rule of the nearest .sops.yaml (walking up from FILE's folder) whose path_regex matches.
+The output is written atomically (a new file gets mode 0600); the cleartext never touches disk.
+Exit codes: 0 done, 2 usage error (no recipients, unreadable or malformed input), 1 write failure.";
+
+/// Where values go: named as sops names them.
+#[derive(Args)]
+#[command(group(ArgGroup::new("rule").multiple(false)))]
+pub(crate) struct EncryptArgs {
+    /// The cleartext file.
+    file: PathBuf,
+
+    /// An age recipient (age1...); repeatable, or comma-separated.
+    #[arg(
+        long,
+        value_name = "RECIPIENT",
+        env = "SOPS_AGE_RECIPIENTS",
+        value_delimiter = ','
+    )]
+    age: Vec<String>,
+
+    /// The input's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+
+    /// The output's store [default: the input's].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    output_type: Option<Format>,
+
+    /// Encrypt only values under keys matching this regular expression.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    encrypted_regex: Option<String>,
+
+    /// Encrypt all values except under keys matching this regular expression.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    unencrypted_regex: Option<String>,
+
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    encrypted_suffix: Option<String>,
+
+    /// Encrypt all values except under keys ending with this suffix [sops's default: _unencrypted].
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    unencrypted_suffix: Option<String>,
+
+    /// Encrypt only the keys below a comment matching this regular expression.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    encrypted_comment_regex: Option<String>,
+
+    /// Encrypt all keys except those below a comment matching this regular expression.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    unencrypted_comment_regex: Option<String>,
+
+    /// Compute the MAC over the encrypted values only (plaintext values are then not protected).
+    #[arg(long)]
+    mac_only_encrypted: bool,
+
+    /// Write the encrypted file here (atomically) instead of to stdout.
+    #[arg(long, short, value_name = "OUT")]
+    output: Option<PathBuf>,
+
+    /// Shred the cleartext FILE once the encrypted file is written (3 passes, the last zeros).
+    #[arg(long)]
+    shred: bool,
 }
-pub(crate) fn set(_args: SetArgs) -> Result<(), Failure> {
-    Err(Failure::usage("not built yet"))
+
+impl EncryptArgs {
+    /// The rule given on the command line, if any.
+    fn rule(&self) -> Option<EncryptionRule> {
+        let given = [
+            (
+                &self.encrypted_regex,
+                EncryptionRule::EncryptedRegex as fn(String) -> _,
+            ),
+            (&self.unencrypted_regex, EncryptionRule::UnencryptedRegex),
+            (&self.encrypted_suffix, EncryptionRule::EncryptedSuffix),
+            (&self.unencrypted_suffix, EncryptionRule::UnencryptedSuffix),
+            (
+                &self.encrypted_comment_regex,
+                EncryptionRule::EncryptedCommentRegex,
+            ),
+            (
+                &self.unencrypted_comment_regex,
+                EncryptionRule::UnencryptedCommentRegex,
+            ),
+        ];
+        given
+            .into_iter()
+            .find_map(|(value, make)| value.clone().map(make))
+    }
 }
-pub(crate) fn unset(_args: UnsetArgs) -> Result<(), Failure> {
-    Err(Failure::usage("not built yet"))
+
+pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
+    let file = &args.file;
+    if args.shred
+        && args
+            .output
+            .as_deref()
+            .is_some_and(|out| same_file(out, file))
+    {
+        return Err(Failure::usage(
+            "--shred with --output equal to FILE would destroy the result; write elsewhere",
+        ));
+    }
+    let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
+        EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
+    } else {
+        match sops::find_creation_rule(file).map_err(|e| Failure::usage(e.to_string()))? {
+            Some(rule) => {
+                tracing::debug!(config = %rule.config.display(), index = rule.index, "creation rule");
+                rule.options
+            }
+            None => {
+                return Err(Failure::usage(
+                    "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml \
+                     creation rule",
+                ));
+            }
+        }
+    };
+    if let Some(rule) = args.rule() {
+        options.rule = rule;
+    }
+    options.mac_only_encrypted |= args.mac_only_encrypted;
+    let text = read_limited(file)?;
+    let input = args.input_type.unwrap_or_else(|| Format::from_path(file));
+    let output = args.output_type.unwrap_or(input);
+    let encrypted = sops::encrypt(&text, input, output, &options).map_err(|e| Failure {
+        code: 2,
+        message: format!("cannot encrypt {}: {e}", file.display()),
+    })?;
+    match &args.output {
+        Some(out) => atomic_write::write(out, &encrypted, 0o600).map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot write {}: {e}", out.display()),
+        })?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&encrypted)?;
+            stdout.flush()?;
+        }
+    }
+    if args.shred {
+        drop(text);
+        let outcome = shred::shred(file, &ShredOptions::default()).map_err(|e| Failure {
+            code: 1,
+            message: format!("encrypted, but could not shred {}: {e}", file.display()),
+        })?;
+        tracing::debug!(?outcome, "shredded the cleartext");
+    }
+    Ok(())
 }
-pub(crate) fn rotate(_args: RotateArgs) -> Result<(), Failure> {
-    Err(Failure::usage("not built yet"))
+
+/// The cleartext, refused above the size limit, held in a zeroizing buffer.
+fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let unreadable =
+        |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", path.display()));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > sops::MAX_FILE_BYTES {
+        return Err(Failure::usage(format!(
+            "{} is {size} bytes; the limit is {}",
+            path.display(),
+            sops::MAX_FILE_BYTES
+        )));
+    }
+    let mut text = Zeroizing::new(Vec::with_capacity(size as usize));
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .map_err(unreadable)?;
+    Ok(text)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+pub(crate) const SET_EXAMPLES: &str = "\
+Examples:
+  printf %s \"$NEW_PASSWORD\" | secret-cascade set secrets.enc.yaml database.password
+  secret-cascade set secrets.enc.yaml api.keys.0 < key.txt
+  secret-cascade set app.enc.env DB_PASSWORD < password.txt
+  secret-cascade set secrets.enc.yaml '[\"dotted.key\"][\"inner\"]' < value.txt
+
+The value is read from stdin (one trailing newline removed), never from the command line, and
+stored as a string. Other values keep their ciphertext byte for byte; lastmodified and the MAC
+are renewed. Missing maps on the way are created; an index one past a list's end appends.
+Exit codes: 0 done, 2 usage error, 3 the file cannot be decrypted or was modified, 1 write failure.";
+
+/// A SOPS file and a name in it.
+#[derive(Args)]
+pub(crate) struct SetArgs {
+    /// The encrypted file.
+    file: PathBuf,
+
+    /// The value's dotted name (`database.password`, `hosts.0`) or `["key"]["with.dots"]`.
+    name: String,
+
+    /// The file's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+}
+
+pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
+    let path = name_path(&args.name)?;
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "Type the value for {}, then Ctrl-D (it is shown as you type):",
+            args.name
+        );
+    }
+    let mut value = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut value)
+        .map_err(|e| Failure::usage(format!("cannot read the value from stdin: {e}")))?;
+    if value.ends_with(b"\n") {
+        value.pop();
+        if value.ends_with(b"\r") {
+            value.pop();
+        }
+    }
+    edit(&args.file, args.input_type, |file| {
+        if file.format() != Format::Binary && std::str::from_utf8(&value).is_err() {
+            return Err(EncryptionError::Path {
+                path: args.name.clone(),
+                reason: "the value is not valid UTF-8".into(),
+            });
+        }
+        file.set(&path, &value)
+    })
+}
+
+/// A SOPS file and a name in it.
+#[derive(Args)]
+#[command(
+    after_help = "Exit codes: 0 removed, 1 no such name, 2 usage error, 3 the file cannot \
+                        be decrypted or was modified."
+)]
+pub(crate) struct UnsetArgs {
+    /// The encrypted file.
+    file: PathBuf,
+
+    /// The value's dotted name (`database.password`, `hosts.0`) or `["key"]["with.dots"]`.
+    name: String,
+
+    /// The file's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+}
+
+pub(crate) fn unset(args: UnsetArgs) -> Result<(), Failure> {
+    let path = name_path(&args.name)?;
+    edit(&args.file, args.input_type, |file| file.unset(&path))
+}
+
+pub(crate) const ROTATE_EXAMPLES: &str = "\
+Examples:
+  secret-cascade rotate secrets.enc.yaml
+  secret-cascade rotate secrets.enc.yaml --add-age age1new... --rm-age age1old...
+
+Every value is encrypted again under a new data key, which is wrapped for every recipient (added
+ones join the first key group). Rotate after removing a recipient: the old data key opened
+everything it could read before.";
+
+/// A SOPS file and recipient changes.
+#[derive(Args)]
+pub(crate) struct RotateArgs {
+    /// The encrypted file.
+    file: PathBuf,
+
+    /// Add this age recipient (repeatable, or comma-separated).
+    #[arg(long, value_name = "RECIPIENT", value_delimiter = ',')]
+    add_age: Vec<String>,
+
+    /// Remove this age recipient (repeatable, or comma-separated).
+    #[arg(long, value_name = "RECIPIENT", value_delimiter = ',')]
+    rm_age: Vec<String>,
+
+    /// The file's store [default: by extension, binary for others].
+    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    input_type: Option<Format>,
+}
+
+pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
+    edit(&args.file, args.input_type, |file| {
+        file.rotate(&args.add_age, &args.rm_age)
+    })
+}
+
+/// `a.b.0` as segments, or sops's `["a.b"][0]` syntax.
+fn name_path(name: &str) -> Result<Vec<String>, Failure> {
+    let path = if name.trim_start().starts_with('[') {
+        sops::parse_extract(name).map_err(Failure::usage)?
+    } else {
+        name.split('.').map(str::to_owned).collect()
+    };
+    if path.is_empty() || path.iter().any(String::is_empty) {
+        return Err(Failure::usage(format!(
+            "`{name}` is not a name: use dotted segments like database.password"
+        )));
+    }
+    Ok(path)
+}
+
+/// Edits a file in place with the discovered age identities, mapping errors to exit codes.
+fn edit(
+    file: &Path,
+    format: Option<Format>,
+    change: impl FnOnce(&mut sops::EditableFile) -> Result<(), EncryptionError>,
+) -> Result<(), Failure> {
+    let failed = |error: EncryptionError| {
+        let code = match &error {
+            EncryptionError::Decryption(_) => 3,
+            EncryptionError::Missing { .. } | EncryptionError::Io(_) => 1,
+            _ => 2,
+        };
+        Failure {
+            code,
+            message: format!("{}: {error}", file.display()),
+        }
+    };
+    if !file.exists() {
+        return Err(Failure::usage(format!("{}: no such file", file.display())));
+    }
+    let identities = AgeIdentities::discover(None)
+        .map_err(|e: DecryptionError| failed(EncryptionError::Decryption(e)))?;
+    sops::edit_file(file, format, &identities, change).map_err(failed)
 }

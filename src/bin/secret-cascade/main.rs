@@ -37,12 +37,15 @@ enum Command {
     #[command(after_help = decrypt::DECRYPT_EXAMPLES)]
     Decrypt(decrypt::DecryptArgs),
     /// Encrypt a file into the SOPS format, like `sops encrypt`.
+    #[command(after_help = files::ENCRYPT_EXAMPLES)]
     Encrypt(files::EncryptArgs),
     /// Set one value of a SOPS file, reading the value from stdin.
+    #[command(after_help = files::SET_EXAMPLES)]
     Set(files::SetArgs),
     /// Remove one value from a SOPS file.
     Unset(files::UnsetArgs),
     /// Re-encrypt a SOPS file under a new data key, optionally changing recipients.
+    #[command(after_help = files::ROTATE_EXAMPLES)]
     Rotate(files::RotateArgs),
     /// Overwrite a file, then delete it.
     Shred(shred::ShredArgs),

@@ -61,6 +61,7 @@
 
 mod cache;
 pub mod config;
+mod diagnosis;
 mod error;
 mod provider;
 pub mod providers;
@@ -72,6 +73,7 @@ pub mod shred;
 pub mod sops;
 
 pub use cache::{DocumentCache, FileIdentity};
+pub use diagnosis::{Check, Diagnosis, LayerDiagnosis, Status};
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use provider::{Answer, Provider};
 pub use record::{Metadata, SecretRecord, SecretSource};

@@ -7,6 +7,7 @@
 //! and a value that is plaintext where the file's rules require ciphertext is an error.
 
 mod cipher;
+pub mod inspect;
 mod keys;
 mod metadata;
 mod scalar;

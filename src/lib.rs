@@ -62,6 +62,7 @@
 pub mod atomic_write;
 mod cache;
 pub mod config;
+mod diagnosis;
 mod error;
 mod provider;
 pub mod providers;
@@ -73,6 +74,7 @@ pub mod shred;
 pub mod sops;
 
 pub use cache::{DocumentCache, FileIdentity};
+pub use diagnosis::{Check, Diagnosis, LayerDiagnosis, Status};
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use provider::{Answer, Provider};
 pub use record::{Metadata, SecretRecord, SecretSource};

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::{Error, SecretRecord, SecretRequest};
+use crate::{Check, Error, SecretRecord, SecretRequest};
 
 /// One layer of the chain: environment, keyring, a SOPS file, ...
 ///
@@ -23,6 +23,17 @@ pub trait Provider: Send + Sync {
 
     /// Looks the request up.
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error>;
+
+    /// Checks whether the layer can serve, for `secret-cascade doctor` and
+    /// [`crate::Resolver::diagnose`]: its files exist and are private, its keys open them, its
+    /// daemon answers. Each finding is a [`Check`]; a warning means the layer works but deserves
+    /// attention, a failure that it cannot serve. Checks never contain a value.
+    ///
+    /// The default reports nothing, so a provider written before this method existed still
+    /// compiles; an empty list reads as "no checks", not as healthy proof.
+    fn diagnose(&self) -> Vec<Check> {
+        Vec::new()
+    }
 }
 
 /// A provider's answer to one request.

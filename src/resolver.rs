@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, trace};
 
 use crate::cache::DocumentCache;
+use crate::diagnosis::LayerDiagnosis;
 use crate::error::{Attempt, Outcome};
 use crate::provider::{Answer, Provider};
 use crate::providers::env::EnvProvider;
@@ -80,6 +81,15 @@ impl Resolver {
     /// The labels of the layers, in the order they are asked.
     pub fn layers(&self) -> impl Iterator<Item = &str> {
         self.layers.iter().map(|layer| layer.label())
+    }
+
+    /// Asks every layer, in chain order, whether it can serve ([`Provider::diagnose`]). Nothing
+    /// is resolved and the document cache is neither read nor filled.
+    pub fn diagnose(&self) -> Vec<LayerDiagnosis> {
+        self.layers
+            .iter()
+            .map(|layer| LayerDiagnosis::new(layer.label(), layer.diagnose()))
+            .collect()
     }
 
     /// The decrypted documents this resolver's SOPS layers keep, for purging.

@@ -18,6 +18,7 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::config::Section;
+use crate::diagnosis::Check;
 use crate::error::ConfigError;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
@@ -149,6 +150,37 @@ impl Provider for EnvProvider {
             Metadata::new().with("variable", variable),
         )))
     }
+
+    /// Counts the variables that start with the prefix (names only; no value is read). None is
+    /// a warning: the prefix is probably misspelt. Without a prefix, every variable is consulted.
+    fn diagnose(&self) -> Vec<Check> {
+        let Some(prefix) = &self.prefix else {
+            return vec![Check::ok(
+                "variables",
+                format!(
+                    "no prefix: every variable is consulted ({} set)",
+                    std::env::vars_os().count()
+                ),
+            )];
+        };
+        // The prefix is mapped like the rest of a name: `my-app` is looked up as `MY_APP__`.
+        let mut start = Vec::with_capacity(prefix.len() + self.delimiter.len());
+        push_segments(&mut start, prefix.as_bytes(), self.delimiter.as_bytes());
+        start.extend_from_slice(self.delimiter.as_bytes());
+        let found = std::env::vars_os()
+            .filter(|(name, _)| name.as_encoded_bytes().starts_with(&start))
+            .count();
+        let start = String::from_utf8_lossy(&start);
+        let message = match found {
+            1 => format!("1 variable starts with {start}"),
+            n => format!("{n} variables start with {start}"),
+        };
+        vec![if found == 0 {
+            Check::warn("variables", message)
+        } else {
+            Check::ok("variables", message)
+        }]
+    }
 }
 
 /// Moves `text` into a [`SecretString`] without a stray copy: the buffer itself becomes the
@@ -201,6 +233,30 @@ mod tests {
         for (provider, request, expected) in cases {
             assert_eq!(var(provider, request), expected);
         }
+    }
+
+    #[test]
+    fn a_prefix_no_variable_has_is_a_warning_naming_it() {
+        let checks = EnvProvider::new()
+            .with_prefix("secret-cascade.unit-test")
+            .diagnose();
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status(), crate::Status::Warn);
+        assert_eq!(
+            checks[0].message(),
+            "0 variables start with SECRET_CASCADE__UNIT_TEST__"
+        );
+    }
+
+    #[test]
+    fn without_a_prefix_every_variable_is_consulted() {
+        let checks = EnvProvider::new().diagnose();
+        assert_eq!(checks[0].status(), crate::Status::Ok);
+        assert!(
+            checks[0].message().starts_with("no prefix: every variable"),
+            "{}",
+            checks[0].message()
+        );
     }
 
     #[test]

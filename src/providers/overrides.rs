@@ -6,6 +6,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::diagnosis::{Check, count};
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::{Error, SecretRequest};
@@ -47,6 +48,13 @@ impl Provider for Overrides {
             )),
             None => Answer::Miss("not set in code".into()),
         })
+    }
+
+    fn diagnose(&self) -> Vec<Check> {
+        vec![Check::ok(
+            "values",
+            format!("{} set in code", count(self.values.len(), "override")),
+        )]
     }
 }
 

@@ -14,6 +14,10 @@
 //! cannot be read, decrypted or verified is an [`Error::Decryption`] that stops the chain: a
 //! default never replaces a tampered or undecryptable file. Decrypted documents are kept in the
 //! resolver's [`DocumentCache`] while the file is unchanged.
+//!
+//! Diagnosis (`doctor`) checks that the file exists and only its owner has access, the same for
+//! every age key file in use, that the identities open it (a full decryption with the MAC
+//! verified, bypassing the cache, whose result is dropped unseen), and lists its recipients.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -23,6 +27,7 @@ use tracing::debug;
 
 use crate::cache::{DocumentCache, FileIdentity};
 use crate::config::Section;
+use crate::diagnosis::{self, Check};
 use crate::error::ConfigError;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
@@ -183,5 +188,148 @@ impl Provider for SopsProvider {
                 .with("path", canonical.text.as_str())
                 .with("key", key),
         )))
+    }
+
+    fn diagnose(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let file = match std::fs::metadata(&self.path) {
+            Ok(metadata) => {
+                checks.extend(diagnosis::private_file("file", &self.path, &metadata));
+                Some(metadata)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let missing = format!("{} does not exist", self.path.display());
+                checks.push(Check::fail("file", missing));
+                None
+            }
+            Err(e) => {
+                let unreadable = format!("cannot read {}: {e}", self.path.display());
+                checks.push(Check::fail("file", unreadable));
+                None
+            }
+        };
+        let mut key_file_failed = false;
+        if let Some(key_file) = &self.age_key_file {
+            match std::fs::metadata(key_file) {
+                Ok(metadata) => {
+                    checks.extend(diagnosis::private_file("key file", key_file, &metadata));
+                }
+                Err(e) => {
+                    key_file_failed = true;
+                    let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                        "does not exist".to_owned()
+                    } else {
+                        format!("cannot be read: {e}")
+                    };
+                    let message = format!("age_key_file {} {reason}", key_file.display());
+                    checks.push(Check::fail("key file", message));
+                }
+            }
+        }
+        let identities = match AgeIdentities::discover(self.age_key_file.as_deref()) {
+            Ok(identities) => Some(identities),
+            Err(e) => {
+                // A missing `age_key_file` was just reported; discovery fails on it the same way.
+                if !key_file_failed {
+                    checks.push(Check::fail("identities", e.to_string()));
+                }
+                None
+            }
+        };
+        if let Some(identities) = &identities {
+            checks.extend(other_key_files(identities, self.age_key_file.as_deref()));
+        }
+        let Some(file) = file else {
+            return checks;
+        };
+        let text = if file.len() > sops::MAX_FILE_BYTES {
+            Err(DecryptionError::TooLarge { size: file.len() })
+        } else {
+            std::fs::read(&self.path).map_err(|e| DecryptionError::Read(e.to_string()))
+        };
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => {
+                checks.push(Check::fail("decryption", e.to_string()));
+                return checks;
+            }
+        };
+        let format = self.format.unwrap_or_else(|| Format::from_path(&self.path));
+        if let Some(identities) = &identities {
+            checks.push(match sops::decrypt(&text, format, identities) {
+                // The document is dropped here, and its values wiped, without being looked at.
+                Ok(_document) => Check::ok(
+                    "decryption",
+                    format!(
+                        "opens with an identity from {}; MAC verified",
+                        identities.sources().join(", ")
+                    ),
+                ),
+                Err(e) => Check::fail("decryption", e.to_string()),
+            });
+        }
+        // Also when decryption failed: the recipients say which key the file wants.
+        if let Ok(recipients) = sops::inspect::recipients(&text, format) {
+            checks.push(Check::ok("recipients", recipients.join(", ")));
+        }
+        checks
+    }
+}
+
+/// The mode checks of the key files found through the environment or sops's default location
+/// (the configured `age_key_file` is checked on its own). [`AgeIdentities::sources`] names files
+/// by path and the other sources by variable name.
+fn other_key_files(identities: &AgeIdentities, configured: Option<&Path>) -> Vec<Check> {
+    let configured = configured.map(|path| path.display().to_string());
+    let mut seen = Vec::new();
+    for source in identities.sources() {
+        let not_a_file = ["SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD"].contains(&source.as_str());
+        if not_a_file || configured.as_ref() == Some(source) || seen.contains(&source) {
+            continue;
+        }
+        seen.push(source);
+    }
+    seen.into_iter()
+        .filter_map(|source| {
+            let path = Path::new(source);
+            let metadata = std::fs::metadata(path).ok()?;
+            diagnosis::private_file("key file", path, &metadata)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    #[test]
+    fn a_missing_file_and_key_file_fail_naming_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = SopsProvider::new(
+            dir.path().join("absent.enc.yaml"),
+            Arc::new(DocumentCache::new(1)),
+        )
+        .with_age_key_file(dir.path().join("absent-keys.txt"));
+        let checks = provider.diagnose();
+        let summary: Vec<(Status, &str)> = checks
+            .iter()
+            .map(|check| (check.status(), check.subject()))
+            .collect();
+        // The key file's failure is not repeated as an identities failure.
+        assert_eq!(
+            summary,
+            [(Status::Fail, "file"), (Status::Fail, "key file")]
+        );
+        assert!(
+            checks[0]
+                .message()
+                .ends_with("absent.enc.yaml does not exist")
+        );
+        assert!(
+            checks[1]
+                .message()
+                .contains("absent-keys.txt does not exist")
+        );
     }
 }

@@ -9,6 +9,7 @@
 mod cipher;
 mod creation_rules;
 mod encrypt;
+pub mod inspect;
 mod keys;
 mod metadata;
 mod scalar;

@@ -49,7 +49,8 @@ enum Command {
     Rotate(files::RotateArgs),
     /// Overwrite a file, then delete it.
     Shred(shred::ShredArgs),
-    /// Check that every configured source can serve.
+    /// Check that the config is sound and every configured source can serve.
+    #[command(after_help = doctor::EXAMPLES)]
     Doctor(doctor::DoctorArgs),
     /// Create an age identity, a .sops.yaml and a starter config.
     Init(init::InitArgs),

@@ -62,6 +62,7 @@
 mod cache;
 pub mod config;
 mod error;
+pub mod init;
 mod provider;
 pub mod providers;
 mod record;

@@ -64,6 +64,7 @@ mod cache;
 pub mod config;
 mod diagnosis;
 mod error;
+pub mod init;
 mod provider;
 pub mod providers;
 mod record;

@@ -53,6 +53,7 @@ enum Command {
     #[command(after_help = doctor::EXAMPLES)]
     Doctor(doctor::DoctorArgs),
     /// Create an age identity, a .sops.yaml and a starter config.
+    #[command(after_help = init::INIT_EXAMPLES)]
     Init(init::InitArgs),
     /// Run a command with secrets in its environment.
     Exec(exec::ExecArgs),

@@ -1,0 +1,446 @@
+//! Setting up a folder for SOPS with age: a fresh identity, a `.sops.yaml` that encrypts to it and a
+//! starter config that reads the encrypted file with it.
+//!
+//! [`init`] writes three files into a folder, and either all three or none of them:
+//!
+//! - [`KEY_FILE_NAME`]: a new age X25519 identity in the file format of `age-keygen` (a `created`
+//!   and a `public key` comment, then the `AGE-SECRET-KEY-1...` line). On Unix it is created with
+//!   mode 0600 from the start, never readable by others even for a moment.
+//! - [`SOPS_CONFIG_NAME`]: one sops creation rule that encrypts `*.enc.yaml` (`.yml`, `.json`,
+//!   `.env`, `.ini`) to that identity's recipient.
+//! - [`CONFIG_NAME`]: a commented config with an `env` layer (prefix `APP`) and then a `sops` layer
+//!   reading `secrets.enc.yaml` with `age-key.txt`.
+//!
+//! Nothing is ever overwritten: if any of the three exists, nothing is written. Every file is
+//! created with `O_CREAT | O_EXCL`, so a file that appears between the check and the write is not
+//! overwritten either; the files already written by this call are then removed again.
+//!
+//! What is not guaranteed: the secret key is on disk in plaintext (that is the age key file format),
+//! protected only by its mode; on platforms other than Unix it gets the folder's default
+//! permissions. A folder created by [`init`] is left in place if writing fails.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use age::secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+/// The name of the age key file [`init`] writes.
+pub const KEY_FILE_NAME: &str = "age-key.txt";
+/// The name of the sops config file [`init`] writes.
+pub const SOPS_CONFIG_NAME: &str = ".sops.yaml";
+/// The name of the secret-cascade config file [`init`] writes.
+pub const CONFIG_NAME: &str = "secret-cascade.yml";
+
+/// The starter config. Its paths are relative to its own folder, where the key file is written.
+const STARTER_CONFIG: &str = "\
+# secret-cascade config, written by `secret-cascade init`; its reference is docs/config.md.
+# Layers are asked in order; the first one that has the name wins. Relative paths are taken from
+# this file's folder, not the current directory.
+providers:
+  # Environment variables first, so that a deployment can override the file:
+  # database.password is read from APP__DATABASE__PASSWORD. Rename APP after your application.
+  - kind: env
+    prefix: APP
+  # Then the SOPS file, decrypted in process with the age identity next to this file.
+  - kind: sops
+    path: secrets.enc.yaml
+    age_key_file: age-key.txt
+";
+
+/// Creates [`KEY_FILE_NAME`], [`SOPS_CONFIG_NAME`] and [`CONFIG_NAME`] in `dir`, creating `dir`
+/// (and its parents) if it does not exist.
+///
+/// Returns the paths written and the new identity's public key (its recipient); the secret key is
+/// only ever in the key file. Fails with [`InitError::Exists`] without writing anything if any of
+/// the three files exists, and with [`InitError::Io`] if a folder or file cannot be created or
+/// written; the files this call had already written are then removed.
+pub fn init(dir: &Path) -> Result<InitReport, InitError> {
+    let key_file = dir.join(KEY_FILE_NAME);
+    let sops_config = dir.join(SOPS_CONFIG_NAME);
+    let config = dir.join(CONFIG_NAME);
+
+    let mut existing = Vec::new();
+    for path in [&key_file, &sops_config, &config] {
+        // `symlink_metadata`: a dangling symlink also blocks `create_new`, so it counts as a file.
+        match fs::symlink_metadata(path) {
+            Ok(_) => existing.push(path.clone()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(InitError::io("check", path, source)),
+        }
+    }
+    if !existing.is_empty() {
+        return Err(InitError::Exists { paths: existing });
+    }
+    fs::create_dir_all(dir).map_err(|source| InitError::io("create the folder", dir, source))?;
+
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let key_text = key_file_text(&identity, &recipient, SystemTime::now());
+    drop(identity);
+
+    let mut written = NewFiles::default();
+    written.create(&key_file, key_text.as_bytes(), FileMode::OwnerOnly)?;
+    written.create(
+        &sops_config,
+        sops_config_text(&recipient).as_bytes(),
+        FileMode::Default,
+    )?;
+    written.create(&config, STARTER_CONFIG.as_bytes(), FileMode::Default)?;
+    sync_folder(dir)?;
+    written.keep();
+
+    Ok(InitReport {
+        key_file,
+        sops_config,
+        config,
+        recipient,
+    })
+}
+
+/// What [`init`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InitReport {
+    /// The age key file: `dir/age-key.txt`.
+    pub key_file: PathBuf,
+    /// The sops config: `dir/.sops.yaml`.
+    pub sops_config: PathBuf,
+    /// The starter secret-cascade config: `dir/secret-cascade.yml`.
+    pub config: PathBuf,
+    /// The new identity's public key (`age1...`), the recipient in `.sops.yaml`.
+    pub recipient: String,
+}
+
+/// Why [`init`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// Some of the files exist already; they are left as they were.
+    #[error(
+        "refusing to overwrite {}; nothing was written (move {} away or use another --dir)",
+        PathList(paths),
+        if paths.len() == 1 { "it" } else { "them" }
+    )]
+    Exists {
+        /// The files that exist, in the order `age-key.txt`, `.sops.yaml`, `secret-cascade.yml`.
+        paths: Vec<PathBuf>,
+    },
+
+    /// A folder or file could not be created, written or checked.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done: `check`, `create the folder`, `write`, `sync`.
+        action: &'static str,
+        /// The folder or file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+impl InitError {
+    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Formats paths as `a`, `a and b`, `a, b and c`.
+struct PathList<'a>(&'a [PathBuf]);
+
+impl fmt::Display for PathList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, path) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(if index + 1 == self.0.len() {
+                    " and "
+                } else {
+                    ", "
+                })?;
+            }
+            write!(f, "{}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// The files one [`init`] call created; removed again on drop unless [`NewFiles::keep`] was called,
+/// so that a failure halfway leaves nothing behind.
+#[derive(Default)]
+struct NewFiles {
+    paths: Vec<PathBuf>,
+    kept: bool,
+}
+
+/// Who may read a file [`NewFiles::create`] makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileMode {
+    /// 0600 on Unix.
+    OwnerOnly,
+    /// 0666 minus the umask.
+    Default,
+}
+
+impl NewFiles {
+    /// Creates `path` (failing if it exists), writes `contents` and syncs it to disk.
+    fn create(&mut self, path: &Path, contents: &[u8], mode: FileMode) -> Result<(), InitError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if mode == FileMode::OwnerOnly {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(path).map_err(|source| {
+            if source.kind() == io::ErrorKind::AlreadyExists {
+                InitError::Exists {
+                    paths: vec![path.to_path_buf()],
+                }
+            } else {
+                InitError::io("write", path, source)
+            }
+        })?;
+        self.paths.push(path.to_path_buf());
+        file.write_all(contents)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| InitError::io("write", path, source))
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for NewFiles {
+    fn drop(&mut self) {
+        if !self.kept {
+            for path in self.paths.iter().rev() {
+                // Best effort: the error being returned is the one worth reporting.
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Makes the new directory entries durable: losing the key file after secrets were encrypted to
+/// it would lose the secrets.
+fn sync_folder(dir: &Path) -> Result<(), InitError> {
+    // Only Unix can open a folder to sync it.
+    if cfg!(unix) {
+        File::open(dir)
+            .and_then(|folder| folder.sync_all())
+            .map_err(|source| InitError::io("sync", dir, source))?;
+    }
+    Ok(())
+}
+
+/// The key file in `age-keygen`'s format. Every copy of the secret key is in a zeroizing buffer.
+fn key_file_text(
+    identity: &age::x25519::Identity,
+    recipient: &str,
+    created: SystemTime,
+) -> Zeroizing<String> {
+    let secret = identity.to_string();
+    let secret = secret.expose_secret();
+    let header = format!(
+        "# created: {}\n# public key: {recipient}\n",
+        rfc3339_utc(created)
+    );
+    // Sized up front: a growing `String` would leave copies of the key in freed buffers.
+    let mut text = Zeroizing::new(String::with_capacity(header.len() + secret.len() + 1));
+    text.push_str(&header);
+    text.push_str(secret);
+    text.push('\n');
+    text
+}
+
+/// One creation rule encrypting `*.enc.yaml` (`.yml`, `.json`, `.env`, `.ini`) to `recipient`.
+///
+/// sops matches `path_regex` against the file name on its command line (or `--filename-override`),
+/// so `sops encrypt --output secrets.enc.yaml secrets.yaml` needs
+/// `--filename-override secrets.enc.yaml` to pick this rule.
+fn sops_config_text(recipient: &str) -> String {
+    format!(
+        "# sops creation rules, written by `secret-cascade init`.\n\
+         creation_rules:\n  \
+           - path_regex: \\.enc\\.(ya?ml|json|env|ini)$\n    \
+             age: {recipient}\n"
+    )
+}
+
+/// `time` as RFC 3339 in UTC to the second, `2026-11-22T19:30:00Z`.
+fn rfc3339_utc(time: SystemTime) -> String {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        // Before 1970: round down to the whole second, as for times after.
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(before.subsec_nanos() > 0)
+        }
+    };
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01, as (year, month 1-12, day 1-31).
+///
+/// Howard Hinnant's `civil_from_days`: counts in 400-year eras starting on March 1st, so that the
+/// leap day is the last day of a shifted year.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097); // [0, 146096]
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100); // [0, 365]
+    let shifted_month = (5 * day_of_year + 2) / 153; // [0, 11], 0 is March
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction: day in [1, 31], month in [1, 12].
+    (year, month as u32, day as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn at(seconds: i64) -> SystemTime {
+        if seconds >= 0 {
+            UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
+        } else {
+            UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+        }
+    }
+
+    #[test]
+    fn rfc3339_utc_formats_known_instants() {
+        for (seconds, expected) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (59, "1970-01-01T00:00:59Z"),
+            (86_399, "1970-01-01T23:59:59Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (951_868_800, "2000-03-01T00:00:00Z"),
+            (1_700_000_000, "2023-11-14T22:13:20Z"),
+            (1_795_375_800, "2026-11-22T19:30:00Z"),
+            (4_107_542_399, "2100-02-28T23:59:59Z"),
+            (4_107_542_400, "2100-03-01T00:00:00Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (-86_400, "1969-12-31T00:00:00Z"),
+            (-2_208_988_800, "1900-01-01T00:00:00Z"),
+        ] {
+            assert_eq!(
+                rfc3339_utc(at(seconds)),
+                expected,
+                "{seconds} s after the epoch"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3339_utc_drops_fractions_of_a_second() {
+        assert_eq!(
+            rfc3339_utc(UNIX_EPOCH + Duration::from_millis(1_999)),
+            "1970-01-01T00:00:01Z"
+        );
+        assert_eq!(
+            rfc3339_utc(UNIX_EPOCH - Duration::from_millis(1)),
+            "1969-12-31T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn civil_from_days_counts_every_day_of_four_centuries() {
+        // Day by day from 1900-01-01 to 2300-12-31 (1900 and 2100 are not leap years, 2000 is):
+        // each date must be the one after the last.
+        let mut previous = civil_from_days(-25_567);
+        assert_eq!(previous, (1900, 1, 1));
+        for days in -25_566..=120_894 {
+            let (year, month, day) = previous;
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let month_length = match month {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            let expected = if day < month_length {
+                (year, month, day + 1)
+            } else if month < 12 {
+                (year, month + 1, 1)
+            } else {
+                (year + 1, 1, 1)
+            };
+            previous = civil_from_days(days);
+            assert_eq!(previous, expected, "day {days}");
+        }
+        assert_eq!(previous, (2300, 12, 31));
+    }
+
+    #[test]
+    fn key_file_text_is_in_age_keygen_format() {
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let text = key_file_text(&identity, &recipient, at(1_795_375_800));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "# created: 2026-11-22T19:30:00Z");
+        assert_eq!(lines[1], format!("# public key: {recipient}"));
+        let parsed: age::x25519::Identity = lines[2].parse().expect("the key line parses");
+        assert_eq!(parsed.to_public().to_string(), recipient);
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn new_files_are_removed_again_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+        let mut written = NewFiles::default();
+        written.create(&first, b"1", FileMode::OwnerOnly).unwrap();
+        // A file that appeared after the check is reported, not overwritten.
+        fs::write(&second, "theirs").unwrap();
+        match written.create(&second, b"2", FileMode::Default) {
+            Err(InitError::Exists { paths }) => assert_eq!(paths, std::slice::from_ref(&second)),
+            other => panic!("expected InitError::Exists, got {other:?}"),
+        }
+        drop(written);
+        assert!(!first.exists(), "the file this call wrote is removed");
+        assert_eq!(fs::read_to_string(&second).unwrap(), "theirs");
+
+        let mut written = NewFiles::default();
+        written.create(&first, b"1", FileMode::Default).unwrap();
+        written.keep();
+        assert_eq!(fs::read_to_string(&first).unwrap(), "1");
+    }
+
+    #[test]
+    fn path_list_joins_with_commas_and_and() {
+        let paths: Vec<PathBuf> = ["a", "b", "c"].iter().map(PathBuf::from).collect();
+        assert_eq!(PathList(&paths[..1]).to_string(), "a");
+        assert_eq!(PathList(&paths[..2]).to_string(), "a and b");
+        assert_eq!(PathList(&paths).to_string(), "a, b and c");
+    }
+}

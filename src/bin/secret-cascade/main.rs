@@ -45,6 +45,7 @@ enum Command {
     /// Re-encrypt a SOPS file under a new data key, optionally changing recipients.
     Rotate(files::RotateArgs),
     /// Overwrite a file, then delete it.
+    #[command(after_help = shred::SHRED_EXAMPLES)]
     Shred(shred::ShredArgs),
     /// Check that every configured source can serve.
     Doctor(doctor::DoctorArgs),

@@ -48,6 +48,7 @@ enum Command {
     #[command(after_help = files::ROTATE_EXAMPLES)]
     Rotate(files::RotateArgs),
     /// Overwrite a file, then delete it.
+    #[command(after_help = shred::SHRED_EXAMPLES)]
     Shred(shred::ShredArgs),
     /// Check that the config is sound and every configured source can serve.
     #[command(after_help = doctor::EXAMPLES)]

@@ -50,7 +50,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Create an age identity, a .sops.yaml and a starter config.
     Init(init::InitArgs),
-    /// Run a command with secrets in its environment.
+    /// Run a command with secrets in its environment, resolving all of them first.
+    #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
 }
 

@@ -56,7 +56,8 @@ enum Command {
     /// Create an age identity, a .sops.yaml and a starter config.
     #[command(after_help = init::INIT_EXAMPLES)]
     Init(init::InitArgs),
-    /// Run a command with secrets in its environment.
+    /// Run a command with secrets in its environment, resolving all of them first.
+    #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
 }
 

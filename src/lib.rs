@@ -73,6 +73,7 @@ mod resolver;
 mod sensitive;
 pub mod shred;
 pub mod sops;
+mod timestamp;
 
 pub use cache::{DocumentCache, FileIdentity};
 pub use diagnosis::{Check, Diagnosis, LayerDiagnosis, Status};

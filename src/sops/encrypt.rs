@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use regex::Regex;
 use sha2::{Digest, Sha512};
@@ -395,7 +395,7 @@ impl EditableFile {
             Ok(())
         })?;
         let mut metadata = self.metadata.clone();
-        metadata.last_modified = now_rfc3339();
+        metadata.last_modified = crate::timestamp::rfc3339_utc(SystemTime::now());
         metadata.mac = key.encrypt(
             Kind::Str,
             &mac_text(hasher),
@@ -540,47 +540,5 @@ impl Stash {
             .get(aad)?
             .iter()
             .find_map(|(k, p, c)| (*k == kind && p.as_slice() == plaintext).then(|| c.clone()))
-    }
-}
-
-/// Now as sops writes `lastmodified`: RFC 3339 in UTC with seconds, `2026-11-22T15:52:47Z`.
-pub(crate) fn now_rfc3339() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(seconds)
-}
-
-/// Seconds since the Unix epoch as RFC 3339 UTC (Howard Hinnant's days-to-civil algorithm).
-fn rfc3339(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_362_767), "2026-11-22T15:52:47Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 }

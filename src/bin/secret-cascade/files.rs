@@ -22,7 +22,8 @@ Examples:
   secret-cascade encrypt blob.bin --input-type binary --output blob.enc.json
 
 Recipients: --age (repeatable, or comma-separated), else SOPS_AGE_RECIPIENTS, else the first
-creation rule of the nearest .sops.yaml (walking up from FILE's folder) whose path_regex matches.
+creation rule of the nearest .sops.yaml whose path_regex matches the encrypted file's path (OUT
+if given, else FILE; the search walks up from that file's folder).
 The output is written atomically (a new file gets mode 0600); the cleartext never touches disk.
 Exit codes: 0 done, 2 usage error (no recipients, unreadable or malformed input), 1 write failure.";
 
@@ -128,7 +129,10 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
     let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
         EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
     } else {
-        match sops::find_creation_rule(file).map_err(|e| Failure::usage(e.to_string()))? {
+        // The rule is about the encrypted file: match its path, as sops does with
+        // `--filename-override`.
+        let target = args.output.as_deref().unwrap_or(file);
+        match sops::find_creation_rule(target).map_err(|e| Failure::usage(e.to_string()))? {
             Some(rule) => {
                 tracing::debug!(config = %rule.config.display(), index = rule.index, "creation rule");
                 rule.options

@@ -126,6 +126,7 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
             "--shred with --output equal to FILE would destroy the result; write elsewhere",
         ));
     }
+    let text = read_limited(file)?;
     let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
         EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
     } else {
@@ -149,7 +150,6 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         options.rule = rule;
     }
     options.mac_only_encrypted |= args.mac_only_encrypted;
-    let text = read_limited(file)?;
     let input = args.input_type.unwrap_or_else(|| Format::from_path(file));
     let output = args.output_type.unwrap_or(input);
     let encrypted = sops::encrypt(&text, input, output, &options).map_err(|e| Failure {

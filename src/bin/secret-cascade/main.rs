@@ -16,9 +16,25 @@ use clap::{Parser, Subcommand};
 use secret_cascade::Error;
 use tracing_subscriber::EnvFilter;
 
+const OVERVIEW: &str = "\
+Examples:
+  secret-cascade get database.password --config secret-cascade.yml --json
+  secret-cascade init
+  secret-cascade encrypt secrets.yaml --output secrets.enc.yaml --shred
+  printf %s \"$NEW_PASSWORD\" | secret-cascade set secrets.enc.yaml database.password
+  secret-cascade exec --env PGPASSWORD=database.password -- psql -h db
+  secret-cascade doctor
+
+Exit codes: 0 done, 1 not found, 2 usage or config error, 3 decryption or integrity error (wrong
+key, tampered file); `exec` exits with its command's status. `secret-cascade help COMMAND` has
+each command's examples and details.
+
+Logs go to stderr: -v for debug, -vv for trace; or set SECRET_CASCADE_LOG to a tracing filter.
+Values are never logged.";
+
 /// Resolve secrets through an ordered chain of sources.
 #[derive(Parser)]
-#[command(name = "secret-cascade", version, after_help = get::EXAMPLES)]
+#[command(name = "secret-cascade", version, after_help = OVERVIEW)]
 struct Cli {
     /// Log to stderr: -v debug, -vv trace.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

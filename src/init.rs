@@ -285,19 +285,15 @@ mod tests {
 
     use super::*;
 
-    fn at(seconds: i64) -> SystemTime {
-        if seconds >= 0 {
-            UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
-        } else {
-            UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
-        }
-    }
-
     #[test]
     fn key_file_text_is_in_age_keygen_format() {
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public().to_string();
-        let text = key_file_text(&identity, &recipient, at(1_795_375_800));
+        let text = key_file_text(
+            &identity,
+            &recipient,
+            UNIX_EPOCH + Duration::from_secs(1_795_375_800),
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0], "# created: 2026-11-22T19:30:00Z");

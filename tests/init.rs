@@ -6,12 +6,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as StdCommand;
 use std::str::FromStr;
 
 use secret_cascade::init::{self, InitError};
-use support::{Sandbox, run};
+use support::{Sandbox, run, sops_bin};
 
 const FILES: [&str; 3] = ["age-key.txt", ".sops.yaml", "secret-cascade.yml"];
 /// Every environment variable through which sops or secret-cascade could find another age key.
@@ -226,7 +226,7 @@ fn real_sops_encrypts_with_the_created_rule_and_get_decrypts_with_the_created_ke
     // sops matches `path_regex` against the file name it is given, which is the plaintext's
     // (`secrets.yaml`) unless `--filename-override` names the encrypted file: the rule is for
     // `*.enc.yaml`. sops finds `.sops.yaml` by walking up from its working directory.
-    let output = sops_command(&sandbox, &sops)
+    let output = sops_command(&sandbox, sops)
         .current_dir(&dir)
         .args([
             "encrypt",
@@ -267,7 +267,7 @@ fn real_sops_encrypts_with_the_created_rule_and_get_decrypts_with_the_created_ke
         .env_remove("APP__DATABASE__PASSWORD"));
     assert_eq!((code, stdout.as_str()), (0, "s3cr3t\n"), "stderr: {stderr}");
 
-    let output = sops_command(&sandbox, &sops)
+    let output = sops_command(&sandbox, sops)
         .env("SOPS_AGE_KEY_FILE", dir.join("age-key.txt"))
         .arg("decrypt")
         .arg(dir.join("secrets.enc.yaml"))
@@ -282,36 +282,6 @@ fn real_sops_encrypts_with_the_created_rule_and_get_decrypts_with_the_created_ke
         String::from_utf8_lossy(&output.stdout),
         "database:\n    password: s3cr3t\n"
     );
-}
-
-/// `$SOPS_BIN`, checked to run as sops 3.11, or a panic that says how to get it.
-fn sops_bin() -> PathBuf {
-    let path = std::env::var_os("SOPS_BIN")
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "SOPS_BIN is not set: the end-to-end init test needs the real sops 3.11. \
-                 Run `export SOPS_BIN=$(scripts/install-sops)` first (scripts/test does this)."
-            )
-        });
-    let output = StdCommand::new(&path)
-        .arg("--version")
-        .env("SOPS_DISABLE_VERSION_CHECK", "1")
-        .output()
-        .unwrap_or_else(|error| {
-            panic!(
-                "SOPS_BIN={} does not run: {error}. Reinstall it with scripts/install-sops.",
-                path.display()
-            )
-        });
-    let version = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && version.starts_with("sops 3.11."),
-        "SOPS_BIN={} is not a working sops 3.11: `--version` printed {version:?}",
-        path.display()
-    );
-    path
 }
 
 /// sops with no network check and no age key but the ones a test gives it.

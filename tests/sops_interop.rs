@@ -50,11 +50,11 @@ mod support;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use assert_cmd::Command;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
-use support::{Sandbox, run_bytes};
+use support::{Sandbox, run_bytes, sops_bin};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
 /// The public key of `fixtures/sops/key.txt`; the generated documents are encrypted to it.
@@ -116,41 +116,6 @@ fn sops_encrypted_random_documents_decrypt_to_their_plaintext() {
 
 // ---------------------------------------------------------------------------------------------
 // The two tools
-
-/// `$SOPS_BIN`, checked once to be a runnable sops 3.11.
-fn sops_bin() -> &'static Path {
-    static SOPS: OnceLock<PathBuf> = OnceLock::new();
-    SOPS.get_or_init(|| {
-        let path = std::env::var_os("SOPS_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                panic!(
-                    "SOPS_BIN is not set: the interop tests need the real sops 3.11. \
-                 Run `export SOPS_BIN=$(scripts/install-sops)` first (scripts/test does this)."
-                )
-            });
-        let output = std::process::Command::new(&path)
-            .arg("--version")
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
-            .output()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "SOPS_BIN={} does not run: {error}. Reinstall it with scripts/install-sops.",
-                    path.display()
-                )
-            });
-        let version = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && version.starts_with("sops 3.11."),
-            "SOPS_BIN={} is not a working sops 3.11: `--version` exited with {} and printed \
-             {version:?} {:?}",
-            path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        path
-    })
-}
 
 /// What one run of either tool left behind.
 struct Run {

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -63,4 +64,39 @@ pub fn run_bytes(cmd: &mut Command) -> (i32, Vec<u8>, String) {
         output.stdout,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// `$SOPS_BIN`, checked once to be a runnable sops 3.11.
+pub fn sops_bin() -> &'static Path {
+    static SOPS: OnceLock<PathBuf> = OnceLock::new();
+    SOPS.get_or_init(|| {
+        let path = std::env::var_os("SOPS_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                panic!(
+                    "SOPS_BIN is not set: this test needs the real sops 3.11. \
+                 Run `export SOPS_BIN=$(scripts/install-sops)` first (scripts/test does this)."
+                )
+            });
+        let output = std::process::Command::new(&path)
+            .arg("--version")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .output()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "SOPS_BIN={} does not run: {error}. Reinstall it with scripts/install-sops.",
+                    path.display()
+                )
+            });
+        let version = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && version.starts_with("sops 3.11."),
+            "SOPS_BIN={} is not a working sops 3.11: `--version` exited with {} and printed \
+             {version:?} {:?}",
+            path.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        path
+    })
 }

@@ -33,6 +33,16 @@
 //! # Ok::<(), secret_cascade::Error>(())
 //! ```
 //!
+//! # Beyond resolving
+//!
+//! - [`sops`]: the SOPS file format, native: decrypt ([`sops::decrypt_file`]), encrypt
+//!   ([`sops::encrypt`]) and edit ([`sops::edit_file`], [`sops::EditableFile`]) files the real
+//!   sops 3.11 reads, keeping every unchanged ciphertext; `.sops.yaml` creation rules.
+//! - [`atomic_write`]: replace a file so readers see the old or the new content, never a mix.
+//! - [`shred`]: overwrite a file in place, then delete it (with what that cannot guarantee).
+//! - [`init`]: a new age identity, `.sops.yaml` and starter config.
+//! - [`Diagnosis`]: whether every configured layer can serve (`secret-cascade doctor`).
+//!
 //! # Threat model
 //!
 //! What this crate protects against:
@@ -45,6 +55,8 @@
 //!   that are overwritten when the record is dropped; [`SensitiveGuard`] overwrites in place when
 //!   it drops, also during a panic. Intermediate copies made while reading a value are wiped too.
 //! - **Silent fallbacks.** A present but broken source is an error, never a quiet default.
+//! - **Plaintext on disk.** Writing SOPS files happens in memory; files are replaced atomically
+//!   and a file that fails verification is never rewritten.
 //!
 //! What it does **not** guarantee:
 //!

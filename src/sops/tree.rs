@@ -1,5 +1,8 @@
 //! The tree every store parses into and the decryptor walks (SOPS_FORMAT.md §2).
 
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+
 use zeroize::Zeroizing;
 
 /// Documents deeper than this are refused: parsing, walking and dropping all recurse over depth.
@@ -119,5 +122,43 @@ impl Node {
             Node::Leaf(leaf) => std::str::from_utf8(&leaf.bytes).ok(),
             _ => None,
         }
+    }
+}
+
+/// The keys of a map being parsed, so that a duplicate is found in constant time per key rather
+/// than by a scan (which a file with a million keys would turn into a denial of service): their
+/// hashes under a random key, with an exact comparison only when a hash repeats.
+#[derive(Default)]
+pub(crate) struct KeySet {
+    hashes: HashSet<u64>,
+    state: RandomState,
+}
+
+impl KeySet {
+    /// Whether `key` is not yet among `entries` (comments aside); remembers it.
+    pub(crate) fn is_new(&mut self, key: &str, entries: &[(String, Node)]) -> bool {
+        self.hashes.insert(self.state.hash_one(key))
+            || !entries.iter().any(|(k, v)| k == key && v.is_data())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_sets_find_duplicates_and_ignore_comments() {
+        let mut keys = KeySet::default();
+        let mut entries = Vec::new();
+        for key in ["a", "b", "c"] {
+            assert!(keys.is_new(key, &entries));
+            entries.push((key.to_owned(), Node::Null));
+        }
+        assert!(!keys.is_new("b", &entries));
+        entries.push((String::new(), Node::Comment(Leaf::new(Kind::Comment, "x"))));
+        assert!(
+            keys.is_new("", &entries),
+            "a comment's empty key is not a key"
+        );
     }
 }

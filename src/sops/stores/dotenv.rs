@@ -6,10 +6,11 @@ use zeroize::Zeroizing;
 use super::Parsed;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::{unescape_newlines, unflatten};
-use crate::sops::tree::{Kind, Leaf, Node};
+use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     let mut data = Vec::new();
+    let mut keys = KeySet::default();
     let mut metadata = Vec::new();
     for (number, line) in text.split('\n').enumerate() {
         if line.trim().is_empty() {
@@ -37,7 +38,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
         let leaf = Leaf::new(Kind::Str, unescape_newlines(value.as_bytes()));
         match key.strip_prefix("sops_") {
             Some(meta) => metadata.push((meta.to_owned(), leaf)),
-            None if data.iter().any(|(k, _)| k == key) => {
+            None if !keys.is_new(key, &data) => {
                 return Err(DecryptionError::Parse(format!(
                     "line {}: the key `{key}` appears twice",
                     number + 1

@@ -6,11 +6,12 @@ use zeroize::Zeroizing;
 use super::Parsed;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::unflatten;
-use crate::sops::tree::{Kind, Leaf, Node};
+use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     // go-ini always has a DEFAULT section, and sops keeps it, empty or not.
     let mut sections: Vec<(String, Vec<(String, Node)>)> = vec![("DEFAULT".to_owned(), Vec::new())];
+    let mut keys = vec![KeySet::default()];
     let mut metadata = Vec::new();
     let mut current = 0;
     // Comments belong to what follows them: the next key, or the next section (SOPS_FORMAT.md §7).
@@ -36,6 +37,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
                 Some(at) => at,
                 None => {
                     sections.push((name.to_owned(), Vec::new()));
+                    keys.push(KeySet::default());
                     sections.len() - 1
                 }
             };
@@ -59,7 +61,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             metadata.push((key, Leaf::string(value)));
             continue;
         }
-        if key.is_empty() || entries.iter().any(|(k, _)| *k == key) {
+        if key.is_empty() || !keys[current].is_new(&key, entries) {
             return Err(DecryptionError::Parse(format!(
                 "line {}: `{key}` is empty or appears twice in [{name}]",
                 number + 1

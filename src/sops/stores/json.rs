@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{format_float, json_float};
-use crate::sops::tree::{Kind, Leaf, Node};
+use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &[u8]) -> Result<Node, DecryptionError> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
@@ -95,8 +95,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries: Vec<(String, Node)> = Vec::new();
+        let mut keys = KeySet::default();
         while let Some(key) = map.next_key::<String>()? {
-            if entries.iter().any(|(k, _)| *k == key) {
+            if !keys.is_new(&key, &entries) {
                 return Err(de::Error::custom("duplicated key"));
             }
             let value = map.next_value_seed(NodeSeed)?;

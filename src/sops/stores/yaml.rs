@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use zeroize::Zeroizing;
 
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{resolve_plain, yaml_float};
-use crate::sops::tree::{Kind, Leaf, MAX_DEPTH, Node};
+use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
 
 /// At most this many nodes in a file, aliases expanded: a few anchors can otherwise expand into
 /// billions of nodes.
@@ -44,7 +44,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
         builder
             .event(event, span.start.col())
             .map_err(|message| at(&message))?;
-        gaps.skip_to(span.end.index(), span.end.line());
+        gaps.skip_to(&span.end);
     }
     Ok(builder.documents)
 }
@@ -63,6 +63,8 @@ struct Comment {
 /// and in bytes) serves the whole file.
 struct Gaps<'a> {
     text: &'a str,
+    /// Whether every character is one byte, so that positions can jump.
+    ascii: bool,
     chars: usize,
     bytes: usize,
     /// The line where the last event ended (1-based), for trailing comments.
@@ -75,6 +77,7 @@ impl<'a> Gaps<'a> {
     fn new(text: &'a str) -> Self {
         Self {
             text,
+            ascii: text.is_ascii(),
             chars: 0,
             bytes: 0,
             event_line: 0,
@@ -112,19 +115,34 @@ impl<'a> Gaps<'a> {
         found
     }
 
-    /// Moves the cursor over an event's own text (where a `#` is not a comment).
-    fn skip_to(&mut self, end: usize, end_line: usize) {
-        let mut broke = false;
-        while self.chars < end {
-            let Some(c) = self.text[self.bytes..].chars().next() else {
-                break;
-            };
-            self.advance(c);
-            broke = c == '\n' || (broke && c == ' ');
-        }
+    /// Moves the cursor over an event's own text (where a `#` is not a comment) to `end`.
+    fn skip_to(&mut self, end: &Marker) {
+        let broke = if self.ascii {
+            // One byte per character: jump, then look back over the indentation.
+            let end_byte = end.index().min(self.text.len());
+            let before = self.text.as_bytes()[self.bytes.min(end_byte)..end_byte]
+                .iter()
+                .rev()
+                .find(|&&b| b != b' ');
+            self.chars = end.index();
+            self.bytes = end_byte;
+            self.line = end.line();
+            self.column = end.col();
+            before == Some(&b'\n')
+        } else {
+            let mut broke = false;
+            while self.chars < end.index() {
+                let Some(c) = self.text[self.bytes..].chars().next() else {
+                    break;
+                };
+                self.advance(c);
+                broke = c == '\n' || (broke && c == ' ');
+            }
+            broke
+        };
         // A block scalar's span ends past its last line break (and the next line's indentation):
         // what follows is on a new line.
-        self.event_line = if broke { 0 } else { end_line };
+        self.event_line = if broke { 0 } else { end.line() };
     }
 
     fn advance(&mut self, c: char) {
@@ -156,6 +174,7 @@ enum Collection {
     Map {
         entries: Vec<(String, Node)>,
         key: Option<String>,
+        keys: KeySet,
     },
     List(Vec<Node>),
 }
@@ -183,9 +202,12 @@ impl Builder {
             Collection::Map {
                 entries,
                 key: Some(_),
+                ..
             } if comment.trailing => entries.push((String::new(), node)),
             // After `key: value`: before that key.
-            Collection::Map { entries, key: None } if comment.trailing && !entries.is_empty() => {
+            Collection::Map {
+                entries, key: None, ..
+            } if comment.trailing && !entries.is_empty() => {
                 entries.insert(entries.len() - 1, (String::new(), node))
             }
             Collection::List(items) if comment.trailing && !items.is_empty() => {
@@ -254,6 +276,7 @@ impl Builder {
                 Collection::Map {
                     entries: Vec::new(),
                     key: None,
+                    keys: KeySet::default(),
                 },
                 anchor,
             ),
@@ -334,7 +357,7 @@ impl Builder {
                 frame.depth = frame.depth.max(depth);
                 items.push(node);
             }
-            Collection::Map { entries, key } => match key.take() {
+            Collection::Map { entries, key, keys } => match key.take() {
                 Some(name) => {
                     frame.depth = frame.depth.max(depth);
                     entries.push((name, node));
@@ -348,7 +371,7 @@ impl Builder {
                             .map_err(|_| "a key is not valid UTF-8".to_owned())?,
                         _ => return Err("a key is not a string (sops requires string keys)".into()),
                     };
-                    if entries.iter().any(|(k, v)| *k == name && v.is_data()) {
+                    if !keys.is_new(&name, entries) {
                         return Err(format!("the key `{name}` appears twice in one map"));
                     }
                     *key = Some(name);
@@ -508,6 +531,18 @@ fn string(out: &mut Vec<u8>, bytes: &[u8], literal_indent: Option<usize>) {
         );
         return;
     };
+    // Most keys and values are words: no analysis needed beyond how they resolve.
+    let word = text
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
+    if word && resolves_to_string(text) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     let style = Analysis::of(text);
     if style.line_breaks {
         match literal_indent {

@@ -265,16 +265,16 @@ fn key_file_text(
     text
 }
 
-/// One creation rule encrypting `*.enc.yaml` (`.yml`, `.json`, `.env`, `.ini`) to `recipient`.
+/// One creation rule encrypting YAML, JSON, dotenv and INI files to `recipient`.
 ///
-/// sops matches `path_regex` against the file name on its command line (or `--filename-override`),
-/// so `sops encrypt --output secrets.enc.yaml secrets.yaml` needs
-/// `--filename-override secrets.enc.yaml` to pick this rule.
+/// sops (and `secret-cascade encrypt`) match `path_regex` against the file being encrypted, the
+/// cleartext `secrets.yaml`, and `sops edit` against the encrypted `secrets.enc.yaml`: the rule
+/// matches both.
 fn sops_config_text(recipient: &str) -> String {
     format!(
         "# sops creation rules, written by `secret-cascade init`.\n\
          creation_rules:\n  \
-           - path_regex: \\.enc\\.(ya?ml|json|env|ini)$\n    \
+           - path_regex: \\.(ya?ml|json|env|ini)$\n    \
              age: {recipient}\n"
     )
 }

@@ -53,7 +53,7 @@ fn init_creates_the_key_file_the_sops_rule_and_the_config() {
         format!(
             "# sops creation rules, written by `secret-cascade init`.\n\
              creation_rules:\n  \
-               - path_regex: \\.enc\\.(ya?ml|json|env|ini)$\n    \
+               - path_regex: \\.(ya?ml|json|env|ini)$\n    \
                  age: {recipient}\n"
         )
     );
@@ -223,19 +223,11 @@ fn real_sops_encrypts_with_the_created_rule_and_get_decrypts_with_the_created_ke
     assert_eq!(code, 0, "{stderr}");
     std::fs::write(dir.join("secrets.yaml"), "database:\n  password: s3cr3t\n").unwrap();
 
-    // sops matches `path_regex` against the file name it is given, which is the plaintext's
-    // (`secrets.yaml`) unless `--filename-override` names the encrypted file: the rule is for
-    // `*.enc.yaml`. sops finds `.sops.yaml` by walking up from its working directory.
+    // sops matches `path_regex` against the file name it is given, the plaintext's, and finds
+    // `.sops.yaml` by walking up from its working directory.
     let output = sops_command(&sandbox, sops)
         .current_dir(&dir)
-        .args([
-            "encrypt",
-            "--filename-override",
-            "secrets.enc.yaml",
-            "--output",
-            "secrets.enc.yaml",
-            "secrets.yaml",
-        ])
+        .args(["encrypt", "--output", "secrets.enc.yaml", "secrets.yaml"])
         .output()
         .expect("sops runs");
     assert!(

@@ -58,7 +58,14 @@ fn rewriting_a_sops_file_changes_only_lastmodified_and_the_mac() {
                 continue;
             }
         };
-        let written = file.to_bytes().unwrap();
+        let mut written = file.to_bytes().unwrap();
+        if name == "blob_binary.json" {
+            // A new binary file states no rule; sops states the default one when it rewrites it
+            // (tests/sops_write_interop.rs compares that with sops).
+            let line = b"\t\t\"unencrypted_suffix\": \"_unencrypted\",\n";
+            let at = written.windows(line.len()).position(|w| w == line).unwrap();
+            written.drain(at..at + line.len());
+        }
         let (mut a, mut b) = (normalized(&original), normalized(&written));
         if format == Format::Ini {
             a.sort();

@@ -61,19 +61,14 @@
 //! * `rotate --add-age R` where R is already a recipient: sops adds a duplicate entry, ours does not
 //!   (not compared).
 //!
-//! # Known bugs, for now
+//! # Binary input, empty and null documents, rewritten metadata
 //!
-//! Tests marked `#[ignore = "bug: …"]` describe a difference from sops that is not intended; each
-//! passes once the library is fixed, and its mark must then go (`cargo test --test
-//! sops_write_interop -- --ignored` runs them):
-//!
-//! * [`binary_input_is_always_encrypted_whatever_the_rule_like_sops`]
-//! * [`an_empty_yaml_file_is_refused_like_sops`]
-//! * [`a_null_yaml_document_is_encrypted_as_an_empty_map_like_sops`]
-//! * [`rewriting_a_binary_store_file_states_the_default_rule_like_sops`]
-//!
-//! The encrypt matrix leaves out `blob.bin` under the non-default rules for that reason: the first
-//! of these tests covers them.
+//! Where sops behaves in a way worth pinning, a test says so:
+//! [`binary_input_is_always_encrypted_whatever_the_rule_like_sops`],
+//! [`an_empty_yaml_file_is_refused_like_sops`],
+//! [`a_null_yaml_document_is_encrypted_as_an_empty_map_like_sops`] and
+//! [`rewriting_a_binary_store_file_states_the_default_rule_like_sops`]. The encrypt matrix leaves
+//! out `blob.bin` under the non-default rules: the first of these covers them.
 
 mod support;
 
@@ -362,8 +357,6 @@ fn check_encrypt(file: &str, rule: &RuleCase) -> Vec<String> {
 /// sops ignores every selection rule (and `--mac-only-encrypted`) for the binary store, with a
 /// warning: its one value, `data`, is always encrypted and no rule is written into the metadata.
 #[test]
-#[ignore = "bug: encrypt --input-type binary applies the rule: `data` is left in cleartext (lossily: \
-            invalid UTF-8 becomes U+FFFD) and the file fails its MAC; sops ignores the rule"]
 fn binary_input_is_always_encrypted_whatever_the_rule_like_sops() {
     sops_bin();
     let sandbox = Sandbox::new();
@@ -416,8 +409,6 @@ fn binary_input_is_always_encrypted_whatever_the_rule_like_sops() {
 /// sops refuses an empty YAML file ("File cannot be completely empty"), and a file with only a
 /// comment; ours must refuse too, rather than write an empty "encrypted" file nobody can open.
 #[test]
-#[ignore = "bug: encrypt of an empty (or comment-only) YAML file exits 0 and writes an empty output \
-            without a sops section, which neither sops nor ours can decrypt; sops refuses it"]
 fn an_empty_yaml_file_is_refused_like_sops() {
     sops_bin();
     let sandbox = Sandbox::new();
@@ -454,8 +445,6 @@ fn an_empty_yaml_file_is_refused_like_sops() {
 /// A trailing `---` (common in Kubernetes manifests) or a `null` document: sops encrypts it as an
 /// empty map (a document holding only `sops:`), and decrypts it back as `{}`.
 #[test]
-#[ignore = "bug: encrypt refuses a null YAML document (`a: 1\\n---\\n`, `---`, `null`) with \"a \
-            document is not a map\"; sops encrypts it as an empty map"]
 fn a_null_yaml_document_is_encrypted_as_an_empty_map_like_sops() {
     sops_bin();
     let sandbox = Sandbox::new();
@@ -825,10 +814,7 @@ fn check_edit(edit: &Edit) -> Vec<String> {
 /// sops states the default rule whenever it rewrites a file that has none (only its binary-store
 /// encrypt leaves it out): `sops set`, `sops unset` and `sops rotate` of `blob_binary.json` add
 /// `"unencrypted_suffix": "_unencrypted"`, with or without `--input-type binary`.
-/// (tests/sops_write.rs expects the opposite for blob_binary.json and must change with the fix.)
 #[test]
-#[ignore = "bug: set/rotate of a file without a rule in its metadata (blob_binary.json) keep it \
-            without one; sops writes `unencrypted_suffix: _unencrypted` when it rewrites it"]
 fn rewriting_a_binary_store_file_states_the_default_rule_like_sops() {
     sops_bin();
     let sandbox = Sandbox::new();

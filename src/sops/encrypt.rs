@@ -173,15 +173,27 @@ pub fn encrypt(
     let data_key = cipher::new_data_key();
     let groups = options.key_groups.iter().filter(|g| !g.is_empty()).count();
     let threshold = options.shamir_threshold.unwrap_or(groups);
+    let binary = input == Format::Binary;
+    if binary && (options.rule != EncryptionRule::default() || options.mac_only_encrypted) {
+        // As sops: the whole file is one value, always encrypted and always in the MAC.
+        tracing::warn!(
+            "encryption rules and mac_only_encrypted do not apply to binary input; the whole \
+             file is encrypted"
+        );
+    }
     let metadata = Metadata {
         key_groups: Vec::new(),
         threshold,
         last_modified: String::new(),
         mac: Vec::new(),
-        rule: options.rule.compile()?,
-        // sops states the default rule in every store but binary.
-        rule_stated: input != Format::Binary || options.rule != EncryptionRule::default(),
-        mac_only_encrypted: options.mac_only_encrypted,
+        rule: if binary {
+            EncryptionRule::default().compile()?
+        } else {
+            options.rule.compile()?
+        },
+        // sops states the rule in every new file but a binary one.
+        rule_stated: !binary,
+        mac_only_encrypted: options.mac_only_encrypted && !binary,
     };
     let mut file = EditableFile {
         branches,
@@ -237,7 +249,9 @@ impl EditableFile {
         identities: &AgeIdentities,
     ) -> Result<Self, EncryptionError> {
         let mut stash = Stash::default();
-        let opened = open_tree(text, format, identities, Some(&mut stash))?;
+        let mut opened = open_tree(text, format, identities, Some(&mut stash))?;
+        // sops states the rule whenever it rewrites a file, even a binary one that had none.
+        opened.metadata.rule_stated = true;
         Ok(Self {
             branches: opened.branches,
             metadata: opened.metadata,

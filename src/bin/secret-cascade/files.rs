@@ -22,8 +22,8 @@ Examples:
   secret-cascade encrypt blob.bin --input-type binary --output blob.enc.json
 
 Recipients: --age (repeatable, or comma-separated), else SOPS_AGE_RECIPIENTS, else the first
-creation rule of the nearest .sops.yaml whose path_regex matches the encrypted file's path (OUT
-if given, else FILE; the search walks up from that file's folder).
+creation rule of the nearest .sops.yaml (walking up from FILE's folder) whose path_regex matches
+FILE's path, or --filename-override's, relative to that .sops.yaml, as in sops.
 The output is written atomically (a new file gets mode 0600); the cleartext never touches disk.
 Exit codes: 0 done, 2 usage error (no recipients, unreadable or malformed input), 1 write failure.";
 
@@ -86,6 +86,11 @@ pub(crate) struct EncryptArgs {
     /// Shred the cleartext FILE once the encrypted file is written (3 passes, the last zeros).
     #[arg(long)]
     shred: bool,
+
+    /// Choose the .sops.yaml creation rule (and the store, by extension) as if FILE were this
+    /// path.
+    #[arg(long, value_name = "PATH")]
+    filename_override: Option<PathBuf>,
 }
 
 impl EncryptArgs {
@@ -130,9 +135,8 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
     let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
         EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
     } else {
-        // The rule is about the encrypted file: match its path, as sops does with
-        // `--filename-override`.
-        let target = args.output.as_deref().unwrap_or(file);
+        // As in sops: the rule is chosen by the file being encrypted, unless overridden.
+        let target = args.filename_override.as_deref().unwrap_or(file);
         match sops::find_creation_rule(target).map_err(|e| Failure::usage(e.to_string()))? {
             Some(rule) => {
                 tracing::debug!(config = %rule.config.display(), index = rule.index, "creation rule");
@@ -150,7 +154,8 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         options.rule = rule;
     }
     options.mac_only_encrypted |= args.mac_only_encrypted;
-    let input = args.input_type.unwrap_or_else(|| Format::from_path(file));
+    let named = args.filename_override.as_deref().unwrap_or(file);
+    let input = args.input_type.unwrap_or_else(|| Format::from_path(named));
     let output = args.output_type.unwrap_or(input);
     let encrypted = sops::encrypt(&text, input, output, &options).map_err(|e| Failure {
         code: 2,

@@ -85,8 +85,7 @@ fn summary(dir: Option<&Path>, report: &InitReport) -> String {
        database:
          password: s3cr3t
   2. secret-cascade encrypt secrets.yaml --output secrets.enc.yaml --shred
-     With sops itself, which matches .sops.yaml against the input file's name:
-     sops encrypt --filename-override secrets.enc.yaml --output secrets.enc.yaml secrets.yaml
+     (or, with sops: sops encrypt --output secrets.enc.yaml secrets.yaml)
   3. secret-cascade get database.password
 
 Warning: {key} is the only key to secrets.enc.yaml.

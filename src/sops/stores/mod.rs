@@ -103,8 +103,11 @@ pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, DecryptionErr
 fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, DecryptionError> {
     let mut sops = None;
     for branch in &mut branches {
-        if !matches!(branch, Node::Map(_)) {
-            return Err(DecryptionError::Parse("a document is not a map".into()));
+        match branch {
+            Node::Map(_) => {}
+            // An empty YAML document: nothing in it (cleartext input makes it an empty map).
+            Node::Null => continue,
+            _ => return Err(DecryptionError::Parse("a document is not a map".into())),
         }
         let found = branch.remove("sops");
         if sops.is_none() {
@@ -127,10 +130,21 @@ pub(crate) fn parse_plain(text: &[u8], format: Format) -> Result<Vec<Node>, Decr
             "the file already has a `sops` section: it is encrypted already".into(),
         ));
     }
-    if parsed.branches.iter().any(|b| !matches!(b, Node::Map(_))) {
-        return Err(DecryptionError::Parse("a document is not a map".into()));
+    if parsed.branches.is_empty() {
+        return Err(DecryptionError::Parse(
+            "the file has no document to encrypt".into(),
+        ));
     }
-    Ok(parsed.branches)
+    parsed
+        .branches
+        .into_iter()
+        .map(|branch| match branch {
+            // An empty YAML document (`---` at the end of a file) is an empty map, as in sops.
+            Node::Null => Ok(Node::Map(Vec::new())),
+            Node::Map(_) => Ok(branch),
+            _ => Err(DecryptionError::Parse("a document is not a map".into())),
+        })
+        .collect()
 }
 
 /// Writes encrypted documents with their `sops` section in `format`, as sops lays them out:

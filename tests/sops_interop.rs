@@ -49,12 +49,10 @@ mod support;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
-use support::{Sandbox, run_bytes, sops_bin};
+use support::{Sandbox, parallel_map, run_bytes, sops_bin};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
 /// The public key of `fixtures/sops/key.txt`; the generated documents are encrypted to it.
@@ -188,30 +186,6 @@ impl Tool {
             stderr,
         }
     }
-}
-
-/// Runs `job` over `items` on a few threads; each sops call is a process, so threads mostly wait.
-fn parallel_map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 2)
-        .clamp(2, 8);
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(index) else { break };
-                    let result = job(item);
-                    results.lock().unwrap().push((index, result));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
 }
 
 // ---------------------------------------------------------------------------------------------

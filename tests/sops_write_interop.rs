@@ -77,13 +77,12 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex, OnceLock};
+use std::sync::{Barrier, OnceLock};
 use std::time::Instant;
 
 use assert_cmd::Command;
 use regex::Regex;
-use support::{Sandbox, run_bytes};
+use support::{Sandbox, parallel_map, run_bytes, sops_bin};
 
 /// Command-line arguments from strings and paths alike.
 macro_rules! args {
@@ -1636,41 +1635,6 @@ fn encrypting_an_encrypted_file_is_refused_like_sops() {
 // =============================================================================================
 // Helpers: the two tools
 
-/// `$SOPS_BIN`, checked once to be a runnable sops 3.11.
-fn sops_bin() -> &'static Path {
-    static SOPS: OnceLock<PathBuf> = OnceLock::new();
-    SOPS.get_or_init(|| {
-        let path = std::env::var_os("SOPS_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                panic!(
-                    "SOPS_BIN is not set: the write interop tests need the real sops 3.11. \
-                     Run `export SOPS_BIN=$(scripts/install-sops)` first (scripts/test does this)."
-                )
-            });
-        let output = StdCommand::new(&path)
-            .arg("--version")
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
-            .output()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "SOPS_BIN={} does not run: {error}. Reinstall it with scripts/install-sops.",
-                    path.display()
-                )
-            });
-        let version = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && version.starts_with("sops 3.11."),
-            "SOPS_BIN={} is not a working sops 3.11: `--version` exited with {} and printed \
-             {version:?} {:?}",
-            path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        path
-    })
-}
-
 /// Which fixture key file is `SOPS_AGE_KEY_FILE`.
 #[derive(Clone, Copy, Debug)]
 enum Keys {
@@ -1835,50 +1799,12 @@ impl Tool {
     }
 }
 
-/// Runs `job` over `items` on a few threads; each tool call is a process, so threads mostly wait.
-fn parallel_map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 2)
-        .clamp(2, 8);
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(index) else { break };
-                    let result = job(item);
-                    results.lock().unwrap().push((index, result));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
-}
-
 fn s(arg: impl AsRef<OsStr>) -> String {
     arg.as_ref().to_string_lossy().into_owned()
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
-}
-
-trait WriteBytes {
-    fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf;
-}
-
-impl WriteBytes for Sandbox {
-    /// Like `Sandbox::write`, for bytes.
-    fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
 }
 
 fn fixture_path(name: &str) -> PathBuf {

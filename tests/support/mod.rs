@@ -2,7 +2,8 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -22,6 +23,16 @@ impl Sandbox {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Writes `bytes` to `name` inside the sandbox and returns the full path.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, bytes).unwrap();
+        path
     }
 
     /// Writes `text` to `name` inside the sandbox and returns the full path.
@@ -99,4 +110,28 @@ pub fn sops_bin() -> &'static Path {
         );
         path
     })
+}
+
+/// Runs `job` over `items` on a few threads; each call of a tool is a process, so threads mostly wait.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 8);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { break };
+                    let result = job(item);
+                    results.lock().unwrap().push((index, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use secret_cascade::sops::{AgeIdentities, EditableFile, Format};
+use secret_cascade::sops::{AgeIdentities, EditableFile, EncryptionError, Format};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new("fixtures/sops/enc").join(name)).unwrap()
@@ -77,4 +77,58 @@ fn rewriting_a_sops_file_changes_only_lastmodified_and_the_mac() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Names that would collide with the metadata, or that the store could not write back, are
+/// refused before anything is written.
+#[test]
+fn names_the_store_cannot_hold_are_refused() {
+    let cases: &[(&str, &[&str])] = &[
+        ("app.env", &["sops_mac"]),
+        ("app.env", &["A=B"]),
+        ("app.env", &["#x"]),
+        ("app.env", &["a", "b"]),
+        ("app.ini", &["sops", "mac"]),
+        ("app.ini", &["database", "a]b"]),
+        ("app.ini", &["database"]),
+        ("simple.yaml", &["sops", "mac"]),
+        ("simple.yaml", &["hello", "deeper"]),
+        ("blob_binary.json", &["other"]),
+    ];
+    for (name, path) in cases {
+        let format = if *name == "blob_binary.json" {
+            Format::Binary
+        } else {
+            Format::from_path(Path::new(name))
+        };
+        let mut file = EditableFile::open(&fixture(name), format, &identities()).unwrap();
+        let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+        let error = file.set(&path, b"value").unwrap_err();
+        assert!(
+            matches!(error, EncryptionError::Path { .. }),
+            "{name} {path:?}: {error}"
+        );
+    }
+}
+
+/// A line break cannot be written into an unencrypted INI value: the write fails instead of
+/// producing a different file.
+#[test]
+fn a_line_break_in_a_plaintext_ini_value_is_refused() {
+    let mut file = EditableFile::open(&fixture("app.ini"), Format::Ini, &identities()).unwrap();
+    let path = ["database".to_owned(), "note_unencrypted".to_owned()];
+    file.set(&path, b"two\nlines").unwrap();
+    assert!(matches!(file.to_bytes(), Err(EncryptionError::Output(_))));
+    // Encrypted, the same value is one line of ciphertext.
+    file.set(
+        &path[..1]
+            .iter()
+            .cloned()
+            .chain(["note".to_owned()])
+            .collect::<Vec<_>>(),
+        b"a\nb",
+    )
+    .unwrap();
+    file.unset(&path).unwrap();
+    file.to_bytes().unwrap();
 }

@@ -419,14 +419,39 @@ impl EditableFile {
             .map_err(EncryptionError::Output)
     }
 
-    /// Whether `path` fits the store: dotenv holds `NAME`, INI `section.key`.
+    /// Whether `path` fits the store (dotenv holds `NAME`, INI `section.key`) and stays clear of
+    /// the `sops` metadata and of characters the store cannot write back.
     fn check_shape(&self, path: &[String]) -> Result<(), String> {
+        let first = path.first().map(String::as_str).unwrap_or_default();
         match (self.format, path.len()) {
+            (Format::Dotenv, 1) if first.starts_with("sops_") => {
+                Err("`sops_` names hold the file's metadata".into())
+            }
+            (Format::Dotenv, 1) if first.starts_with('#') || first.contains(['=', '\n', '\r']) => {
+                Err("a dotenv name cannot start with `#` or hold `=` or a line break".into())
+            }
+            (Format::Ini, 2) if first == "sops" => {
+                Err("the `[sops]` section holds the file's metadata".into())
+            }
+            (Format::Ini, 2)
+                if path.iter().any(|p| {
+                    p.starts_with([';', '#', '[']) || p.contains([']', '=', ':', '\n', '\r'])
+                }) =>
+            {
+                Err(
+                    "an INI section or key cannot hold `]`, `=`, `:` or a line break, or start \
+                     with `;`, `#` or `[`"
+                        .into(),
+                )
+            }
             (Format::Dotenv, 1) | (Format::Ini, 2) => Ok(()),
             (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s".into()),
             (Format::Ini, _) => Err("an INI file holds `section.key` names".into()),
             (Format::Binary, _) if path != ["data"] => {
                 Err("a binary file holds only `data`".into())
+            }
+            _ if first == "sops" => {
+                Err("the top-level `sops` key holds the file's metadata".into())
             }
             _ => Ok(()),
         }

@@ -141,6 +141,11 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             .unwrap_or(0);
         for (key, value) in &entries[leading..] {
             match value {
+                Node::Leaf(leaf) if leaf.bytes.contains(&b'\n') => {
+                    return Err(format!(
+                        "INI values cannot hold line breaks; `{name}.{key}` has one"
+                    ));
+                }
                 Node::Leaf(leaf) => {
                     out.extend_from_slice(key.as_bytes());
                     out.extend(std::iter::repeat_n(b' ', width - key.len()));

@@ -21,7 +21,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::error::ConfigError;
 use crate::provider::Provider;
-use crate::providers::{EnvProvider, SopsProvider};
+use crate::providers::{EnvProvider, KeyringProvider, SopsProvider};
 use crate::resolver::{Resolver, ResolverBuilder};
 
 /// The environment variable that names the config file.
@@ -34,7 +34,7 @@ pub const LOCAL_CONFIG: &str = "secret-cascade.yml";
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The provider kinds a config file may name.
-const KINDS: &[&str] = &["env", "sops"];
+const KINDS: &[&str] = &["env", "keyring", "sops"];
 
 /// Finds the config file: `SECRET_CASCADE_CONFIG` if set (even when the file is missing, so that
 /// a wrong setting is an error rather than a silent fallback), else `./secret-cascade.yml`, else
@@ -129,6 +129,7 @@ fn read_provider(
     };
     Ok(match kind.as_str() {
         "env" => Box::new(EnvProvider::from_config(section)?),
+        "keyring" => Box::new(KeyringProvider::from_config(section)?),
         "sops" => Box::new(SopsProvider::from_config(
             section,
             builder.document_cache(),

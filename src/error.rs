@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Everything that can go wrong while resolving a secret.
 ///
 /// The command-line tool maps these to its exit codes: `NotFound` is 1, `Config` and
-/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3.
+/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3, `Unavailable` is 4.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -49,6 +49,16 @@ pub enum Error {
         /// The layer's label, as in [`Attempt::layer`].
         layer: String,
         /// What went wrong, without any value.
+        reason: String,
+    },
+
+    /// A backend that an operation needs could not be reached (writing to a keyring that has no
+    /// daemon, for instance). Lookups never fail this way: an unavailable layer is skipped.
+    #[error("`{layer}` is unavailable: {reason}")]
+    Unavailable {
+        /// The layer's label.
+        layer: String,
+        /// Why, without any value.
         reason: String,
     },
 

@@ -53,6 +53,14 @@ impl Resolver {
         }
     }
 
+    /// The first layer of type `P`, for its own API (a layer is reachable this way when its
+    /// provider implements [`Provider::as_any`], as the built-in ones do).
+    pub fn layer<P: Provider + 'static>(&self) -> Option<&P> {
+        self.layers
+            .iter()
+            .find_map(|layer| layer.as_any()?.downcast_ref::<P>())
+    }
+
     /// The first answer in the chain, else the request's default, else [`Error::NotFound`]
     /// naming every layer tried and why it missed.
     pub fn resolve(&self, request: &SecretRequest) -> Result<SecretRecord, Error> {

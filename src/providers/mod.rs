@@ -4,8 +4,10 @@
 //! and when it answers *unavailable* rather than failing.
 
 pub mod env;
+pub mod keyring;
 pub(crate) mod overrides;
 pub mod sops;
 
 pub use env::EnvProvider;
+pub use keyring::{Backend, KeyringProvider};
 pub use sops::SopsProvider;

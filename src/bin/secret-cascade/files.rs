@@ -1,7 +1,7 @@
 //! `encrypt`, `set`, `unset` and `rotate`: writing SOPS files natively, in the format the real
 //! sops 3.11 reads.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
@@ -237,23 +237,7 @@ pub(crate) struct SetArgs {
 
 pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
     let path = name_path(&args.name)?;
-    if std::io::stdin().is_terminal() {
-        eprintln!(
-            "Type the value for {}, then Ctrl-D (it is shown as you type):",
-            args.name
-        );
-    }
-    let mut value = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut value)
-        .map_err(|e| Failure::usage(format!("cannot read the value from stdin: {e}")))?;
-    if value.ends_with(b"\n") {
-        value.pop();
-        if value.ends_with(b"\r") {
-            value.pop();
-        }
-    }
+    let value = crate::value_from_stdin(&args.name)?;
     edit(&args.file, args.input_type, |file| {
         if file.format() != Format::Binary && std::str::from_utf8(&value).is_err() {
             return Err(EncryptionError::Path {

@@ -60,9 +60,18 @@ pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
         request = request.with_default(default);
     }
     let record = resolver.resolve(&request)?;
+    print_record(&request, &record, args.json)
+}
+
+/// Prints a record as `get` does: the value and a newline, or the `--json` object.
+pub(crate) fn print_record(
+    request: &SecretRequest,
+    record: &SecretRecord,
+    json: bool,
+) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut out, &JsonRecord::new(&request, &record))
+    if json {
+        serde_json::to_writer(&mut out, &JsonRecord::new(request, record))
             .map_err(std::io::Error::from)?;
     } else {
         out.write_all(record.expose_secret().as_bytes())?;

@@ -8,13 +8,16 @@ mod exec;
 mod files;
 mod get;
 mod init;
+mod keyring;
 mod shred;
 
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use secret_cascade::Error;
 use tracing_subscriber::EnvFilter;
+use zeroize::Zeroizing;
 
 const OVERVIEW: &str = "\
 Examples:
@@ -72,6 +75,9 @@ enum Command {
     /// Create an age identity, a .sops.yaml and a starter config.
     #[command(after_help = init::INIT_EXAMPLES)]
     Init(init::InitArgs),
+    /// Set, get or delete a secret in the OS keyring.
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
     /// Run a command with secrets in its environment, resolving all of them first.
     #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Init(args) => init::run(args),
         Command::Exec(args) => exec::run(args),
+        Command::Keyring(command) => keyring::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -126,6 +133,7 @@ impl From<Error> for Failure {
             Error::NotFound { .. } => 1,
             Error::Config(_) | Error::InvalidRequest { .. } => 2,
             Error::Decryption { .. } | Error::Provider { .. } => 3,
+            Error::Unavailable { .. } => 4,
             _ => 3,
         };
         Self {
@@ -157,4 +165,26 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// The value from stdin, one trailing newline removed, in a zeroizing buffer.
+pub(crate) fn value_from_stdin(name: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "Type the value for {}, then Ctrl-D (it is shown as you type):",
+            name
+        );
+    }
+    let mut value = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut value)
+        .map_err(|e| Failure::usage(format!("cannot read the value from stdin: {e}")))?;
+    if value.ends_with(b"\n") {
+        value.pop();
+        if value.ends_with(b"\r") {
+            value.pop();
+        }
+    }
+    Ok(value)
 }

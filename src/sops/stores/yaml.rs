@@ -531,14 +531,17 @@ fn string(out: &mut Vec<u8>, bytes: &[u8], literal_indent: Option<usize>) {
         );
         return;
     };
-    // Most keys and values are words: no analysis needed beyond how they resolve.
+    // Most keys and values (and every `ENC[...]`) are one run of visible ASCII that starts with a
+    // letter or digit: without spaces there is no `: ` or ` #`, so only the ending, quotes and
+    // how the text resolves can matter.
     let word = text
         .bytes()
         .next()
         .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
         && text
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'\'' | b'"' | b'\\'))
+        && !text.ends_with(':');
     if word && resolves_to_string(text) {
         out.extend_from_slice(text.as_bytes());
         return;

@@ -29,7 +29,8 @@ Examples:
   secret-cascade doctor
 
 Exit codes: 0 done, 1 not found, 2 usage or config error, 3 decryption or integrity error (wrong
-key, tampered file); `exec` exits with its command's status. `secret-cascade help COMMAND` has
+key, tampered file), 4 a backend the command needs is unavailable (`keyring`); `exec` exits with
+its command's status. `secret-cascade help COMMAND` has
 each command's examples and details.
 
 Logs go to stderr: -v for debug, -vv for trace; or set SECRET_CASCADE_LOG to a tracing filter.

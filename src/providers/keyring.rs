@@ -401,20 +401,18 @@ impl Provider for KeyringProvider {
         }
         let outcome = self.call(&user, |entry| entry.get_secret());
         let value = match outcome {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                match String::from_utf8(bytes.to_vec()) {
-                    Ok(text) => Some(Zeroizing::new(text)),
-                    Err(invalid) => {
-                        drop(Zeroizing::new(invalid.into_bytes()));
-                        return Err(self.error(
-                            &user,
-                            Failure::Broken("the stored value is not UTF-8".into()),
-                            "read",
-                        ));
-                    }
+            // The store's buffer becomes ours without a copy, and is wiped on every path.
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(Zeroizing::new(text)),
+                Err(invalid) => {
+                    drop(Zeroizing::new(invalid.into_bytes()));
+                    return Err(self.error(
+                        &user,
+                        Failure::Broken("the stored value is not UTF-8".into()),
+                        "read",
+                    ));
                 }
-            }
+            },
             Err(Failure::Missing) => None,
             Err(Failure::Unavailable(reason)) => return Ok(Answer::Unavailable(reason.into())),
             Err(failure) => return Err(self.error(&user, failure, "read")),

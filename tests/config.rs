@@ -15,7 +15,22 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "providers:\n  - kind: nosuch\n",
         "at `providers[0].kind`",
-        "unknown provider kind `nosuch`; expected one of `env`, `sops`",
+        "unknown provider kind `nosuch`; expected one of `env`, `keyring`, `sops`",
+    ),
+    (
+        "providers:\n  - kind: keyring\n    backend: wallet\n",
+        "at `providers[0].backend`",
+        "unknown keyring backend `wallet`; expected `secret-service`, `keyutils` or `mock`",
+    ),
+    (
+        "providers:\n  - kind: keyring\n    timeout_ms: 0\n",
+        "at `providers[0].timeout_ms`",
+        "timeout_ms",
+    ),
+    (
+        "providers:\n  - kind: keyring\n    servise: app\n",
+        "at `providers[0].servise`",
+        "unknown option `servise`",
     ),
     (
         "providers:\n  - prefix: A\n",

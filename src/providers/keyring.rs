@@ -17,6 +17,11 @@
 //! is not UTF-8, or several entries for one name, are errors: the keyring is there but its answer
 //! is unusable, so the chain stops.
 //!
+//! Entries written here through the Secret Service carry the attribute `application: Python
+//! keyring library`, as Python's `keyring` writes them: each tool's write then replaces the
+//! other's instead of adding a second item. `set` and `delete` act on every entry of the name when
+//! there are several.
+//!
 //! Stores are built per provider, never through keyring-core's process-wide default store, so
 //! resolvers and tests do not share or fight over one. Values go from the store's buffer into a
 //! zeroizing one; the store crates' own copies (and the daemon's) are theirs.
@@ -189,7 +194,23 @@ impl KeyringProvider {
     pub fn set(&self, request: &SecretRequest, value: &str) -> Result<(), Error> {
         let user = Self::username(request);
         let value = Zeroizing::new(value.as_bytes().to_vec());
-        let outcome = self.call(&user, move |entry| entry.set_secret(&value));
+        let backend = self.backend;
+        let outcome = self.call(&user, move |entry| {
+            // Several entries (one written by Python's keyring, one by an older version of
+            // this tool) all give way to the new value.
+            if let Err(keyring_core::Error::Ambiguous(entries)) = entry.set_secret(&value) {
+                delete_all(entries)?;
+            }
+            entry.set_secret(&value)?;
+            if backend == Backend::SecretService {
+                // Python's keyring writes this attribute and replaces (instead of duplicating)
+                // only an item with exactly its attributes: with it, either tool's write
+                // replaces the other's.
+                let python = HashMap::from([("application", PYTHON_KEYRING_APPLICATION)]);
+                entry.update_attributes(&python)?;
+            }
+            Ok(())
+        });
         self.forget(&user);
         match outcome {
             Ok(()) => Ok(()),
@@ -200,7 +221,10 @@ impl KeyringProvider {
     /// Removes the request's entry; `Ok(false)` when there was none.
     pub fn delete(&self, request: &SecretRequest) -> Result<bool, Error> {
         let user = Self::username(request);
-        let outcome = self.call(&user, |entry| entry.delete_credential());
+        let outcome = self.call(&user, |entry| match entry.delete_credential() {
+            Err(keyring_core::Error::Ambiguous(entries)) => delete_all(entries),
+            other => other,
+        });
         self.forget(&user);
         match outcome {
             Ok(()) => Ok(true),
@@ -361,6 +385,13 @@ impl Shared {
         *slot = Some(Arc::clone(&store));
         Ok(store)
     }
+}
+
+/// The `application` attribute Python's `keyring` gives the Secret Service items it writes.
+const PYTHON_KEYRING_APPLICATION: &str = "Python keyring library";
+
+fn delete_all(entries: Vec<Entry>) -> keyring_core::Result<()> {
+    entries.iter().try_for_each(Entry::delete_credential)
 }
 
 /// A keyring-core error as a failure, described without its payload (`BadEncoding` and

@@ -45,9 +45,6 @@ fn describe(answer: &Result<Answer, secret_cascade::Error>) -> String {
 }
 
 #[test]
-#[ignore = "bug: the provider keeps its first Secret Service connection for life; once the bus \
-            or daemon restarts, every call answers `unavailable: ... Broken pipe` and never \
-            reconnects"]
 fn a_provider_serves_again_after_the_secret_service_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("bus");

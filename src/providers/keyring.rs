@@ -266,9 +266,17 @@ impl KeyringProvider {
         user: &str,
         op: impl FnOnce(&Entry) -> keyring_core::Result<T> + Send + 'static,
     ) -> Result<T, Failure> {
-        let shared = Arc::clone(&self.shared);
         let (service, user) = (self.service.clone(), user.to_owned());
-        let job = move || shared.run(&service, &user, op);
+        self.call_store(move |store| op(&store.build(&service, &user, None)?))
+    }
+
+    /// Runs `op` on the store, as [`Self::call`] does.
+    fn call_store<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&CredentialStore) -> keyring_core::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let shared = Arc::clone(&self.shared);
+        let job = move || shared.run(op);
         if !self.backend.can_block() {
             return job();
         }
@@ -343,16 +351,21 @@ impl KeyringProvider {
 }
 
 impl Shared {
-    /// Connects (once) and runs `op` on the entry.
+    /// Connects (once) and runs `op` on the store. A connection that fails (the bus or the daemon
+    /// went away) is dropped, so the next call connects again.
     fn run<T>(
         &self,
-        service: &str,
-        user: &str,
-        op: impl FnOnce(&Entry) -> keyring_core::Result<T>,
+        op: impl FnOnce(&CredentialStore) -> keyring_core::Result<T>,
     ) -> Result<T, Failure> {
         let store = self.store()?;
-        let entry = store.build(service, user, None).map_err(|e| classify(&e))?;
-        op(&entry).map_err(|e| classify(&e))
+        let outcome = op(store.as_ref()).map_err(|e| classify(&e));
+        if let Err(Failure::Unavailable(_)) = &outcome {
+            let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|kept| Arc::ptr_eq(kept, &store)) {
+                *slot = None;
+            }
+        }
+        outcome
     }
 
     fn store(&self) -> Result<Arc<CredentialStore>, Failure> {
@@ -400,7 +413,9 @@ fn classify(error: &keyring_core::Error) -> Failure {
     use keyring_core::Error as E;
     match error {
         E::NoEntry => Failure::Missing,
-        E::NoStorageAccess(e) => Failure::Unavailable(format!("no access to the keyring: {e}")),
+        E::NoStorageAccess(e) => Failure::Unavailable(format!(
+            "the keyring is locked or refused access: {e}"
+        )),
         E::PlatformFailure(e) => Failure::Unavailable(e.to_string()),
         E::NoDefaultStore => Failure::Unavailable("no keyring store".into()),
         E::NotSupportedByStore(reason) => Failure::Unavailable(reason.clone()),
@@ -460,10 +475,41 @@ impl Provider for KeyringProvider {
     }
 
     fn diagnose(&self) -> Vec<Check> {
-        let probe = SecretRequest::new("secret-cascade-doctor-probe");
-        let user = Self::username(&probe);
-        match self.call(&user, |entry| entry.get_secret().map(|b| b.len())) {
-            Ok(_) | Err(Failure::Missing) => vec![Check::ok(
+        // Read one stored entry of the service when the store can list them: a locked collection
+        // answers a search, and a miss, without unlocking, but not a read.
+        let service = self.service.clone();
+        let probe = Self::username(&SecretRequest::new("secret-cascade-doctor-probe"));
+        let outcome = self.call_store(move |store| {
+            let spec = HashMap::from([("service", service.as_str())]);
+            let entries = match store.search(&spec) {
+                Ok(entries) => entries,
+                Err(keyring_core::Error::NotSupportedByStore(_)) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            let entry = match entries.into_iter().next() {
+                Some(entry) => entry,
+                None => store.build(&service, &probe, None)?,
+            };
+            match entry.get_secret() {
+                Ok(secret) => {
+                    drop(Zeroizing::new(secret));
+                    Ok(true)
+                }
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(e),
+            }
+        });
+        match outcome {
+            Ok(read) => vec![Check::ok(
+                "backend",
+                format!(
+                    "{} answers (service `{}`{})",
+                    self.backend,
+                    self.service,
+                    if read { "; a stored entry reads" } else { "; no entries yet" }
+                ),
+            )],
+            Err(Failure::Missing) => vec![Check::ok(
                 "backend",
                 format!("{} answers (service `{}`)", self.backend, self.service),
             )],

@@ -413,9 +413,9 @@ fn classify(error: &keyring_core::Error) -> Failure {
     use keyring_core::Error as E;
     match error {
         E::NoEntry => Failure::Missing,
-        E::NoStorageAccess(e) => Failure::Unavailable(format!(
-            "the keyring is locked or refused access: {e}"
-        )),
+        E::NoStorageAccess(e) => {
+            Failure::Unavailable(format!("the keyring is locked or refused access: {e}"))
+        }
         E::PlatformFailure(e) => Failure::Unavailable(e.to_string()),
         E::NoDefaultStore => Failure::Unavailable("no keyring store".into()),
         E::NotSupportedByStore(reason) => Failure::Unavailable(reason.clone()),
@@ -506,7 +506,11 @@ impl Provider for KeyringProvider {
                     "{} answers (service `{}`{})",
                     self.backend,
                     self.service,
-                    if read { "; a stored entry reads" } else { "; no entries yet" }
+                    if read {
+                        "; a stored entry reads"
+                    } else {
+                        "; no entries yet"
+                    }
                 ),
             )],
             Err(Failure::Missing) => vec![Check::ok(

@@ -65,7 +65,10 @@ pub struct KeyringProvider {
 pub enum Backend {
     /// The freedesktop Secret Service over D-Bus (gnome-keyring, KWallet, KeePassXC).
     SecretService,
-    /// The Linux kernel's keyutils session keyring (persists for the login session only).
+    /// The Linux kernel's keyutils: entries in the process's session keyring, also linked into
+    /// the user's persistent keyring (kept across sessions, expiring after the kernel's
+    /// `persistent_keyring_expiry`, 3 days unused by default). A process without a session
+    /// keyring of its own (many containers) is denied: the layer is then unavailable.
     Keyutils,
     /// An in-memory store, for tests: nothing persists beyond the provider.
     Mock,

@@ -1,10 +1,12 @@
-//! The SOPS file format, decrypted natively (no `sops` binary): the five stores, the metadata, age
-//! identities and Shamir key groups, the values' AES-256-GCM, and the MAC. `SOPS_FORMAT.md` in the
-//! project's design notes is the rule-by-rule specification this follows; comments cite its
-//! sections.
+//! The SOPS file format, read and written natively (no `sops` binary): the five stores, the
+//! metadata, age identities and Shamir key groups, the values' AES-256-GCM, and the MAC.
+//! `SOPS_FORMAT.md` in the project's design notes is the rule-by-rule specification this follows;
+//! comments cite its sections. [`decrypt_file`] reads; [`encrypt`], [`EditableFile`] and
+//! [`edit_file`] write files the real sops 3.11 reads, laid out as sops lays them out.
 //!
 //! Decryption fails closed: the MAC is verified over every value before any value is returned,
-//! and a value that is plaintext where the file's rules require ciphertext is an error.
+//! and a value that is plaintext where the file's rules require ciphertext is an error. Editing
+//! decrypts and verifies the whole file first, so a tampered file is never rewritten.
 
 mod cipher;
 mod creation_rules;

@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,8 +46,14 @@ use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::{Error, SecretRequest};
 
 /// How many timed-out keyring calls may be left running before the layer stops starting new
-/// ones (and answers unavailable until they finish).
+/// ones (and answers unavailable until they finish). Calls that answer in time do not count:
+/// any number may run at once.
 pub const MAX_PENDING: usize = 4;
+
+/// A helper-thread call's states.
+const RUNNING: u8 = 0;
+const FINISHED: u8 = 1;
+const ABANDONED: u8 = 2;
 
 /// Reads (and, for `secret-cascade keyring`, writes) secrets in the OS keyring.
 pub struct KeyringProvider {
@@ -110,8 +116,8 @@ struct Shared {
     backend: Backend,
     /// The store, connected on first use (and again after a failure).
     store: Mutex<Option<Arc<CredentialStore>>>,
-    /// Calls running on helper threads, timed out or not.
-    pending: AtomicUsize,
+    /// Calls that timed out and whose helper thread is still waiting for the keyring.
+    abandoned: AtomicUsize,
 }
 
 /// Why the keyring could not answer.
@@ -147,7 +153,7 @@ impl KeyringProvider {
             shared: Arc::new(Shared {
                 backend,
                 store: Mutex::new(None),
-                pending: AtomicUsize::new(0),
+                abandoned: AtomicUsize::new(0),
             }),
             cache: None,
         }
@@ -283,28 +289,34 @@ impl KeyringProvider {
         if !self.backend.can_block() {
             return job();
         }
-        if self.shared.pending.load(Ordering::Acquire) >= MAX_PENDING {
+        if self.shared.abandoned.load(Ordering::Acquire) >= MAX_PENDING {
             return Err(Failure::Unavailable(format!(
                 "{MAX_PENDING} earlier keyring calls have not answered yet"
             )));
         }
+        // The call's state, shared with its thread: whichever of "finished" and "abandoned"
+        // comes second knows how to count.
+        let state = Arc::new(AtomicU8::new(RUNNING));
         let (sender, receiver) = mpsc::sync_channel(1);
-        let shared = Arc::clone(&self.shared);
-        shared.pending.fetch_add(1, Ordering::AcqRel);
+        let (shared, thread_state) = (Arc::clone(&self.shared), Arc::clone(&state));
         let spawned = std::thread::Builder::new()
             .name("secret-cascade-keyring".into())
             .spawn(move || {
                 let outcome = job();
-                shared.pending.fetch_sub(1, Ordering::AcqRel);
+                if thread_state.swap(FINISHED, Ordering::AcqRel) == ABANDONED {
+                    shared.abandoned.fetch_sub(1, Ordering::AcqRel);
+                }
                 let _ = sender.send(outcome);
             });
         if let Err(e) = spawned {
-            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(Failure::Unavailable(format!(
                 "cannot start a keyring call: {e}"
             )));
         }
         receiver.recv_timeout(self.timeout).unwrap_or_else(|_| {
+            if state.swap(ABANDONED, Ordering::AcqRel) == RUNNING {
+                self.shared.abandoned.fetch_add(1, Ordering::AcqRel);
+            }
             Err(Failure::Unavailable(format!(
                 "the keyring did not answer within {} ms",
                 self.timeout.as_millis()

@@ -192,20 +192,20 @@ impl Provider for SopsProvider {
 
     fn diagnose(&self) -> Vec<Check> {
         let mut checks = Vec::new();
-        let file = match std::fs::metadata(&self.path) {
+        let readable = match std::fs::metadata(&self.path) {
             Ok(metadata) => {
                 checks.extend(diagnosis::private_file("file", &self.path, &metadata));
-                Some(metadata)
+                true
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let missing = format!("{} does not exist", self.path.display());
                 checks.push(Check::fail("file", missing));
-                None
+                false
             }
             Err(e) => {
                 let unreadable = format!("cannot read {}: {e}", self.path.display());
                 checks.push(Check::fail("file", unreadable));
-                None
+                false
             }
         };
         let mut key_file_failed = false;
@@ -239,15 +239,10 @@ impl Provider for SopsProvider {
         if let Some(identities) = &identities {
             checks.extend(other_key_files(identities, self.age_key_file.as_deref()));
         }
-        let Some(file) = file else {
+        if !readable {
             return checks;
-        };
-        let text = if file.len() > sops::MAX_FILE_BYTES {
-            Err(DecryptionError::TooLarge { size: file.len() })
-        } else {
-            std::fs::read(&self.path).map_err(|e| DecryptionError::Read(e.to_string()))
-        };
-        let text = match text {
+        }
+        let text = match sops::read_file(&self.path) {
             Ok(text) => text,
             Err(e) => {
                 checks.push(Check::fail("decryption", e.to_string()));

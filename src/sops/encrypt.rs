@@ -159,20 +159,20 @@ pub fn encrypt(
     output: Format,
     options: &EncryptOptions,
 ) -> Result<Vec<u8>, EncryptionError> {
-    if text.len() as u64 > super::MAX_FILE_BYTES {
-        return Err(EncryptionError::Input(format!(
-            "the file is {} bytes; the limit is {}",
-            text.len(),
-            super::MAX_FILE_BYTES
-        )));
-    }
-    let branches = stores::parse_plain(text, input).map_err(|e| match e {
+    let size = text.len() as u64;
+    let parsed = if size > super::MAX_FILE_BYTES {
+        Err(DecryptionError::TooLarge { size })
+    } else {
+        stores::parse_plain(text, input)
+    };
+    let branches = parsed.map_err(|e| match e {
         DecryptionError::Parse(reason) => EncryptionError::Input(reason),
         other => EncryptionError::Input(other.to_string()),
     })?;
     let data_key = cipher::new_data_key();
     let groups = options.key_groups.iter().filter(|g| !g.is_empty()).count();
     let threshold = options.shamir_threshold.unwrap_or(groups);
+    let key_groups = wrap_key(&data_key, &options.key_groups, threshold)?;
     let binary = input == Format::Binary;
     if binary && (options.rule != EncryptionRule::default() || options.mac_only_encrypted) {
         // As sops: the whole file is one value, always encrypted and always in the MAC.
@@ -182,7 +182,7 @@ pub fn encrypt(
         );
     }
     let metadata = Metadata {
-        key_groups: Vec::new(),
+        key_groups,
         threshold,
         last_modified: String::new(),
         mac: Vec::new(),
@@ -195,15 +195,14 @@ pub fn encrypt(
         rule_stated: !binary,
         mac_only_encrypted: options.mac_only_encrypted && !binary,
     };
-    let mut file = EditableFile {
+    EditableFile {
         branches,
         metadata,
         data_key,
         stash: Stash::default(),
         format: output,
-    };
-    file.metadata.key_groups = wrap_key(&file.data_key, &options.key_groups, threshold)?;
-    file.to_bytes()
+    }
+    .to_bytes()
 }
 
 /// Edits the SOPS file at `path` in place: waits for the file's edit lock, decrypts and verifies
@@ -219,11 +218,12 @@ pub fn edit_file(
         EncryptionError::Io(format!("cannot {action} {}: {e}", path.display()))
     };
     let _lock = atomic_write::lock(path).map_err(|e| io("lock the folder of", e))?;
-    let size = std::fs::metadata(path).map_err(|e| io("read", e))?.len();
-    if size > super::MAX_FILE_BYTES {
-        return Err(DecryptionError::TooLarge { size }.into());
-    }
-    let text = std::fs::read(path).map_err(|e| io("read", e))?;
+    let text = super::read_file(path).map_err(|e| match e {
+        DecryptionError::Read(reason) => {
+            EncryptionError::Io(format!("cannot read {}: {reason}", path.display()))
+        }
+        other => other.into(),
+    })?;
     let format = format.unwrap_or_else(|| Format::from_path(path));
     let mut file = EditableFile::open(&text, format, identities)?;
     edit(&mut file)?;

@@ -255,19 +255,27 @@ pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// Reads a file of at most [`MAX_FILE_BYTES`] (checked before reading) into a buffer that is
+/// wiped on drop: a SOPS file, or the cleartext `encrypt` is given.
+pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
+    let unreadable = |e: std::io::Error| DecryptionError::Read(e.to_string());
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(DecryptionError::TooLarge { size });
+    }
+    let mut text = Zeroizing::new(Vec::with_capacity(size as usize));
+    std::io::Read::read_to_end(&mut file, &mut text).map_err(unreadable)?;
+    Ok(text)
+}
+
 /// Reads, decrypts and verifies a SOPS file; the store is `format` or else chosen by extension.
 pub fn decrypt_file(
     path: &Path,
     format: Option<Format>,
     identities: &AgeIdentities,
 ) -> Result<Document, DecryptionError> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| DecryptionError::Read(e.to_string()))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(DecryptionError::TooLarge { size });
-    }
-    let text = std::fs::read(path).map_err(|e| DecryptionError::Read(e.to_string()))?;
+    let text = read_file(path)?;
     decrypt(
         &text,
         format.unwrap_or_else(|| Format::from_path(path)),

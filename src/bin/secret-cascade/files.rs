@@ -1,7 +1,7 @@
 //! `encrypt`, `set`, `unset` and `rotate`: writing SOPS files natively, in the format the real
 //! sops 3.11 reads.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
@@ -10,7 +10,6 @@ use secret_cascade::shred::{self, ShredOptions};
 use secret_cascade::sops::{
     self, AgeIdentities, DecryptionError, EncryptOptions, EncryptionError, EncryptionRule, Format,
 };
-use zeroize::Zeroizing;
 
 use crate::Failure;
 use crate::decrypt::parse_format;
@@ -131,7 +130,12 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
             "--shred with --output equal to FILE would destroy the result; write elsewhere",
         ));
     }
-    let text = read_limited(file)?;
+    let text = sops::read_file(file).map_err(|e| match e {
+        DecryptionError::Read(reason) => {
+            Failure::usage(format!("cannot read {}: {reason}", file.display()))
+        }
+        other => Failure::usage(format!("{}: {other}", file.display())),
+    })?;
     let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
         EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
     } else {
@@ -181,25 +185,6 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         tracing::debug!(?outcome, "shredded the cleartext");
     }
     Ok(())
-}
-
-/// The cleartext, refused above the size limit, held in a zeroizing buffer.
-fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let unreadable =
-        |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", path.display()));
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > sops::MAX_FILE_BYTES {
-        return Err(Failure::usage(format!(
-            "{} is {size} bytes; the limit is {}",
-            path.display(),
-            sops::MAX_FILE_BYTES
-        )));
-    }
-    let mut text = Zeroizing::new(Vec::with_capacity(size as usize));
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(unreadable)?;
-    Ok(text)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

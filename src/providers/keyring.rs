@@ -58,7 +58,6 @@ const ABANDONED: u8 = 2;
 /// Reads (and, for `secret-cascade keyring`, writes) secrets in the OS keyring.
 pub struct KeyringProvider {
     service: String,
-    backend: Backend,
     timeout: Duration,
     label: String,
     shared: Arc<Shared>,
@@ -90,18 +89,27 @@ impl Backend {
         }
     }
 
-    fn parse(word: &str) -> Option<Self> {
-        Some(match word {
-            "secret-service" => Self::SecretService,
-            "keyutils" => Self::Keyutils,
-            "mock" => Self::Mock,
-            _ => return None,
-        })
-    }
-
     /// Whether calls can block (D-Bus) and so run on a helper thread under the timeout.
     fn can_block(self) -> bool {
         self == Self::SecretService
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        Ok(match word {
+            "secret-service" => Self::SecretService,
+            "keyutils" => Self::Keyutils,
+            "mock" => Self::Mock,
+            other => {
+                return Err(format!(
+                    "unknown keyring backend `{other}`; expected `secret-service`, `keyutils` or \
+                     `mock`"
+                ));
+            }
+        })
     }
 }
 
@@ -148,7 +156,6 @@ impl KeyringProvider {
         Self {
             label: format!("keyring:{}", backend.as_str()),
             service,
-            backend,
             timeout: Self::DEFAULT_TIMEOUT,
             shared: Arc::new(Shared {
                 backend,
@@ -182,7 +189,7 @@ impl KeyringProvider {
 
     /// The backend.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.shared.backend
     }
 
     /// How long one keyring call may take.
@@ -203,7 +210,7 @@ impl KeyringProvider {
     pub fn set(&self, request: &SecretRequest, value: &str) -> Result<(), Error> {
         let user = Self::username(request);
         let value = Zeroizing::new(value.as_bytes().to_vec());
-        let backend = self.backend;
+        let backend = self.shared.backend;
         let outcome = self.call(&user, move |entry| {
             // Several entries (one written by Python's keyring, one by an older version of
             // this tool) all give way to the new value.
@@ -248,15 +255,9 @@ impl KeyringProvider {
             .unwrap_or_else(|| Self::DEFAULT_SERVICE.to_owned());
         let backend = match section.non_empty_string("backend")? {
             None => Backend::SecretService,
-            Some(word) => Backend::parse(&word).ok_or_else(|| {
-                section.error(
-                    Some("backend"),
-                    format!(
-                        "unknown keyring backend `{word}`; expected `secret-service`, `keyutils` \
-                         or `mock`"
-                    ),
-                )
-            })?,
+            Some(word) => word
+                .parse()
+                .map_err(|reason| section.error(Some("backend"), reason))?,
         };
         let mut provider = Self::with_backend(service, backend);
         if let Some(ms) = section.positive_integer("timeout_ms")? {
@@ -286,7 +287,7 @@ impl KeyringProvider {
     ) -> Result<T, Failure> {
         let shared = Arc::clone(&self.shared);
         let job = move || shared.run(op);
-        if !self.backend.can_block() {
+        if !self.shared.backend.can_block() {
             return job();
         }
         if self.shared.abandoned.load(Ordering::Acquire) >= MAX_PENDING {
@@ -519,7 +520,7 @@ impl Provider for KeyringProvider {
                 "backend",
                 format!(
                     "{} answers (service `{}`{})",
-                    self.backend,
+                    self.shared.backend,
                     self.service,
                     if read {
                         "; a stored entry reads"
@@ -530,11 +531,14 @@ impl Provider for KeyringProvider {
             )],
             Err(Failure::Missing) => vec![Check::ok(
                 "backend",
-                format!("{} answers (service `{}`)", self.backend, self.service),
+                format!(
+                    "{} answers (service `{}`)",
+                    self.shared.backend, self.service
+                ),
             )],
             Err(Failure::Unavailable(reason)) => vec![Check::fail(
                 "backend",
-                format!("{} is unavailable: {reason}", self.backend),
+                format!("{} is unavailable: {reason}", self.shared.backend),
             )],
             Err(Failure::Broken(reason)) => vec![Check::fail("backend", reason)],
         }
@@ -545,7 +549,7 @@ impl fmt::Debug for KeyringProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyringProvider")
             .field("service", &self.service)
-            .field("backend", &self.backend)
+            .field("backend", &self.shared.backend)
             .field("timeout", &self.timeout)
             .field("cache_ttl", &self.cache.as_ref().map(|c| c.ttl))
             .finish_non_exhaustive()

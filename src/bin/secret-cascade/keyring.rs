@@ -76,13 +76,13 @@ pub(crate) struct GetArgs {
     json: bool,
 }
 
+/// A backend for these commands: an in-memory `mock` store would forget at once.
 fn parse_backend(word: &str) -> Result<Backend, String> {
-    match word {
-        "secret-service" => Ok(Backend::SecretService),
-        "keyutils" => Ok(Backend::Keyutils),
-        other => Err(format!(
-            "unknown backend `{other}`; expected secret-service or keyutils"
+    match word.parse() {
+        Ok(Backend::Mock) | Err(_) => Err(format!(
+            "unknown backend `{word}`; expected secret-service or keyutils"
         )),
+        Ok(backend) => Ok(backend),
     }
 }
 
@@ -93,12 +93,11 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
             let value = crate::value_from_stdin(&request.qualified_name())?;
             let value = std::str::from_utf8(&value)
                 .map_err(|_| Failure::usage("the value on stdin is not valid UTF-8"))?;
-            keyring.layer(|k| k.set(&request, value))?;
-            Ok(())
+            Ok(keyring.set(&request, value)?)
         }
         KeyringCommand::Delete(args) => {
             let (keyring, request) = open(&args)?;
-            if keyring.layer(|k| k.delete(&request))? {
+            if keyring.delete(&request)? {
                 Ok(())
             } else {
                 Err(Failure {
@@ -112,7 +111,11 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
         }
         KeyringCommand::Get(args) => {
             let (keyring, request) = open(&args.entry)?;
-            match keyring.resolver.resolve(&request) {
+            let resolver = Resolver::builder()
+                .name("keyring")
+                .provider(keyring)
+                .build();
+            match resolver.resolve(&request) {
                 Ok(record) => print_record(&request, &record, args.json),
                 // The keyring is all this command asks: its absence is exit 4, not "not found".
                 Err(Error::NotFound { tried, .. })
@@ -133,25 +136,8 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
     }
 }
 
-/// A resolver whose only layer is the chosen keyring.
-struct Keyring {
-    resolver: Resolver,
-}
-
-impl Keyring {
-    fn layer<T>(
-        &self,
-        job: impl FnOnce(&KeyringProvider) -> Result<T, Error>,
-    ) -> Result<T, Failure> {
-        let keyring = self
-            .resolver
-            .layer::<KeyringProvider>()
-            .ok_or_else(|| Failure::usage("no keyring layer"))?;
-        Ok(job(keyring)?)
-    }
-}
-
-fn open(args: &KeyringArgs) -> Result<(Keyring, SecretRequest), Failure> {
+/// The chosen keyring, and the request for the name.
+fn open(args: &KeyringArgs) -> Result<(KeyringProvider, SecretRequest), Failure> {
     let mut keyring = match &args.config {
         Some(path) => {
             let configured = Resolver::from_config_file(path)?;
@@ -175,9 +161,5 @@ fn open(args: &KeyringArgs) -> Result<(Keyring, SecretRequest), Failure> {
     if let Some(scope) = &args.scope {
         request = request.with_scope(scope);
     }
-    let resolver = Resolver::builder()
-        .name("keyring")
-        .provider(keyring)
-        .build();
-    Ok((Keyring { resolver }, request))
+    Ok((keyring, request))
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 use sha2::{Digest, Sha512};
@@ -127,6 +127,14 @@ pub enum EncryptionError {
     Output(String),
     /// The file could not be read or written; the old file is intact.
     Io(String),
+    /// What would be written does not read back as what was meant (the store cannot hold a
+    /// value as it is); nothing was written.
+    ReadBack {
+        /// The store of the file.
+        format: Format,
+        /// What differs: a key path or the reader's error, never a value.
+        reason: String,
+    },
 }
 
 impl fmt::Display for EncryptionError {
@@ -139,6 +147,12 @@ impl fmt::Display for EncryptionError {
             Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
             Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
             Self::Io(reason) => f.write_str(reason),
+            Self::ReadBack { format, reason } => write!(
+                f,
+                "refusing to write: the {format} file would not read back as meant ({reason}); \
+                 the file on disk is unchanged. A value this store cannot carry can go in an \
+                 encrypted value or another store; otherwise please report this"
+            ),
         }
     }
 }
@@ -205,19 +219,21 @@ pub fn encrypt(
     .to_bytes()
 }
 
-/// Edits the SOPS file at `path` in place: waits for the file's edit lock, decrypts and verifies
-/// it, applies `edit`, and replaces it atomically (its permissions kept). On any error the file is
-/// left as it was. The store is `format` or else chosen by extension.
+/// Edits the SOPS file at `path` in place: waits at most `lock_timeout` for the file's edit lock,
+/// decrypts and verifies it, applies `edit`, and replaces it atomically (its permissions, owner
+/// and group kept; a symbolic link is followed to the file it names, which is the one replaced).
+/// On any error the file is left as it was. The store is `format` or else chosen by extension.
 pub fn edit_file(
     path: &Path,
     format: Option<Format>,
     identities: &AgeIdentities,
+    lock_timeout: Duration,
     edit: impl FnOnce(&mut EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), EncryptionError> {
     let io = |action: &str, e: std::io::Error| {
         EncryptionError::Io(format!("cannot {action} {}: {e}", path.display()))
     };
-    let _lock = atomic_write::lock(path).map_err(|e| io("lock the folder of", e))?;
+    let _lock = atomic_write::lock(path, lock_timeout).map_err(|e| io("lock", e))?;
     let text = super::read_file(path).map_err(|e| match e {
         DecryptionError::Read(reason) => {
             EncryptionError::Io(format!("cannot read {}: {reason}", path.display()))
@@ -228,7 +244,8 @@ pub fn edit_file(
     let mut file = EditableFile::open(&text, format, identities)?;
     edit(&mut file)?;
     let written = file.to_bytes()?;
-    atomic_write::write(path, &written, 0o600).map_err(|e| io("write", e))
+    atomic_write::write(path, &written, atomic_write::Mode::KeepOr(0o600))
+        .map_err(|e| io("write", e))
 }
 
 /// An encrypted file opened for editing: decrypted and verified, changed in memory, written back
@@ -415,8 +432,30 @@ impl EditableFile {
             &mac_text(hasher),
             metadata.last_modified.as_bytes(),
         );
-        stores::emit_encrypted(&branches, &metadata.to_node(), self.format)
-            .map_err(EncryptionError::Output)
+        let written = stores::emit_encrypted(&branches, &metadata.to_node(), self.format)
+            .map_err(EncryptionError::Output)?;
+        self.check_reads_back(&written)?;
+        Ok(written)
+    }
+
+    /// Reads `written` back as any reader will (parse, decrypt with the data key, MAC) and checks
+    /// that it holds exactly the values meant. A store that cannot carry a value as it is (a
+    /// quoting rule the writer missed) is found here, before anything reaches the disk.
+    fn check_reads_back(&self, written: &[u8]) -> Result<(), EncryptionError> {
+        let unreadable = |reason: String| EncryptionError::ReadBack {
+            format: self.format,
+            reason,
+        };
+        let (branches, metadata) =
+            super::parse_encrypted(written, self.format).map_err(|e| unreadable(e.to_string()))?;
+        let opened = super::open_with_key(branches, metadata, self.data_key.clone(), None)
+            .map_err(|e| unreadable(e.to_string()))?;
+        match differing_value(&self.branches, &opened.branches, self.format) {
+            None => Ok(()),
+            Some(path) => Err(unreadable(format!(
+                "the value at `{path}` would read back differently"
+            ))),
+        }
     }
 
     /// Whether `path` fits the store (dotenv holds `NAME`, INI `section.key`) and stays clear of
@@ -506,6 +545,67 @@ fn child<'a>(
         }
         _ => Err("a value on the way is not a map or list"),
     }
+}
+
+/// The dotted path of the first value (map keys and list items, comments aside) that differs
+/// between what was meant and what was read back, by bytes: a type may change across stores (an
+/// int written to dotenv reads back as a string) but its text may not. An INI reader always has a
+/// `DEFAULT` section, so an empty one on either side is no difference.
+fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<String> {
+    fn data(entries: &[(String, Node)], skip_empty_default: bool) -> Vec<&(String, Node)> {
+        entries
+            .iter()
+            .filter(|(key, value)| {
+                value.is_data()
+                    && !(skip_empty_default
+                        && key == "DEFAULT"
+                        && matches!(value, Node::Map(e) if !e.iter().any(|(_, v)| v.is_data())))
+            })
+            .collect()
+    }
+    fn differs(a: &Node, b: &Node, path: &mut Vec<String>, top_ini: bool) -> bool {
+        match (a, b) {
+            (Node::Map(a), Node::Map(b)) => {
+                let (a, b) = (data(a, top_ini), data(b, top_ini));
+                if a.len() != b.len() {
+                    return true;
+                }
+                a.iter().zip(&b).any(|((ka, va), (kb, vb))| {
+                    path.push(ka.clone());
+                    let found = ka != kb || differs(va, vb, path, false);
+                    if !found {
+                        path.pop();
+                    }
+                    found
+                })
+            }
+            (Node::List(a), Node::List(b)) => {
+                let a: Vec<_> = a.iter().filter(|n| n.is_data()).collect();
+                let b: Vec<_> = b.iter().filter(|n| n.is_data()).collect();
+                a.len() != b.len()
+                    || a.iter().zip(&b).enumerate().any(|(i, (x, y))| {
+                        path.push(i.to_string());
+                        let found = differs(x, y, path, false);
+                        if !found {
+                            path.pop();
+                        }
+                        found
+                    })
+            }
+            (Node::Leaf(a), Node::Leaf(b)) => a.bytes.as_slice() != b.bytes.as_slice(),
+            (Node::Null, Node::Null) => false,
+            _ => true,
+        }
+    }
+    if meant.len() != read.len() {
+        return Some(format!("{} documents became {}", meant.len(), read.len()));
+    }
+    let mut path = Vec::new();
+    meant
+        .iter()
+        .zip(read)
+        .any(|(a, b)| differs(a, b, &mut path, format == Format::Ini))
+        .then(|| path.join("."))
 }
 
 /// Encrypts the data key to every recipient, split into Shamir shares when there are several

@@ -311,14 +311,33 @@ pub(crate) fn open_tree(
     identities: &AgeIdentities,
     stash: Option<&mut Stash>,
 ) -> Result<Opened, DecryptionError> {
+    let (branches, metadata) = parse_encrypted(text, format)?;
+    let data_key = keys::data_key(&metadata, identities)?;
+    open_with_key(branches, metadata, data_key, stash)
+}
+
+/// Parses an encrypted file into its (still encrypted) documents and its metadata.
+pub(crate) fn parse_encrypted(
+    text: &[u8],
+    format: Format,
+) -> Result<(Vec<Node>, Metadata), DecryptionError> {
     if text.len() as u64 > MAX_FILE_BYTES {
         return Err(DecryptionError::TooLarge {
             size: text.len() as u64,
         });
     }
-    let stores::Parsed { mut branches, sops } = stores::parse(text, format)?;
+    let stores::Parsed { branches, sops } = stores::parse(text, format)?;
     let metadata = Metadata::parse(&sops.ok_or(DecryptionError::MissingMetadata)?)?;
-    let data_key = keys::data_key(&metadata, identities)?;
+    Ok((branches, metadata))
+}
+
+/// Decrypts every value of parsed `branches` with the data key and verifies the MAC.
+pub(crate) fn open_with_key(
+    mut branches: Vec<Node>,
+    metadata: Metadata,
+    data_key: Zeroizing<Vec<u8>>,
+    stash: Option<&mut Stash>,
+) -> Result<Opened, DecryptionError> {
     let key = DataKey::new(&data_key)
         .ok_or_else(|| DecryptionError::Metadata("the data key is not 32 bytes".into()))?;
     let mut hasher = Sha512::new();

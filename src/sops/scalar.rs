@@ -146,11 +146,16 @@ pub(crate) fn format_float(f: f64) -> String {
 
 /// How go-yaml v3 writes a float (`FormatFloat(f, 'g', -1, 64)`): `1000`, `0.75`, `1e+20`,
 /// `1e-06`, `.inf`. `ToBytes` text (`format_float`) is the input.
+///
+/// One exception: negative zero. go-yaml writes `-0`, which reads back as the int 0, so sops
+/// cannot decrypt a file it wrote with an unencrypted `-0.0` (its MAC has `-0`; SOPS_FORMAT.md
+/// §8). `-0.0` reads back as the float it was, in both tools.
 pub(crate) fn yaml_float(to_bytes: &[u8]) -> String {
     match to_bytes {
         b"+Inf" => ".inf".to_owned(),
         b"-Inf" => "-.inf".to_owned(),
         b"NaN" => ".nan".to_owned(),
+        b"-0" => "-0.0".to_owned(),
         text => go_exponent_form(text, |exponent| !(-4..6).contains(&exponent), true),
     }
 }
@@ -396,7 +401,7 @@ mod tests {
         let cases = [
             ("1000", "1000", "1000"),
             ("3", "3", "3"),
-            ("-0", "-0", "-0"),
+            ("-0", "-0.0", "-0"),
             ("0.75", "0.75", "0.75"),
             ("0.0001", "0.0001", "0.0001"),
             ("0.000001", "1e-06", "0.000001"),

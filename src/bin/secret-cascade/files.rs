@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 use secret_cascade::atomic_write;
@@ -166,10 +167,11 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         message: format!("cannot encrypt {}: {e}", file.display()),
     })?;
     match &args.output {
-        Some(out) => atomic_write::write(out, &encrypted, 0o600).map_err(|e| Failure {
-            code: 1,
-            message: format!("cannot write {}: {e}", out.display()),
-        })?,
+        Some(out) => atomic_write::write(out, &encrypted, atomic_write::Mode::Fixed(0o600))
+            .map_err(|e| Failure {
+                code: 1,
+                message: format!("cannot write {}: {e}", out.display()),
+            })?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&encrypted)?;
@@ -218,12 +220,15 @@ pub(crate) struct SetArgs {
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE", value_parser = parse_format)]
     input_type: Option<Format>,
+
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
     let path = name_path(&args.name)?;
     let value = crate::value_from_stdin(&args.name)?;
-    edit(&args.file, args.input_type, |file| {
+    edit(&args.file, args.input_type, &args.lock, |file| {
         if file.format() != Format::Binary && std::str::from_utf8(&value).is_err() {
             return Err(EncryptionError::Path {
                 path: args.name.clone(),
@@ -250,11 +255,16 @@ pub(crate) struct UnsetArgs {
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE", value_parser = parse_format)]
     input_type: Option<Format>,
+
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 pub(crate) fn unset(args: UnsetArgs) -> Result<(), Failure> {
     let path = name_path(&args.name)?;
-    edit(&args.file, args.input_type, |file| file.unset(&path))
+    edit(&args.file, args.input_type, &args.lock, |file| {
+        file.unset(&path)
+    })
 }
 
 pub(crate) const ROTATE_EXAMPLES: &str = "\
@@ -283,12 +293,44 @@ pub(crate) struct RotateArgs {
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE", value_parser = parse_format)]
     input_type: Option<Format>,
+
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
-    edit(&args.file, args.input_type, |file| {
+    edit(&args.file, args.input_type, &args.lock, |file| {
         file.rotate(&args.add_age, &args.rm_age)
     })
+}
+
+/// How long an edit waits for another one on the same folder.
+#[derive(Args)]
+pub(crate) struct LockArgs {
+    /// Seconds to wait for another edit's lock on the file's folder before giving up
+    /// [default: 10].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "SECRET_CASCADE_LOCK_TIMEOUT",
+        value_parser = parse_seconds
+    )]
+    lock_timeout: Option<Duration>,
+}
+
+impl LockArgs {
+    fn timeout(&self) -> Duration {
+        self.lock_timeout
+            .unwrap_or(atomic_write::DEFAULT_LOCK_TIMEOUT)
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("expected a number of seconds such as 10 or 0.5, got `{text}`"))
 }
 
 /// `a.b.0` as segments, or sops's `["a.b"][0]` syntax.
@@ -310,6 +352,7 @@ fn name_path(name: &str) -> Result<Vec<String>, Failure> {
 fn edit(
     file: &Path,
     format: Option<Format>,
+    lock: &LockArgs,
     change: impl FnOnce(&mut sops::EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), Failure> {
     let failed = |error: EncryptionError| {
@@ -328,5 +371,5 @@ fn edit(
     }
     let identities = AgeIdentities::discover(None)
         .map_err(|e: DecryptionError| failed(EncryptionError::Decryption(e)))?;
-    sops::edit_file(file, format, &identities, change).map_err(failed)
+    sops::edit_file(file, format, &identities, lock.timeout(), change).map_err(failed)
 }

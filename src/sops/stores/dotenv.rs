@@ -1,5 +1,6 @@
 //! dotenv: `KEY=value` lines. Values are kept verbatim (quotes included) except that the two
 //! characters `\n` become LF; `#` lines are comments; `sops_` keys are the flattened metadata.
+//! So a value cannot hold a backslash before an `n`: writing one is refused.
 
 use zeroize::Zeroizing;
 
@@ -74,6 +75,14 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
                 "dotenv output needs flat values; `{key}` is nested"
             ));
         };
+        // sops reads every `\n` as a line break: a value holding those two characters would
+        // come back changed.
+        if leaf.bytes.windows(2).any(|pair| pair == b"\\n") {
+            return Err(format!(
+                "the value of `{key}` holds a backslash before an `n`, which dotenv reads as a \
+                 line break: it cannot be written so that it reads back the same"
+            ));
+        }
         out.extend_from_slice(key.as_bytes());
         out.push(b'=');
         for &byte in leaf.bytes.iter() {

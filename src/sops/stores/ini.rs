@@ -1,5 +1,13 @@
-//! INI: `[section]` then `key = value` lines; values are trimmed; `;` and `#` lines are comments;
-//! keys before any section belong to `DEFAULT`; the `[sops]` section is the flattened metadata.
+//! INI: `[section]` then `key = value` lines; `;` and `#` lines are comments; keys before any
+//! section belong to `DEFAULT`; the `[sops]` section is the flattened metadata.
+//!
+//! Values are read and quoted as go-ini v1.67 (which sops 3.11 uses) reads and quotes them: a
+//! value in `"""` or backquotes is taken as it is and may span lines; any other is trimmed, cut at
+//! an inline `#` or `;`, continued on the next line after a trailing `\`, and loses one pair of
+//! surrounding `"` or `'`. go-ini writes `"""` around a value with a line break or backquote,
+//! backquotes around one with `#` or `;`, `"` around one with spaces at its ends, and cannot
+//! write some values back as they were (`'x'`, a trailing `\`): those get another of its quotings
+//! that reads back, or are refused.
 
 use zeroize::Zeroizing;
 
@@ -19,8 +27,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     // and are kept in that section's map: under the key `[` when they stand above its header (a
     // key cannot start with `[`), under the empty key otherwise.
     let mut pending = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
+    let mut lines = text.split_inclusive('\n').enumerate();
+    while let Some((number, raw)) = lines.next() {
+        let line = raw.trim();
         if line.is_empty() {
             continue;
         }
@@ -54,7 +63,12 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             )));
         };
         let key = line[..split].trim().to_owned();
-        let value = unquote(line[split + 1..].trim());
+        // The value as go-ini reads it, from the untrimmed line: a quoted one keeps its spaces and
+        // may take the lines after it.
+        let after = &raw[raw.find(['=', ':']).map_or(raw.len(), |i| i + 1)..];
+        let value = read_value(after, &mut lines.by_ref().map(|(_, line)| line))
+            .map_err(|reason| DecryptionError::Parse(format!("line {}: {reason}", number + 1)))?;
+        let value = value.as_str();
         let (name, entries) = &mut sections[current];
         if name == "sops" {
             pending.clear();
@@ -91,14 +105,103 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
 /// The key under which a comment above a section header is kept.
 const SECTION_COMMENT: &str = "[";
 
-/// go-ini strips one pair of surrounding double quotes or backquotes.
-fn unquote(value: &str) -> &str {
-    for quote in ['"', '`'] {
-        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
-            return &value[1..value.len() - 1];
+/// The value after a key's `=` as go-ini reads it; `first` is the rest of the key's line (its
+/// line break included), `rest` the lines after it, of which a quoted value may take some.
+fn read_value<'a>(
+    first: &'a str,
+    rest: &mut impl Iterator<Item = &'a str>,
+) -> Result<Zeroizing<String>, &'static str> {
+    let line = first.trim_start();
+    let quote = if line.len() > 3 && line.starts_with(TRIPLE_QUOTE) {
+        Some(TRIPLE_QUOTE)
+    } else if line.starts_with('`') {
+        Some("`")
+    } else {
+        None
+    };
+    if let Some(quote) = quote {
+        // Up to the last closing quote on the first line that has one.
+        let body = &line[quote.len()..];
+        if let Some(end) = body.rfind(quote) {
+            return Ok(Zeroizing::new(body[..end].to_owned()));
         }
+        let mut value = Zeroizing::new(body.to_owned());
+        for next in rest {
+            if let Some(end) = next.rfind(quote) {
+                value.push_str(&next[..end]);
+                return Ok(value);
+            }
+            value.push_str(next);
+        }
+        return Err("a quoted value is never closed");
     }
-    value
+    let line = line.trim();
+    if let Some(head) = line.strip_suffix('\\') {
+        // Continued: the next non-empty lines, trimmed, while they end with `\` too.
+        let mut value = Zeroizing::new(head.to_owned());
+        for next in rest {
+            let next = next.trim();
+            if next.is_empty() {
+                break;
+            }
+            value.push_str(next);
+            if !value.ends_with('\\') {
+                break;
+            }
+            value.pop();
+        }
+        return Ok(value);
+    }
+    let line = match line.find(['#', ';']) {
+        Some(comment) => line[..comment].trim_end(),
+        None => line,
+    };
+    let surrounded = |quote: char| {
+        line.len() >= 2
+            && line.starts_with(quote)
+            && line.ends_with(quote)
+            && line.matches(quote).count() == 2
+    };
+    let line = if surrounded('\'') || surrounded('"') {
+        &line[1..line.len() - 1]
+    } else {
+        line
+    };
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+const TRIPLE_QUOTE: &str = "\"\"\"";
+
+/// `value` as it is written after `key = `: go-ini's quoting where it reads back, else the first
+/// of its other quotings that does; `None` when none does.
+fn quoted(value: &str) -> Option<Zeroizing<String>> {
+    let wrap = |quote: &str| Zeroizing::new(format!("{quote}{value}{quote}"));
+    let triple = || wrap(TRIPLE_QUOTE);
+    let back = || wrap("`");
+    let double = || wrap("\"");
+    let raw = || Zeroizing::new(value.to_owned());
+    let preferred = if value.contains(['\n', '`']) {
+        triple()
+    } else if value.contains(['#', ';']) {
+        back()
+    } else if value.trim() != value {
+        double()
+    } else {
+        raw()
+    };
+    [preferred, raw(), back(), double(), triple()]
+        .into_iter()
+        .find(|written| reads_back(written, value))
+}
+
+/// Whether a value written as `written` (then a line break) reads back as `value`, taking all of
+/// its lines.
+fn reads_back(written: &str, value: &str) -> bool {
+    let text = Zeroizing::new(format!("{written}\n"));
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or_default();
+    matches!(read_value(first, &mut lines), Ok(read) if read.as_str() == value)
+        && lines.next().is_none()
 }
 
 /// Writes sections as go-ini does: `DEFAULT`'s keys first without a header, `=` aligned within a
@@ -141,16 +244,21 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             .unwrap_or(0);
         for (key, value) in &entries[leading..] {
             match value {
-                Node::Leaf(leaf) if leaf.bytes.contains(&b'\n') => {
-                    return Err(format!(
-                        "INI values cannot hold line breaks; `{name}.{key}` has one"
-                    ));
-                }
                 Node::Leaf(leaf) => {
+                    let value = std::str::from_utf8(&leaf.bytes)
+                        .ok()
+                        .and_then(quoted)
+                        .ok_or_else(|| {
+                            format!(
+                                "the value of `{name}.{key}` cannot be written in INI so that \
+                                 it reads back the same (quotes, a trailing backslash or a \
+                                 line break that no INI quoting carries)"
+                            )
+                        })?;
                     out.extend_from_slice(key.as_bytes());
                     out.extend(std::iter::repeat_n(b' ', width - key.len()));
                     out.extend_from_slice(b" = ");
-                    out.extend_from_slice(&leaf.bytes);
+                    out.extend_from_slice(value.as_bytes());
                     out.push(b'\n');
                 }
                 Node::Comment(_) => comment_line(&mut out, value),

@@ -22,6 +22,28 @@ use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
 /// billions of nodes.
 const MAX_NODES: usize = 4_000_000;
 
+/// At most this many bytes of scalars in a file, aliases expanded. go-yaml (in sops) bounds the
+/// ratio of aliases to nodes; that does not stop one anchored 8 MiB scalar referenced a few
+/// hundred times, which is few nodes and gigabytes of copies. Twice the largest file: a file
+/// without aliases never comes near it.
+const MAX_EXPANDED_BYTES: usize = 2 * crate::sops::MAX_FILE_BYTES as usize;
+
+/// How much a node expands to: its nodes and the bytes of its scalars.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn since(self, earlier: Size) -> Size {
+        Size {
+            nodes: self.nodes - earlier.nodes,
+            bytes: self.bytes - earlier.bytes,
+        }
+    }
+}
+
 pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
     let mut builder = Builder::default();
     let mut gaps = Gaps::new(text);
@@ -163,8 +185,8 @@ struct Frame {
     anchor: usize,
     /// The depth of its deepest child so far.
     depth: usize,
-    /// The node count when it opened, to know its size when it closes.
-    nodes_before: usize,
+    /// The count when it opened, to know its size when it closes.
+    before: Size,
     /// The column of its first entry: comments after its last entry belong to it when indented at
     /// least this far.
     column: Option<usize>,
@@ -184,8 +206,8 @@ struct Builder {
     documents: Vec<Node>,
     stack: Vec<Frame>,
     /// Anchored nodes with their size and depth, for expanding aliases.
-    anchors: HashMap<usize, (Node, usize, usize)>,
-    nodes: usize,
+    anchors: HashMap<usize, (Node, Size, usize)>,
+    total: Size,
     /// Comments waiting for the next key or list item (or their collection's end).
     pending: Vec<Comment>,
 }
@@ -267,9 +289,13 @@ impl Builder {
         }
         match event {
             Event::Scalar(value, style, anchor, tag) => {
-                self.count(1)?;
+                let size = Size {
+                    nodes: 1,
+                    bytes: value.len(),
+                };
+                self.count(size)?;
                 let node = scalar(&value, style, tag.as_deref())?;
-                self.complete(node, anchor, 1, 0)
+                self.complete(node, anchor, size, 0)
             }
             Event::SequenceStart(anchor, _) => self.open(Collection::List(Vec::new()), anchor),
             Event::MappingStart(anchor, _) => self.open(
@@ -287,7 +313,7 @@ impl Builder {
                     Collection::List(items) => Node::List(items),
                     Collection::Map { entries, .. } => Node::Map(entries),
                 };
-                let size = self.nodes - frame.nodes_before;
+                let size = self.total.since(frame.before);
                 self.complete(node, frame.anchor, size, frame.depth + 1)
             }
             Event::Alias(id) => {
@@ -312,23 +338,30 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        let nodes_before = self.nodes;
-        self.count(1)?;
+        let before = self.total;
+        self.count(Size { nodes: 1, bytes: 0 })?;
         self.stack.push(Frame {
             collection,
             anchor,
             depth: 0,
-            nodes_before,
+            before,
             column: None,
         });
         Ok(())
     }
 
-    fn count(&mut self, nodes: usize) -> Result<(), String> {
-        self.nodes = self.nodes.saturating_add(nodes);
-        if self.nodes > MAX_NODES {
+    fn count(&mut self, size: Size) -> Result<(), String> {
+        self.total.nodes = self.total.nodes.saturating_add(size.nodes);
+        self.total.bytes = self.total.bytes.saturating_add(size.bytes);
+        if self.total.nodes > MAX_NODES {
             return Err(format!(
                 "the document expands to more than {MAX_NODES} nodes (aliases are expanded)"
+            ));
+        }
+        if self.total.bytes > MAX_EXPANDED_BYTES {
+            return Err(format!(
+                "the document expands to more than {MAX_EXPANDED_BYTES} bytes (aliases are \
+                 expanded): refused as a likely alias bomb"
             ));
         }
         Ok(())
@@ -339,7 +372,7 @@ impl Builder {
         &mut self,
         node: Node,
         anchor: usize,
-        size: usize,
+        size: Size,
         depth: usize,
     ) -> Result<(), String> {
         if self.stack.len() + depth > MAX_DEPTH {

@@ -452,9 +452,7 @@ impl EditableFile {
             .map_err(|e| unreadable(e.to_string()))?;
         match differing_value(&self.branches, &opened.branches, self.format) {
             None => Ok(()),
-            Some(path) => Err(unreadable(format!(
-                "the value at `{path}` would read back differently"
-            ))),
+            Some(difference) => Err(unreadable(difference)),
         }
     }
 
@@ -547,8 +545,8 @@ fn child<'a>(
     }
 }
 
-/// The dotted path of the first value (map keys and list items, comments aside) that differs
-/// between what was meant and what was read back, by bytes: a type may change across stores (an
+/// Where the first value (map keys and list items, comments aside) differs
+/// between what was meant and what was read back, compared by bytes: a type may change across stores (an
 /// int written to dotenv reads back as a string) but its text may not. An INI reader always has a
 /// `DEFAULT` section, so an empty one on either side is no difference.
 fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<String> {
@@ -598,14 +596,21 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Stri
         }
     }
     if meant.len() != read.len() {
-        return Some(format!("{} documents became {}", meant.len(), read.len()));
+        return Some(format!(
+            "{} documents read back as {}",
+            meant.len(),
+            read.len()
+        ));
     }
     let mut path = Vec::new();
     meant
         .iter()
         .zip(read)
         .any(|(a, b)| differs(a, b, &mut path, format == Format::Ini))
-        .then(|| path.join("."))
+        .then(|| match path.as_slice() {
+            [] => "the document reads back with other keys".to_owned(),
+            _ => format!("the value at `{}` reads back differently", path.join(".")),
+        })
 }
 
 /// Encrypts the data key to every recipient, split into Shamir shares when there are several
@@ -679,5 +684,59 @@ impl Stash {
             .get(aad)?
             .iter()
             .find_map(|(k, p, c)| (*k == kind && p.as_slice() == plaintext).then(|| c.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    /// A file encrypted from `yaml`, opened for editing, with what `to_bytes` wrote.
+    fn written(yaml: &str, mac_only_encrypted: bool) -> (EditableFile, String) {
+        let identity = age::x25519::Identity::generate();
+        let mut options = EncryptOptions::for_recipients([identity.to_public().to_string()]);
+        options.mac_only_encrypted = mac_only_encrypted;
+        let bytes = encrypt(yaml.as_bytes(), Format::Yaml, Format::Yaml, &options).unwrap();
+        let identities =
+            AgeIdentities::from_text(identity.to_string().expose_secret(), "test").unwrap();
+        let file = EditableFile::open(&bytes, Format::Yaml, &identities).unwrap();
+        let again = String::from_utf8(file.to_bytes().unwrap()).unwrap();
+        (file, again)
+    }
+
+    #[test]
+    fn a_write_whose_mac_does_not_read_back_is_refused() {
+        let (file, text) = written("secret: s3cr3t\nport_unencrypted: 5432\n", false);
+        let changed = text.replace("port_unencrypted: 5432", "port_unencrypted: 5433");
+        let error = file.check_reads_back(changed.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&error, EncryptionError::ReadBack { reason, .. } if reason.contains("MAC")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_write_whose_values_do_not_read_back_is_refused_and_named_without_the_value() {
+        // With --mac-only-encrypted the MAC does not cover plaintext values: only the
+        // comparison of the values finds the change.
+        let (file, text) = written("secret: s3cr3t\nport_unencrypted: 5432\n", true);
+        let changed = text.replace("port_unencrypted: 5432", "port_unencrypted: 5433");
+        let error = file.check_reads_back(changed.as_bytes()).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("`port_unencrypted`"), "{message}");
+        assert!(
+            !message.contains("5432") && !message.contains("5433"),
+            "{message}"
+        );
+        assert!(message.contains("unchanged"), "{message}");
+    }
+
+    #[test]
+    fn a_write_that_does_not_parse_is_refused() {
+        let (file, text) = written("secret: s3cr3t\n", false);
+        let error = file.check_reads_back(&text.as_bytes()[..text.len() / 2]);
+        assert!(matches!(error, Err(EncryptionError::ReadBack { .. })));
     }
 }

@@ -314,9 +314,9 @@ fn overwrite(path: &Path, options: &ShredOptions) -> Result<(), ShredError> {
         }
     };
     // No `create`, no `truncate`: the passes must land in the blocks of the existing inode, and a
-    // path that vanished since the check must fail rather than produce a new file.
-    let mut file = OpenOptions::new()
-        .write(true)
+    // path that vanished since the check must fail rather than produce a new file. Without
+    // blocking: a FIFO swapped in since the check would otherwise wait for a reader forever.
+    let mut file = crate::bounded_read::without_blocking(OpenOptions::new().write(true))
         .open(path)
         .map_err(io_error("open for writing"))?;
     let length = opened_regular_file_length(path, &file)?;

@@ -32,8 +32,8 @@ pub(crate) const MAX_OUTPUT_BYTES: u64 = 1 << 20;
 /// How often a finished command's exit is polled for; short against any sensible timeout.
 const POLL: Duration = Duration::from_millis(10);
 
-/// `SOPS_AGE_KEY_CMD`, split into words, with the time each run may take.
-#[derive(Debug)]
+/// `SOPS_AGE_KEY_CMD`, split into words, with the time each run may take. No `Debug`: the words
+/// may carry a passphrase or a token.
 pub(crate) struct KeyCommand {
     program: String,
     args: Vec<String>,
@@ -115,7 +115,9 @@ impl KeyCommand {
     }
 
     /// Reads the child's stdout to its end, on a thread so that the wait can be bounded: a process
-    /// the command started may hold the pipe open long after the command itself exited.
+    /// the command started may hold the pipe open long after the command itself exited. Such a
+    /// thread is left behind at the deadline; it ends when the pipe closes, holding nothing but
+    /// the pipe and a buffer that is wiped when it is dropped.
     fn read_output(&self, child: &mut Child) -> Result<Zeroizing<Vec<u8>>, String> {
         let stdout = child
             .stdout

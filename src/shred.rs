@@ -429,6 +429,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_fifo_swapped_in_after_the_check_is_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo (coreutils) is needed for this test");
+        assert!(made.success());
+        // On a thread: opening a FIFO for writing with no reader would block this test forever.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(overwrite(&fifo, &ShredOptions::default()).is_err());
+        });
+        let refused = receiver.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(refused, Ok(true), "the overwrite waited on the FIFO");
+    }
+
     /// A file with a second name, so its inode can be read after `shred` unlinked the first.
     fn linked_file(dir: &Path, content: &[u8]) -> (PathBuf, PathBuf) {
         let target = dir.join("target");

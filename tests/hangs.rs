@@ -87,6 +87,25 @@ fn a_fifo_as_the_age_key_file_is_refused_without_waiting() {
 }
 
 #[test]
+fn a_fifo_as_the_config_file_is_refused_without_waiting() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.fifo("config.yml");
+    let outcome = run_bounded(
+        sandbox
+            .bounded_cli()
+            .args(["get", "token", "--config"])
+            .arg(&fifo),
+    );
+    outcome.assert_refused(
+        2,
+        &format!(
+            "invalid config {}: cannot read the file: it is a FIFO, not a regular file",
+            fifo.display()
+        ),
+    );
+}
+
+#[test]
 fn dev_zero_as_the_sops_file_is_refused_before_reading() {
     let sandbox = Sandbox::new();
     let zero = Path::new("/dev/zero");

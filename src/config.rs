@@ -56,17 +56,22 @@ pub fn discover() -> Option<PathBuf> {
 /// Reads and validates a config file into a builder.
 pub(crate) fn load(path: &Path) -> Result<ResolverBuilder, ConfigError> {
     let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let unreadable =
-        |e: std::io::Error| ConfigError::new(&file, format!("cannot read the file: {e}"));
-    let size = std::fs::metadata(&file).map_err(unreadable)?.len();
-    if size > MAX_CONFIG_BYTES {
-        return Err(ConfigError::new(
+    let bytes = crate::bounded_read::file(&file, MAX_CONFIG_BYTES).map_err(|e| match e {
+        crate::bounded_read::ReadError::TooLarge { size, .. } => ConfigError::new(
             &file,
-            format!("the file is {size} bytes; a config file may have at most {MAX_CONFIG_BYTES}"),
-        ));
-    }
-    let text = std::fs::read_to_string(&file).map_err(unreadable)?;
-    let documents = MarkedYaml::load_from_str(&text).map_err(|e| {
+            format!(
+                "the file has at least {size} bytes; a config file may have at most {MAX_CONFIG_BYTES}"
+            ),
+        ),
+        other => ConfigError::new(&file, format!("cannot read the file: {other}")),
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        ConfigError::new(
+            &file,
+            format!("cannot read the file: it is not UTF-8 ({e})"),
+        )
+    })?;
+    let documents = MarkedYaml::load_from_str(text).map_err(|e| {
         ConfigError::new(&file, format!("not valid YAML: {}", e.info()))
             .at("", Some(e.marker().line()))
     })?;

@@ -72,6 +72,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic_write;
+mod bounded_read;
 mod cache;
 pub mod config;
 mod diagnosis;

@@ -314,9 +314,9 @@ fn overwrite(path: &Path, options: &ShredOptions) -> Result<(), ShredError> {
         }
     };
     // No `create`, no `truncate`: the passes must land in the blocks of the existing inode, and a
-    // path that vanished since the check must fail rather than produce a new file.
-    let mut file = OpenOptions::new()
-        .write(true)
+    // path that vanished since the check must fail rather than produce a new file. Without
+    // blocking: a FIFO swapped in since the check would otherwise wait for a reader forever.
+    let mut file = crate::bounded_read::without_blocking(OpenOptions::new().write(true))
         .open(path)
         .map_err(io_error("open for writing"))?;
     let length = opened_regular_file_length(path, &file)?;
@@ -427,6 +427,24 @@ mod tests {
             method,
             zero_last_pass,
         }
+    }
+
+    #[test]
+    fn a_fifo_swapped_in_after_the_check_is_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo (coreutils) is needed for this test");
+        assert!(made.success());
+        // On a thread: opening a FIFO for writing with no reader would block this test forever.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(overwrite(&fifo, &ShredOptions::default()).is_err());
+        });
+        let refused = receiver.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(refused, Ok(true), "the overwrite waited on the FIFO");
     }
 
     /// A file with a second name, so its inode can be read after `shred` unlinked the first.

@@ -31,8 +31,9 @@ fn exclusive() -> MutexGuard<'static, ()> {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/key.txt");
+        // Run as words, not by a shell (as sops runs it): the shell is asked for by name.
         let command = format!(
-            "sleep 0.2; echo >> '{}'; cat '{}'",
+            "sh -c \"sleep 0.2; echo >> '{}'; cat '{}'\"",
             counter().display(),
             key.display()
         );

@@ -16,6 +16,9 @@ use super::encrypt::{EncryptOptions, EncryptionError, EncryptionRule};
 use super::stores::yaml;
 use super::tree::{Kind, Node};
 
+/// A `.sops.yaml` larger than this is refused; real ones hold a few rules.
+const MAX_SOPS_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The creation rule that applies to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreationRule {
@@ -44,8 +47,11 @@ pub fn find_creation_rule(file: &Path) -> Result<Option<CreationRule>, Encryptio
     let relative = absolute.strip_prefix(folder).unwrap_or(&absolute);
     let fail =
         |message: String| EncryptionError::Options(format!("{}: {message}", config.display()));
-    let text = std::fs::read_to_string(&config).map_err(|e| fail(e.to_string()))?;
-    let documents = yaml::parse(&text).map_err(|e| fail(e.to_string()))?;
+    let bytes = crate::bounded_read::file(&config, MAX_SOPS_CONFIG_BYTES)
+        .map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| fail(format!("cannot read the file: it is not UTF-8 ({e})")))?;
+    let documents = yaml::parse(text).map_err(|e| fail(e.to_string()))?;
     let rules = match documents.first().and_then(|d| d.get("creation_rules")) {
         Some(Node::List(rules)) => rules,
         Some(_) => return Err(fail("`creation_rules` is not a list".into())),

@@ -12,12 +12,19 @@ use zeroize::Zeroizing;
 
 use super::DecryptionError;
 use super::cipher::fill_random;
-use super::metadata::{KeyGroup, Metadata};
+use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand};
+use super::metadata::{AgeStanza, KeyGroup, Metadata};
+
+/// An age key file larger than this is refused; one identity is 75 bytes.
+const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
 
 /// The age identities available to decrypt with, gathered in sops's order.
 pub struct AgeIdentities {
     identities: Vec<x25519::Identity>,
     sources: Vec<String>,
+    /// `SOPS_AGE_KEY_CMD`, run only for a stanza that `identities` do not open, as sops runs it
+    /// once per recipient with `SOPS_AGE_RECIPIENT` set.
+    command: Option<KeyCommand>,
 }
 
 impl AgeIdentities {
@@ -25,12 +32,14 @@ impl AgeIdentities {
     /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
     /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
     /// set is used; one that is set but unreadable or malformed is an error. The default file is
-    /// skipped when it does not exist.
+    /// skipped when it does not exist. Key files must be regular files of at most 1 MiB.
+    ///
+    /// `SOPS_AGE_KEY_CMD` is not run here: it is split into words (no shell, as in sops) and run
+    /// later, once per recipient stanza that the other identities do not open, with
+    /// `SOPS_AGE_RECIPIENT` set to that recipient, for at most `SECRET_CASCADE_KEY_CMD_TIMEOUT`
+    /// seconds (30 by default) and 1 MiB of output.
     pub fn discover(key_file: Option<&Path>) -> Result<Self, DecryptionError> {
-        let mut found = Self {
-            identities: Vec::new(),
-            sources: Vec::new(),
-        };
+        let mut found = Self::empty();
         if let Some(path) = key_file {
             found.add_file(path)?;
         }
@@ -44,8 +53,9 @@ impl AgeIdentities {
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
             found.add_file(Path::new(&path))?;
         }
-        if let Some(command) = std::env::var_os("SOPS_AGE_KEY_CMD").filter(|v| !v.is_empty()) {
-            found.add_command(&command.to_string_lossy())?;
+        if let Some(command) = KeyCommand::from_env().map_err(key_error)? {
+            found.command = Some(command);
+            found.sources.push(COMMAND_ENV.to_owned());
         }
         if let Some(path) = default_key_file().filter(|p| p.exists()) {
             found.add_file(&path)?;
@@ -55,12 +65,17 @@ impl AgeIdentities {
 
     /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
     pub fn from_text(text: &str, source: &str) -> Result<Self, DecryptionError> {
-        let mut found = Self {
-            identities: Vec::new(),
-            sources: Vec::new(),
-        };
+        let mut found = Self::empty();
         found.add_text(text, source)?;
         Ok(found)
+    }
+
+    fn empty() -> Self {
+        Self {
+            identities: Vec::new(),
+            sources: Vec::new(),
+            command: None,
+        }
     }
 
     /// Where the identities came from (file paths and variable names), for messages.
@@ -68,7 +83,8 @@ impl AgeIdentities {
         &self.sources
     }
 
-    /// The public keys (`age1...`) of the identities.
+    /// The public keys (`age1...`) of the identities loaded so far: not those `SOPS_AGE_KEY_CMD`
+    /// would print, since it runs only while a file is decrypted.
     pub fn recipients(&self) -> Vec<String> {
         self.identities
             .iter()
@@ -77,70 +93,62 @@ impl AgeIdentities {
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), DecryptionError> {
-        let text = std::fs::read_to_string(path)
-            .map(Zeroizing::new)
-            .map_err(|e| {
-                key_error(format!(
-                    "cannot read the age key file {}: {e}",
-                    path.display()
-                ))
-            })?;
-        self.add_text(&text, &path.display().to_string())
-    }
-
-    fn add_command(&mut self, command: &str) -> Result<(), DecryptionError> {
-        let output = std::process::Command::new("sh")
-            .args(["-c", command])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .map_err(|e| key_error(format!("cannot run SOPS_AGE_KEY_CMD: {e}")))?;
-        let stdout = Zeroizing::new(output.stdout);
-        if !output.status.success() {
-            return Err(key_error(format!(
-                "SOPS_AGE_KEY_CMD failed ({})",
-                output.status
-            )));
-        }
-        let text = std::str::from_utf8(&stdout)
-            .map_err(|_| key_error("SOPS_AGE_KEY_CMD printed invalid UTF-8"))?;
-        self.add_text(text, "SOPS_AGE_KEY_CMD")
+        let unreadable = |reason: String| {
+            key_error(format!(
+                "cannot read the age key file {}: {reason}",
+                path.display()
+            ))
+        };
+        let bytes = crate::bounded_read::file(path, MAX_KEY_FILE_BYTES)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8".into()))?;
+        self.add_text(text, &path.display().to_string())
     }
 
     fn add_text(&mut self, text: &str, source: &str) -> Result<(), DecryptionError> {
-        for (number, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let identity = x25519::Identity::from_str(line).map_err(|_| {
-                key_error(format!(
-                    "{source}, line {}: not an age identity (expected AGE-SECRET-KEY-1...)",
-                    number + 1
-                ))
-            })?;
-            self.identities.push(identity);
-        }
+        self.identities.extend(parse_identities(text, source)?);
         self.sources.push(source.to_owned());
         Ok(())
     }
+}
 
-    /// Age-decrypts one armored `enc` blob; `Ok(None)` when none of the identities opens it.
-    fn unwrap(&self, armored: &str) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-        let decryptor = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
-            .map_err(|e| format!("an age stanza is malformed: {e}"))?;
-        let identities = self.identities.iter().map(|i| i as &dyn age::Identity);
-        match decryptor.decrypt(identities) {
-            Ok(mut reader) => {
-                let mut payload = Zeroizing::new(Vec::with_capacity(33));
-                reader
-                    .read_to_end(&mut payload)
-                    .map_err(|e| format!("an age payload is corrupt: {e}"))?;
-                Ok(Some(payload))
-            }
-            Err(age::DecryptError::NoMatchingKeys) => Ok(None),
-            Err(e) => Err(format!("age decryption failed: {e}")),
+/// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
+fn parse_identities(text: &str, source: &str) -> Result<Vec<x25519::Identity>, DecryptionError> {
+    let mut identities = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
         }
+        let identity = x25519::Identity::from_str(line).map_err(|_| {
+            key_error(format!(
+                "{source}, line {}: not an age identity (expected AGE-SECRET-KEY-1...)",
+                number + 1
+            ))
+        })?;
+        identities.push(identity);
+    }
+    Ok(identities)
+}
+
+/// Age-decrypts one armored `enc` blob; `Ok(None)` when none of `identities` opens it.
+fn unwrap_with(
+    identities: &[x25519::Identity],
+    armored: &str,
+) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    let decryptor = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
+        .map_err(|e| format!("an age stanza is malformed: {e}"))?;
+    let identities = identities.iter().map(|i| i as &dyn age::Identity);
+    match decryptor.decrypt(identities) {
+        Ok(mut reader) => {
+            let mut payload = Zeroizing::new(Vec::with_capacity(33));
+            reader
+                .read_to_end(&mut payload)
+                .map_err(|e| format!("an age payload is corrupt: {e}"))?;
+            Ok(Some(payload))
+        }
+        Err(age::DecryptError::NoMatchingKeys) => Ok(None),
+        Err(e) => Err(format!("age decryption failed: {e}")),
     }
 }
 
@@ -161,26 +169,28 @@ pub(crate) fn data_key(
     metadata: &Metadata,
     identities: &AgeIdentities,
 ) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
-    if identities.identities.is_empty() {
+    if identities.identities.is_empty() && identities.command.is_none() {
         return Err(DecryptionError::NoIdentities);
     }
     let groups = &metadata.key_groups;
     let mut shares = Vec::new();
+    let mut command_failures = Vec::new();
     for group in groups {
-        if let Some(payload) = unwrap_group(group, identities)? {
+        if let Some(payload) = unwrap_group(group, identities, &mut command_failures)? {
             shares.push(payload);
             if shares.len() == metadata.threshold {
                 break;
             }
         }
     }
+    let no_match = || no_match(metadata, identities, &command_failures);
     if groups.len() == 1 {
-        let key = shares.pop().ok_or_else(|| no_match(metadata, identities))?;
+        let key = shares.pop().ok_or_else(no_match)?;
         return check_length(key, 32);
     }
     if shares.len() < metadata.threshold {
         if shares.is_empty() {
-            return Err(no_match(metadata, identities));
+            return Err(no_match());
         }
         return Err(DecryptionError::TooFewShares {
             needed: metadata.threshold,
@@ -194,33 +204,82 @@ pub(crate) fn data_key(
     Ok(shamir_combine(&shares))
 }
 
+/// Opens one of the group's stanzas: first with the identities already loaded, then, only if
+/// none of them does, with what `SOPS_AGE_KEY_CMD` prints for each stanza's recipient in turn.
 fn unwrap_group(
     group: &KeyGroup,
     identities: &AgeIdentities,
+    command_failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
+    let open = |stanza: &AgeStanza, with: &[x25519::Identity]| {
+        unwrap_with(with, &stanza.enc).map_err(|reason| {
+            DecryptionError::Metadata(format!("recipient {}: {reason}", stanza.recipient))
+        })
+    };
     for stanza in &group.age {
-        match identities.unwrap(&stanza.enc) {
-            Ok(Some(payload)) => return Ok(Some(payload)),
-            Ok(None) => {}
-            Err(reason) => {
-                return Err(DecryptionError::Metadata(format!(
-                    "recipient {}: {reason}",
-                    stanza.recipient
-                )));
-            }
+        if let Some(payload) = open(stanza, &identities.identities)? {
+            return Ok(Some(payload));
+        }
+    }
+    let Some(command) = &identities.command else {
+        return Ok(None);
+    };
+    for stanza in &group.age {
+        let Some(printed) = command_identities(command, &stanza.recipient, command_failures)?
+        else {
+            continue;
+        };
+        if let Some(payload) = open(stanza, &printed)? {
+            return Ok(Some(payload));
         }
     }
     Ok(None)
 }
 
-fn no_match(metadata: &Metadata, identities: &AgeIdentities) -> DecryptionError {
+/// The identities `SOPS_AGE_KEY_CMD` prints for `recipient`; `Ok(None)` when it exited
+/// unsuccessfully (noted in `failures`), as it may know only some recipients' keys.
+fn command_identities(
+    command: &KeyCommand,
+    recipient: &str,
+    failures: &mut Vec<String>,
+) -> Result<Option<Vec<x25519::Identity>>, DecryptionError> {
+    let output = match command.run(recipient) {
+        Ok(output) => output,
+        Err(CommandFailure::Exited(status)) => {
+            failures.push(format!("{status} for {recipient}"));
+            return Ok(None);
+        }
+        Err(CommandFailure::Broken(reason)) => return Err(key_error(reason)),
+    };
+    let text = std::str::from_utf8(&output)
+        .map_err(|_| key_error(format!("{COMMAND_ENV} printed invalid UTF-8")))?;
+    parse_identities(text, COMMAND_ENV).map(Some)
+}
+
+fn no_match(
+    metadata: &Metadata,
+    identities: &AgeIdentities,
+    command_failures: &[String],
+) -> DecryptionError {
+    // Why the command gave nothing is told beside its name, without its output (a key).
+    let tried = identities
+        .sources
+        .iter()
+        .map(|source| {
+            if source == COMMAND_ENV && !command_failures.is_empty() {
+                format!("{source} ({})", command_failures.join("; "))
+            } else {
+                source.clone()
+            }
+        })
+        .collect();
     DecryptionError::NoMatchingIdentity {
         recipients: metadata
             .key_groups
             .iter()
             .flat_map(|g| g.age.iter().map(|s| s.recipient.clone()))
             .collect(),
-        tried: identities.sources.clone(),
+        tried,
     }
 }
 
@@ -384,9 +443,11 @@ mod tests {
         assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let identities = AgeIdentities {
             identities: vec![identity],
-            sources: vec!["test".into()],
+            ..AgeIdentities::empty()
         };
-        let payload = identities.unwrap(&armored).unwrap().unwrap();
+        let payload = unwrap_with(&identities.identities, &armored)
+            .unwrap()
+            .unwrap();
         assert_eq!(payload.as_slice(), b"0123456789abcdef0123456789abcdef");
         assert!(wrap(b"k", "ssh-ed25519 AAAA").is_err());
     }

@@ -12,6 +12,7 @@ mod cipher;
 mod creation_rules;
 mod encrypt;
 pub mod inspect;
+mod key_command;
 mod keys;
 mod metadata;
 mod scalar;
@@ -54,7 +55,8 @@ pub enum DecryptionError {
     Read(String),
     /// The file is larger than [`MAX_FILE_BYTES`].
     TooLarge {
-        /// Its size in bytes.
+        /// Its size in bytes as reported, or as many bytes as were read when the report was
+        /// smaller (a `/proc` file, a growing file).
         size: u64,
     },
     /// The file is not valid in its store's syntax, or is hostile (too deep, too many nodes).
@@ -111,7 +113,10 @@ impl fmt::Display for DecryptionError {
         match self {
             Self::Read(reason) => write!(f, "cannot read the file: {reason}"),
             Self::TooLarge { size } => {
-                write!(f, "the file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+                write!(
+                    f,
+                    "the file has at least {size} bytes; the limit is {MAX_FILE_BYTES}"
+                )
             }
             Self::Parse(reason) => write!(f, "cannot parse the file: {reason}"),
             Self::MissingMetadata => {
@@ -255,18 +260,14 @@ pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// Reads a file of at most [`MAX_FILE_BYTES`] (checked before reading) into a buffer that is
-/// wiped on drop: a SOPS file, or the cleartext `encrypt` is given.
+/// Reads the regular file at `path`, of at most [`MAX_FILE_BYTES`], into a buffer that is wiped
+/// on drop: a SOPS file, or the cleartext `encrypt` is given. A FIFO, device or directory is
+/// refused before anything is read, and the limit holds even when the reported size lies.
 pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
-    let unreadable = |e: std::io::Error| DecryptionError::Read(e.to_string());
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(DecryptionError::TooLarge { size });
-    }
-    let mut text = Zeroizing::new(Vec::with_capacity(size as usize));
-    std::io::Read::read_to_end(&mut file, &mut text).map_err(unreadable)?;
-    Ok(text)
+    crate::bounded_read::file(path, MAX_FILE_BYTES).map_err(|e| match e {
+        crate::bounded_read::ReadError::TooLarge { size, .. } => DecryptionError::TooLarge { size },
+        other => DecryptionError::Read(other.to_string()),
+    })
 }
 
 /// Reads, decrypts and verifies a SOPS file; the store is `format` or else chosen by extension.

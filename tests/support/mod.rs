@@ -137,3 +137,94 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync)
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, result)| result).collect()
 }
+
+/// How a bounded run of the CLI ended.
+pub struct Bounded {
+    /// The exit code; `None` if a signal ended the process (an abort on allocation failure).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Bounded {
+    /// Fails the test unless the CLI exited with `code`, printed `message` on stderr, and did not
+    /// panic or abort.
+    pub fn assert_refused(&self, code: i32, message: &str) {
+        assert_eq!(self.code, Some(code), "stderr: {}", self.stderr);
+        assert!(self.stderr.contains(message), "{}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        assert!(
+            !self.stderr.contains("memory allocation"),
+            "{}",
+            self.stderr
+        );
+    }
+}
+
+impl Sandbox {
+    /// The CLI under `prlimit --as=MEMORY_LIMIT` (util-linux), with the same clean environment as
+    /// [`Sandbox::cli`]; run it with [`run_bounded`].
+    pub fn bounded_cli(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("prlimit");
+        cmd.arg(format!("--as={MEMORY_LIMIT}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_secret-cascade"))
+            .current_dir(self.path())
+            .env_remove("SECRET_CASCADE_CONFIG")
+            .env_remove("SECRET_CASCADE_LOG")
+            .env_remove("SECRET_CASCADE_KEY_CMD_TIMEOUT")
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env_remove("SOPS_AGE_KEY_CMD")
+            .env("HOME", self.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.path().join("xdg"));
+        cmd
+    }
+
+    /// Makes a FIFO at `name` inside the sandbox (`mkfifo`, coreutils) and returns its path.
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.path().join(name);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap_or_else(|e| panic!("mkfifo (coreutils) is needed for this test: {e}"));
+        assert!(status.success(), "mkfifo {} failed", path.display());
+        path
+    }
+}
+
+/// The address-space limit of a bounded run: ample for any lookup here (one takes under 64 MiB),
+/// far below what an unbounded read of `/dev/zero` or of 1 GiB of output would need.
+pub const MEMORY_LIMIT: u64 = 256 << 20;
+
+/// Runs `cmd` (from [`Sandbox::bounded_cli`]) with stdin closed, killing it and failing the test
+/// if it is still running after [`secret_service::WATCHDOG`]. Output goes to files, not pipes, so that a process
+/// it left behind holding them cannot stall the test.
+pub fn run_bounded(cmd: &mut std::process::Command) -> Bounded {
+    let outputs = tempfile::tempdir().expect("temp dir");
+    let stdout_path = outputs.path().join("stdout");
+    let stderr_path = outputs.path().join("stderr");
+    let file = |path: &Path| std::fs::File::create(path).expect("output file");
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(file(&stdout_path))
+        .stderr(file(&stderr_path))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run prlimit (util-linux is needed): {e}"));
+    let watchdog = secret_service::WATCHDOG;
+    let Some(status) = secret_service::wait_bounded(&mut child, watchdog) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the CLI was still running after {} s: it hangs; stderr: {}",
+            watchdog.as_secs(),
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+    };
+    let read = |path: &Path| String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    Bounded {
+        code: status.code(),
+        stdout: read(&stdout_path),
+        stderr: read(&stderr_path),
+    }
+}

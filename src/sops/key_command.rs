@@ -1,0 +1,183 @@
+//! `SOPS_AGE_KEY_CMD`: a command that prints age identities, run as sops runs it.
+//!
+//! As in sops, the variable is split into words by POSIX shell rules (quotes and backslashes, no
+//! expansion, no pipes: `shlex`, as sops's google/shlex) and run directly, never through a shell,
+//! with `SOPS_AGE_RECIPIENT` set to the recipient whose stanza is being opened (sops 3.12+), stdin
+//! from `/dev/null` and stderr passed through. Unlike sops, each run is bounded: it is killed
+//! after [`TIMEOUT_ENV`] seconds (default [`DEFAULT_TIMEOUT`]), even if a process it started keeps
+//! its output open, and it may print at most [`MAX_OUTPUT_BYTES`] (a key file is a few hundred
+//! bytes). The output is a key: it is kept in a wiped-on-drop buffer and never quoted in a message.
+
+use std::io;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use crate::bounded_read::{self, ReadError};
+
+/// The variable that holds the command, as sops names it.
+pub(crate) const COMMAND_ENV: &str = "SOPS_AGE_KEY_CMD";
+
+/// The variable, in seconds (a decimal such as `0.5` is allowed), that bounds each run.
+pub(crate) const TIMEOUT_ENV: &str = "SECRET_CASCADE_KEY_CMD_TIMEOUT";
+
+/// How long a run may take when [`TIMEOUT_ENV`] is not set.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a run may print.
+pub(crate) const MAX_OUTPUT_BYTES: u64 = 1 << 20;
+
+/// How often a finished command's exit is polled for; short against any sensible timeout.
+const POLL: Duration = Duration::from_millis(10);
+
+/// `SOPS_AGE_KEY_CMD`, split into words, with the time each run may take. No `Debug`: the words
+/// may carry a passphrase or a token.
+pub(crate) struct KeyCommand {
+    program: String,
+    args: Vec<String>,
+    timeout: Duration,
+}
+
+/// Why a run gave no identities.
+#[derive(Debug)]
+pub(crate) enum CommandFailure {
+    /// It ran and exited unsuccessfully. It may still hold the key of another recipient, so the
+    /// other stanzas are tried.
+    Exited(ExitStatus),
+    /// It could not be run, did not finish in time or printed too much. Running it again for
+    /// another recipient would fail the same way, so this ends the search.
+    Broken(String),
+}
+
+impl KeyCommand {
+    /// The command in `SOPS_AGE_KEY_CMD` with the timeout from [`TIMEOUT_ENV`]; `Ok(None)` when
+    /// the variable is unset or empty.
+    pub(crate) fn from_env() -> Result<Option<Self>, String> {
+        let Some(text) = std::env::var_os(COMMAND_ENV).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let text = text
+            .into_string()
+            .map_err(|_| format!("{COMMAND_ENV} is not valid UTF-8"))?;
+        // The command itself is not quoted back: it may carry a passphrase or a token.
+        let mut words = shlex::split(&text)
+            .ok_or_else(|| {
+                format!(
+                    "{COMMAND_ENV} cannot be split into words (an unclosed quote or a trailing \
+                     backslash); it is run as a program and arguments, not by a shell"
+                )
+            })?
+            .into_iter();
+        let program = words
+            .next()
+            .ok_or_else(|| format!("{COMMAND_ENV} has no program to run"))?;
+        Ok(Some(Self {
+            program,
+            args: words.collect(),
+            timeout: timeout_from_env()?,
+        }))
+    }
+
+    /// Runs the command for `recipient` and returns what it printed.
+    pub(crate) fn run(&self, recipient: &str) -> Result<Zeroizing<Vec<u8>>, CommandFailure> {
+        let broken = |reason: String| CommandFailure::Broken(format!("{COMMAND_ENV} {reason}"));
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .env("SOPS_AGE_RECIPIENT", recipient)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| broken(format!("could not be started: {e}")))?;
+        let deadline = Instant::now() + self.timeout;
+        let output = match self.read_output(&mut child) {
+            Ok(output) => output,
+            Err(reason) => {
+                stop(&mut child);
+                return Err(broken(reason));
+            }
+        };
+        // The output ended; the command may still be running until the deadline.
+        match wait_until(&mut child, deadline) {
+            Ok(Some(status)) if status.success() => Ok(output),
+            Ok(Some(status)) => Err(CommandFailure::Exited(status)),
+            Ok(None) => {
+                stop(&mut child);
+                Err(broken(self.timed_out()))
+            }
+            Err(e) => {
+                stop(&mut child);
+                Err(broken(format!("could not be waited for: {e}")))
+            }
+        }
+    }
+
+    /// Reads the child's stdout to its end, on a thread so that the wait can be bounded: a process
+    /// the command started may hold the pipe open long after the command itself exited. Such a
+    /// thread is left behind at the deadline; it ends when the pipe closes, holding nothing but
+    /// the pipe and a buffer that is wiped when it is dropped.
+    fn read_output(&self, child: &mut Child) -> Result<Zeroizing<Vec<u8>>, String> {
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| "gave no output pipe".to_owned())?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sops-age-key-cmd".into())
+            .spawn(move || {
+                // If the run was abandoned the receiver is gone, and the output is wiped on drop.
+                let _ = sender.send(bounded_read::stream(stdout, 0, MAX_OUTPUT_BYTES));
+            })
+            .map_err(|e| format!("could not be read: {e}"))?;
+        match receiver.recv_timeout(self.timeout) {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(ReadError::TooLarge { .. })) => Err(format!(
+                "printed more than {MAX_OUTPUT_BYTES} bytes and was stopped; it must print an \
+                 age key file"
+            )),
+            Ok(Err(e)) => Err(format!("output could not be read: {e}")),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    fn timed_out(&self) -> String {
+        format!(
+            "did not finish within {} s and was killed; set {TIMEOUT_ENV} (seconds) to allow longer",
+            self.timeout.as_secs_f64()
+        )
+    }
+}
+
+fn timeout_from_env() -> Result<Duration, String> {
+    let Some(text) = std::env::var_os(TIMEOUT_ENV).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    text.to_str()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|seconds| *seconds > 0.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{TIMEOUT_ENV} must be a positive number of seconds"))
+}
+
+/// The child's exit status, or `None` if it is still running at `deadline`.
+fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(POLL.min(deadline - now));
+    }
+}
+
+/// Kills and reaps the child. Errors are ignored: it may have exited already, and the failure
+/// being reported is the one that matters.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}

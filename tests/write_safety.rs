@@ -314,7 +314,7 @@ fn linked_file(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     sandbox.write("clear.yaml", "db:\n    password: old\n");
     std::fs::create_dir(sandbox.path().join("shared")).unwrap();
     let encrypt = ours_run(
-        &sandbox,
+        sandbox,
         &[
             "encrypt",
             "clear.yaml",

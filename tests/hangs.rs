@@ -245,3 +245,31 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A YAML alias bomb of few nodes: one anchored 8 MiB scalar referenced 400 times expands to
+/// 3.2 GB of copies. It is refused by the bytes it expands to (exit 3), within the memory limit,
+/// before any key or MAC is needed; it used to abort the process ("memory allocation failed").
+#[test]
+fn an_alias_expanding_to_gigabytes_is_refused_within_the_memory_limit() {
+    let sandbox = Sandbox::new();
+    let mut text = String::with_capacity(9 << 20);
+    text.push_str("big: &big \"");
+    text.extend(std::iter::repeat_n('x', 8 << 20));
+    text.push_str("\"\ncopies:\n");
+    for _ in 0..400 {
+        text.push_str("    - *big\n");
+    }
+    let file = sandbox.write("bomb.yaml", &text);
+    drop(text);
+    let message = "expands to more than";
+    let outcome = run_bounded(
+        sandbox
+            .bounded_cli()
+            .arg("decrypt")
+            .arg(&file)
+            .env("SOPS_AGE_KEY_FILE", fixture("key.txt")),
+    );
+    outcome.assert_refused(3, message);
+    config(&sandbox, &file, Some(&fixture("key.txt")));
+    run_bounded(sandbox.bounded_cli().args(["get", "big"])).assert_refused(3, message);
+}

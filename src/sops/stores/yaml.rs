@@ -24,9 +24,9 @@ const MAX_NODES: usize = 4_000_000;
 
 /// At most this many bytes of scalars in a file, aliases expanded. go-yaml (in sops) bounds the
 /// ratio of aliases to nodes; that does not stop one anchored 8 MiB scalar referenced a few
-/// hundred times, which is few nodes and gigabytes of copies. Twice the largest file: a file
-/// without aliases never comes near it.
-const MAX_EXPANDED_BYTES: usize = 2 * crate::sops::MAX_FILE_BYTES as usize;
+/// hundred times, which is few nodes and gigabytes of copies. As much as the largest file holds:
+/// a file without aliases never passes it.
+const MAX_EXPANDED_BYTES: usize = crate::sops::MAX_FILE_BYTES as usize;
 
 /// How much a node expands to: its nodes and the bytes of its scalars.
 #[derive(Debug, Clone, Copy, Default)]

@@ -36,7 +36,8 @@ fn resolve_number(text: &str) -> Option<Leaf> {
     if let Some(time) = parse_timestamp(text) {
         return Some(Leaf::new(Kind::Time, time));
     }
-    let plain = text.replace('_', "");
+    // A copy of the text, which may be a value that only looks like a number.
+    let plain = zeroize::Zeroizing::new(text.replace('_', ""));
     if let Some(int) = parse_go_int(&plain) {
         return Some(Leaf::new(Kind::Int, int.to_string()));
     }

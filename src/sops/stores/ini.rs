@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::Parsed;
+use crate::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::unflatten;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -107,7 +108,7 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     let Node::Map(sections) = document else {
         return Err("INI output needs a map of sections".into());
     };
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     let mut first = true;
     for (name, section) in sections {
         let Node::Map(entries) = section else {
@@ -162,10 +163,10 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             }
         }
     }
-    Ok(out)
+    Ok(out.into())
 }
 
-fn comment_line(out: &mut Vec<u8>, comment: &Node) {
+fn comment_line(out: &mut PlaintextBuffer, comment: &Node) {
     if let Node::Comment(leaf) = comment {
         out.extend_from_slice(b"; ");
         out.extend_from_slice(&leaf.bytes);

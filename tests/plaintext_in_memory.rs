@@ -7,92 +7,42 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use secret_cascade::{Resolver, SecretRequest, with_sensitive};
 use support::Sandbox;
-use support::plaintext_scan::{Needle, Piece, cleartext, scan_own_memory};
+use support::plaintext_scan::{Needle, Piece, SecretsFile, cleartext, scan_own_memory};
 
 #[test]
 fn no_value_remains_in_memory_after_resolve_drop_and_purge() {
-    let [user, password, unrequested] = [
-        Needle::random(false),
-        Needle::random(true),
-        Needle::random(false),
-    ];
     let sandbox = Sandbox::new();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops");
-    let key_file = fixtures.join("key.txt");
-    let recipient = std::fs::read_to_string(&key_file)
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("# public key: ").map(str::to_owned))
-        .expect("the fixture key file names its public key");
-    {
-        let plain = cleartext(&[
-            Piece::Text("db:\n    user: "),
-            Piece::Value(&user),
-            Piece::Text("\n    password: "),
-            Piece::Value(&password),
-            // Long enough that the map's JSON outgrows several allocations on its way.
-            Piece::Text(
-                "\n    note: plain words that lengthen the JSON of the map by about seventy bytes",
-            ),
-            Piece::Text("\nunrequested: "),
-            Piece::Value(&unrequested),
-            Piece::Text("\n"),
-        ]);
-        std::fs::write(sandbox.path().join("plain.yaml"), plain.as_slice()).unwrap();
-    }
-    // Encrypted by another process: its copies of the cleartext are not this process's.
-    let output = sandbox
-        .cli()
-        .args(["encrypt", "--age", &recipient, "plain.yaml"])
-        .args(["--output", "secrets.enc.yaml"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "encrypt failed: {output:?}");
-    std::fs::remove_file(sandbox.path().join("plain.yaml")).unwrap();
-    let config = sandbox.write(
-        "secret-cascade.yml",
-        &format!(
-            "providers:\n  - kind: sops\n    path: secrets.enc.yaml\n    age_key_file: {}\n",
-            key_file.display()
-        ),
-    );
+    let file = SecretsFile::new(&sandbox);
 
-    let resolver = Resolver::from_config_file(&config).unwrap();
+    let resolver = Resolver::from_config_file(&file.config).unwrap();
     let record = resolver
         .resolve(&SecretRequest::new("db.password"))
         .unwrap();
     assert!(
-        with_sensitive(record, |value| password.is(value.as_bytes())),
+        with_sensitive(record, |value| file.password.is(value.as_bytes())),
         "db.password did not resolve to its value"
     );
     // A map comes back as compact JSON built by the library.
     let record = resolver.resolve(&SecretRequest::new("db")).unwrap();
-    let (users, passwords) = with_sensitive(record, |json| {
-        (
-            user.count_in(json.as_bytes()),
-            password.count_in(json.as_bytes()),
-        )
+    let counts = with_sensitive(record, |json| {
+        [&file.user, &file.password].map(|needle| needle.count_in(json.as_bytes()))
     });
-    assert_eq!(
-        (users, passwords),
-        (1, 1),
-        "db is not the map of both values"
-    );
+    assert_eq!(counts, [1, 1], "db is not the map of both values");
     let cache = Arc::clone(resolver.document_cache());
     drop(resolver);
-    cache.purge(&sandbox.path().join("secrets.enc.yaml"));
+    cache.purge(&file.path);
     drop(cache);
 
     // A copy kept on purpose: the scan must find it, or it proves nothing.
     let control = Needle::random(false);
     let kept = cleartext(&[Piece::Value(&control)]);
-    let names = ["db.user", "db.password", "unrequested", "the control"];
-    let found = scan_own_memory(&[&user, &password, &unrequested, &control]);
+    let mut needles = file.needles().to_vec();
+    needles.push(("the control copy", &control));
+    let found = scan_own_memory(&needles.iter().map(|(_, n)| *n).collect::<Vec<_>>());
     drop(kept);
     let (controls, leaks): (Vec<_>, Vec<_>) = found.iter().partition(|f| f.needle == 3);
     assert!(
@@ -104,7 +54,10 @@ fn no_value_remains_in_memory_after_resolve_drop_and_purge() {
         "plaintext left in memory: {}",
         leaks
             .iter()
-            .map(|f| format!("{} at {:#x} in {}", names[f.needle], f.address, f.region))
+            .map(|f| format!(
+                "{} at {:#x} in {}",
+                needles[f.needle].0, f.address, f.region
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -12,6 +12,8 @@ use std::process::Command;
 
 use zeroize::Zeroizing;
 
+use super::Sandbox;
+
 /// Every masked byte has its top bit set, so no masked byte equals a plaintext (ASCII) byte.
 const MASK: u8 = 0xA5;
 
@@ -101,6 +103,92 @@ pub fn cleartext(pieces: &[Piece<'_>]) -> Zeroizing<Vec<u8>> {
         }
     }
     out
+}
+
+/// `secrets.enc.yaml` in a sandbox, encrypted by the CLI (another process, whose copies of the
+/// cleartext are not ours) to the fixture key, with fresh needles as values:
+///
+/// ```yaml
+/// db:
+///     user: <user>
+///     password: <password>
+///     note: plain words
+/// unrequested: <unrequested>
+/// ```
+///
+/// and `secret-cascade.yml` reading it with the key from a file.
+pub struct SecretsFile {
+    pub user: Needle,
+    /// Starts with a digit.
+    pub password: Needle,
+    /// A value no test asks for, decrypted and hashed for the MAC all the same.
+    pub unrequested: Needle,
+    pub path: PathBuf,
+    pub config: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl SecretsFile {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        let [user, password, unrequested] = [
+            Needle::random(false),
+            Needle::random(true),
+            Needle::random(false),
+        ];
+        let key_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/key.txt");
+        let recipient = std::fs::read_to_string(&key_file)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("# public key: ").map(str::to_owned))
+            .expect("the fixture key file names its public key");
+        let plain = cleartext(&[
+            Piece::Text("db:\n    user: "),
+            Piece::Value(&user),
+            Piece::Text("\n    password: "),
+            Piece::Value(&password),
+            // Long enough that the map's JSON outgrows several allocations on its way.
+            Piece::Text(
+                "\n    note: plain words that lengthen the JSON of the map by about seventy bytes",
+            ),
+            Piece::Text("\nunrequested: "),
+            Piece::Value(&unrequested),
+            Piece::Text("\n"),
+        ]);
+        let plain_path = sandbox.write_bytes("plain.yaml", &plain);
+        drop(plain);
+        let output = sandbox
+            .cli()
+            .args(["encrypt", "--age", &recipient, "plain.yaml"])
+            .args(["--output", "secrets.enc.yaml"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "encrypt failed: {output:?}");
+        std::fs::remove_file(plain_path).unwrap();
+        let config = sandbox.write(
+            "secret-cascade.yml",
+            &format!(
+                "providers:\n  - kind: sops\n    path: secrets.enc.yaml\n    age_key_file: {}\n",
+                key_file.display()
+            ),
+        );
+        Self {
+            user,
+            password,
+            unrequested,
+            path: sandbox.path().join("secrets.enc.yaml"),
+            config,
+            key_file,
+        }
+    }
+
+    /// The needles with their key paths, for messages.
+    pub fn needles(&self) -> [(&'static str, &Needle); 3] {
+        [
+            ("db.user", &self.user),
+            ("db.password", &self.password),
+            ("unrequested", &self.unrequested),
+        ]
+    }
 }
 
 /// One place a needle was found: which needle (by index), at which address, in which mapping.

@@ -478,7 +478,7 @@ pub(crate) fn visit_leaves<E>(
 ///
 /// The hasher is finalized where it lives, through `&mut`: moving it (as `finalize(self)` does)
 /// would leave a stale copy of its block buffer, the last plaintext hashed, in a dead stack slot
-/// that nothing wipes. The reset and then the drop (sha2's `zeroize` feature) wipe the original.
+/// that nothing wipes. The original is wiped where it lives when it drops (sha2's `zeroize`).
 fn mac_text(hasher: &mut Sha512) -> Zeroizing<Vec<u8>> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut digest = sha2::digest::Output::<Sha512>::default();

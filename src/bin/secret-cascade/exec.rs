@@ -28,13 +28,14 @@
 //! # Where the values go
 //!
 //! Values are never put in CMD's argv, which every user can read (`ps`, `/proc/PID/cmdline`).
-//! `SOPS_AGE_KEY`, an age private key that opens every file encrypted to it, is removed from CMD's
-//! environment unless `--keep-key-env` asks for it: CMD gets the values it was given, not the key
-//! to all the others.
 //! CMD's environment necessarily holds them: `/proc/PID/environ` is readable by the same user and
 //! by root, and CMD hands its environment down to its own children unless it clears it. On the
 //! way there, [`Command`] keeps its own copies of the values, which are not zeroized: on Unix they
 //! go away with the process image, and when `exec` fails we exit at once.
+//!
+//! `SOPS_AGE_KEY`, an age private key that opens every file encrypted to it, is removed from CMD's
+//! environment unless `--keep-key-env` asks for it: CMD gets the values it was given, not the key
+//! to all the others.
 //!
 //! # Exit codes
 //!

@@ -15,6 +15,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::plaintext::PlaintextBuffer;
+
 /// Why a bounded read refused or failed. Messages do not name the file: callers say which file
 /// it was, in their own terms (the SOPS file, the age key file, ...).
 #[derive(Debug, thiserror::Error)]
@@ -62,41 +64,17 @@ pub(crate) fn stream(
     limit: u64,
 ) -> Result<Zeroizing<Vec<u8>>, ReadError> {
     // One byte past `limit` tells "exactly at the limit" from "over it"; one past `expected` lets
-    // a file of the reported size end without a reallocation.
-    let mut reader = reader.take(limit.saturating_add(1));
-    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let first = usize::try_from(expected.saturating_add(1)).map_or(most, |first| first.min(most));
-    let mut buffer = Zeroizing::new(Vec::with_capacity(first.min(MAX_FIRST_ALLOCATION)));
-    loop {
-        if buffer.len() == buffer.capacity() {
-            let grown = buffer
-                .capacity()
-                .saturating_mul(2)
-                .clamp(4096, most.max(4096));
-            let mut larger = Zeroizing::new(Vec::with_capacity(grown));
-            larger.extend_from_slice(&buffer);
-            buffer = larger;
-        }
-        let filled = buffer.len();
-        // Within capacity, so no reallocation: the read lands in the buffer that will be wiped.
-        let capacity = buffer.capacity();
-        buffer.resize(capacity, 0);
-        let added = match reader.read(&mut buffer[filled..]) {
-            Ok(0) => {
-                buffer.truncate(filled);
-                break;
-            }
-            Ok(added) => added,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => 0,
-            Err(error) => return Err(error.into()),
-        };
-        buffer.truncate(filled + added);
-    }
+    // a file of the reported size end without growing the buffer.
+    let first = expected.saturating_add(1).min(limit.saturating_add(1));
+    let first =
+        usize::try_from(first).map_or(MAX_FIRST_ALLOCATION, |n| n.min(MAX_FIRST_ALLOCATION));
+    let mut buffer = PlaintextBuffer::with_capacity(first);
+    buffer.read_from(&mut reader.take(limit.saturating_add(1)))?;
     let size = buffer.len() as u64;
     if size > limit {
         return Err(ReadError::TooLarge { size, limit });
     }
-    Ok(buffer)
+    Ok(buffer.into())
 }
 
 /// Adds `O_NONBLOCK` on Unix, so that opening a FIFO returns at once (for reading) or fails

@@ -53,7 +53,9 @@
 //!   search for `expose_secret` finds every place a value leaves its guard.
 //! - **Plaintext lingering in freed memory.** Values live in zeroizing buffers ([`SecretString`])
 //!   that are overwritten when the record is dropped; [`SensitiveGuard`] overwrites in place when
-//!   it drops, also during a panic. Intermediate copies made while reading a value are wiped too.
+//!   it drops, also during a panic. Intermediate copies made while reading a value, hashing it for
+//!   the MAC or writing it out (a [`PlaintextBuffer`] wipes its old allocation before it grows) are
+//!   wiped too.
 //! - **Silent fallbacks.** A present but broken source is an error, never a quiet default.
 //! - **Plaintext on disk.** Writing SOPS files happens in memory; files are replaced atomically
 //!   and a file that fails verification is never rewritten.
@@ -78,6 +80,7 @@ pub mod config;
 mod diagnosis;
 mod error;
 pub mod init;
+mod plaintext;
 mod provider;
 pub mod providers;
 mod record;
@@ -91,6 +94,7 @@ mod timestamp;
 pub use cache::{DocumentCache, FileIdentity};
 pub use diagnosis::{Check, Diagnosis, LayerDiagnosis, Status};
 pub use error::{Attempt, ConfigError, Error, Outcome};
+pub use plaintext::PlaintextBuffer;
 pub use provider::{Answer, Provider};
 pub use record::{Metadata, SecretRecord, SecretSource};
 pub use request::SecretRequest;

@@ -2,6 +2,9 @@
 
 mod support;
 
+use std::io::Write;
+use std::process::Stdio;
+
 use support::{Sandbox, run};
 
 fn sandbox_with_config() -> Sandbox {
@@ -61,6 +64,60 @@ fn get_uses_the_default_and_says_so() {
     assert_eq!(json["value"], "dflt");
     let (_, stdout, _) = run(sandbox.cli().args(["get", "absent", "--default", ""]));
     assert_eq!(stdout, "\n");
+}
+
+#[test]
+fn get_reads_the_default_from_stdin_and_keeps_it_out_of_the_command_line() {
+    let default = "dflt-from-stdin-8c41f";
+    let sandbox = sandbox_with_config();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_secret-cascade"))
+        .current_dir(sandbox.path())
+        .env_remove("SECRET_CASCADE_CONFIG")
+        .env("HOME", sandbox.path().join("home"))
+        .env("XDG_CONFIG_HOME", sandbox.path().join("xdg"))
+        .args(["get", "absent", "--default-from-stdin", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The process is waiting for stdin: its command line is final and must not hold the value.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(
+        cmdline.contains("--default-from-stdin"),
+        "read another command line: {cmdline:?}"
+    );
+    assert!(!cmdline.contains(default), "{cmdline:?}");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{default}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["source"], "default");
+    assert_eq!(json["value"], default, "one trailing newline is removed");
+}
+
+#[test]
+fn a_found_value_wins_over_the_default_from_stdin() {
+    let sandbox = sandbox_with_config();
+    let (code, stdout, _) = run(sandbox
+        .cli()
+        .args(["get", "present", "--default-from-stdin"])
+        .env("CLITEST__PRESENT", "found")
+        .write_stdin("unused\n"));
+    assert_eq!((code, stdout.as_str()), (0, "found\n"));
+}
+
+#[test]
+fn default_and_default_from_stdin_are_exclusive() {
+    let sandbox = sandbox_with_config();
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .args(["get", "absent", "--default", "x", "--default-from-stdin"])
+        .write_stdin("y"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
 #[test]

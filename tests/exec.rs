@@ -163,22 +163,33 @@ fn scope_and_config_discovery_are_those_of_get() {
     assert_eq!((code, stdout.as_str()), (0, VALUE));
 }
 
-#[test]
-fn a_sops_value_reaches_the_command() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops");
+/// The fixture key file's path.
+fn fixture_key_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/key.txt")
+}
+
+/// A sandbox with the nested fixture as `secrets.enc.yaml` and a config reading it; `options` are
+/// more lines of the sops layer (such as its `age_key_file`).
+fn sops_setup(options: &str) -> (Sandbox, PathBuf) {
     let sandbox = Sandbox::new();
     std::fs::copy(
-        fixtures.join("enc/nested.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/enc/nested.yaml"),
         sandbox.path().join("secrets.enc.yaml"),
     )
     .unwrap();
     let config = sandbox.write(
         "secret-cascade.yml",
-        &format!(
-            "providers:\n  - kind: sops\n    path: secrets.enc.yaml\n    age_key_file: {}\n",
-            fixtures.join("key.txt").display()
-        ),
+        &format!("providers:\n  - kind: sops\n    path: secrets.enc.yaml\n{options}"),
     );
+    (sandbox, config)
+}
+
+#[test]
+fn a_sops_value_reaches_the_command() {
+    let (sandbox, config) = sops_setup(&format!(
+        "    age_key_file: {}\n",
+        fixture_key_file().display()
+    ));
     let (code, stdout, _) = run(&mut exec(
         &sandbox,
         &config,
@@ -215,6 +226,42 @@ fn a_sops_value_reaches_the_command() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("MAC mismatch"), "{stderr}");
     assert!(!sandbox.path().join("ran").exists(), "the command ran");
+}
+
+/// `exec` with the age key itself in `SOPS_AGE_KEY`: what CMD sees of the database password and
+/// of `SOPS_AGE_KEY`, and the key.
+fn key_seen_by_the_command(extra: &[&str]) -> (String, String) {
+    let (sandbox, config) = sops_setup("");
+    let key = std::fs::read_to_string(fixture_key_file())
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
+        .expect("the fixture key file holds a key")
+        .to_owned();
+    let mut args = extra.to_vec();
+    args.extend([
+        "--env",
+        "P=database.password",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s' \"$P\" \"${SOPS_AGE_KEY-unset}\"",
+    ]);
+    let (code, stdout, stderr) = run(exec(&sandbox, &config, &args).env("SOPS_AGE_KEY", &key));
+    assert_eq!(code, 0, "{stderr}");
+    (stdout, key)
+}
+
+#[test]
+fn the_command_does_not_get_the_age_key() {
+    let (seen, _) = key_seen_by_the_command(&[]);
+    assert_eq!(seen, "s3cr3t|unset");
+}
+
+#[test]
+fn keep_key_env_passes_the_age_key_on() {
+    let (seen, key) = key_seen_by_the_command(&["--keep-key-env"]);
+    assert_eq!(seen, format!("s3cr3t|{key}"));
 }
 
 #[test]

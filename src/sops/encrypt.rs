@@ -429,7 +429,7 @@ impl EditableFile {
         metadata.last_modified = crate::timestamp::rfc3339_utc(SystemTime::now());
         metadata.mac = key.encrypt(
             Kind::Str,
-            &mac_text(hasher),
+            &mac_text(&mut hasher),
             metadata.last_modified.as_bytes(),
         );
         let written = stores::emit_encrypted(&branches, &metadata.to_node(), self.format)

@@ -388,7 +388,7 @@ pub(crate) fn open_with_key(
         }
         Ok(())
     })?;
-    verify_mac(&key, &metadata, hasher)?;
+    verify_mac(&key, &metadata, &mut hasher)?;
     Ok(Opened {
         branches,
         metadata,
@@ -495,16 +495,27 @@ pub(crate) fn visit_leaves<E>(
 }
 
 /// The MAC's text: upper-case hex of the SHA-512 (§8).
-fn mac_text(hasher: Sha512) -> Zeroizing<Vec<u8>> {
-    let digest = hasher.finalize();
-    let mut text = Zeroizing::new(Vec::with_capacity(128));
+///
+/// The hasher is finalized where it lives, through `&mut`: moving it (as `finalize(self)` does)
+/// would leave a stale copy of its block buffer, the last plaintext hashed, in a dead stack slot
+/// that nothing wipes. The original is wiped where it lives when it drops (sha2's `zeroize`).
+fn mac_text(hasher: &mut Sha512) -> Zeroizing<Vec<u8>> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut digest = sha2::digest::Output::<Sha512>::default();
+    hasher.finalize_into_reset(&mut digest);
+    let mut text = Zeroizing::new(Vec::with_capacity(2 * digest.len()));
     for byte in digest.iter() {
-        text.extend_from_slice(format!("{byte:02X}").as_bytes());
+        text.push(HEX[usize::from(byte >> 4)]);
+        text.push(HEX[usize::from(byte & 0x0f)]);
     }
     text
 }
 
-fn verify_mac(key: &DataKey, metadata: &Metadata, hasher: Sha512) -> Result<(), DecryptionError> {
+fn verify_mac(
+    key: &DataKey,
+    metadata: &Metadata,
+    hasher: &mut Sha512,
+) -> Result<(), DecryptionError> {
     let computed = mac_text(hasher);
     let stored = key
         .decrypt(&metadata.mac, metadata.last_modified.as_bytes())

@@ -1,6 +1,8 @@
 //! Scalars as sops sees them: go-yaml v3's resolution of plain YAML scalars, and Go's formatting of
 //! floats and times, which decide the bytes that are encrypted and hashed (SOPS_FORMAT.md §2, §5).
 
+use zeroize::Zeroizing;
+
 use super::tree::{Kind, Leaf};
 
 /// Resolves an untagged plain (unquoted) YAML scalar the way go-yaml v3 does: `yes`/`on` stay
@@ -36,7 +38,8 @@ fn resolve_number(text: &str) -> Option<Leaf> {
     if let Some(time) = parse_timestamp(text) {
         return Some(Leaf::new(Kind::Time, time));
     }
-    let plain = text.replace('_', "");
+    // A copy of the text, which may be a value that only looks like a number.
+    let plain = Zeroizing::new(text.replace('_', ""));
     if let Some(int) = parse_go_int(&plain) {
         return Some(Leaf::new(Kind::Int, int.to_string()));
     }
@@ -173,22 +176,24 @@ fn go_exponent_form(
     use_exponent: impl Fn(i32) -> bool,
     two_digits: bool,
 ) -> String {
-    let text = String::from_utf8_lossy(to_bytes).into_owned();
+    // The value is a decrypted one: the working copies are wiped, the result is the caller's.
+    let text = Zeroizing::new(String::from_utf8_lossy(to_bytes).into_owned());
+    let unchanged = || text.as_str().to_owned();
     let Ok(value) = text.parse::<f64>() else {
-        return text;
+        return unchanged();
     };
     if value == 0.0 || !value.is_finite() {
-        return text;
+        return unchanged();
     }
-    let scientific = format!("{value:e}");
+    let scientific = Zeroizing::new(format!("{value:e}"));
     let Some((mantissa, exponent)) = scientific.split_once('e') else {
-        return text;
+        return unchanged();
     };
     let Ok(exponent) = exponent.parse::<i32>() else {
-        return text;
+        return unchanged();
     };
     if !use_exponent(exponent) {
-        return text;
+        return unchanged();
     }
     let sign = if exponent < 0 { '-' } else { '+' };
     let width = if two_digits || exponent >= 0 { 2 } else { 1 };

@@ -1,6 +1,5 @@
 //! `decrypt`: print a SOPS file's plaintext, like `sops decrypt`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -69,8 +68,5 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
             message: format!("cannot write {} as {format}: {reason}", args.file.display()),
             code: 2,
         })?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(&output)?;
-    out.flush()?;
-    Ok(())
+    crate::print_plaintext(&output)
 }

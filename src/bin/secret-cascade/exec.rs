@@ -33,6 +33,10 @@
 //! way there, [`Command`] keeps its own copies of the values, which are not zeroized: on Unix they
 //! go away with the process image, and when `exec` fails we exit at once.
 //!
+//! `SOPS_AGE_KEY`, an age private key that opens every file encrypted to it, is removed from CMD's
+//! environment unless `--keep-key-env` asks for it: CMD gets the values it was given, not the key
+//! to all the others.
+//!
 //! # Exit codes
 //!
 //! Before CMD starts: `1` not found, `2` usage or config error, `3` decryption error or an
@@ -71,6 +75,10 @@ Values never appear in CMD's arguments, which any user can read (ps, /proc/PID/c
 environment does hold them: /proc/PID/environ is readable by the same user and root, and CMD passes
 its environment on to the programs it starts.
 
+SOPS_AGE_KEY (an age private key, which opens every file encrypted to it) is removed from CMD's
+environment unless --keep-key-env is given; SOPS_AGE_KEY_FILE and SOPS_AGE_KEY_CMD, which only name
+where the key is, are passed on.
+
 Exit codes:
   any  CMD's own status, once it runs
   1    a NAME was not found (stderr names every layer tried and why it missed)
@@ -94,6 +102,11 @@ pub(crate) struct ExecArgs {
     /// Namespace for every NAME (env: PREFIX__SCOPE__NAME; keyring user: scope:name).
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
+
+    /// Pass SOPS_AGE_KEY (an age private key) on to CMD; by default it is removed from CMD's
+    /// environment.
+    #[arg(long)]
+    keep_key_env: bool,
 
     /// The command to run and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -138,6 +151,10 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
         .expect("clap requires at least one CMD word");
     let mut command = Command::new(program);
     command.args(arguments);
+    if !args.keep_key_env {
+        // Before the bindings: an explicit `--env SOPS_AGE_KEY=NAME` still reaches CMD.
+        command.env_remove(AGE_KEY_VARIABLE);
+    }
     for (binding, record) in &resolved {
         command.env(&binding.variable, record.expose_secret());
     }
@@ -145,6 +162,9 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
     drop(resolved);
     hand_over(command, program)
 }
+
+/// The variable holding an age private key itself (not a path to one) for us and for sops.
+const AGE_KEY_VARIABLE: &str = "SOPS_AGE_KEY";
 
 /// Replaces this process with `command`; returns only if that fails.
 #[cfg(unix)]

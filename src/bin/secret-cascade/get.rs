@@ -1,11 +1,10 @@
 //! `get`: print one secret.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use secret_cascade::{ExposeSecret, Resolver, SecretRecord, SecretRequest};
+use secret_cascade::{ExposeSecret, PlaintextBuffer, Resolver, SecretRecord, SecretRequest};
 
 use crate::Failure;
 
@@ -14,6 +13,7 @@ Examples:
   secret-cascade get mail.smtp.password
   secret-cascade get password --scope database --config ./secret-cascade.yml
   secret-cascade get api.token --default dev-token --json
+  printf %s \"$FALLBACK_TOKEN\" | secret-cascade get api.token --default-from-stdin
 
 Exit codes:
   0  found
@@ -38,9 +38,15 @@ pub(crate) struct GetArgs {
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
 
-    /// Value to print when no layer has the secret.
+    /// Value to print when no layer has the secret. Other users can read it in the process list
+    /// (ps, /proc/PID/cmdline): for a default that is itself secret, use --default-from-stdin.
     #[arg(long, value_name = "VALUE")]
     default: Option<String>,
+
+    /// Read the value to print when no layer has the secret from stdin (one trailing newline
+    /// removed), so that it never appears in the process list.
+    #[arg(long, conflicts_with = "default")]
+    default_from_stdin: bool,
 
     /// Print {"name","source","value","metadata"} as JSON.
     #[arg(long)]
@@ -59,6 +65,12 @@ pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
     if let Some(default) = args.default {
         request = request.with_default(default);
     }
+    if args.default_from_stdin {
+        let default = crate::value_from_stdin(&format!("the default of {}", args.name))?;
+        let text = std::str::from_utf8(&default)
+            .map_err(|_| Failure::usage("--default-from-stdin: the value is not UTF-8"))?;
+        request = request.with_default(text);
+    }
     let record = resolver.resolve(&request)?;
     print_record(&request, &record, args.json)
 }
@@ -69,16 +81,17 @@ pub(crate) fn print_record(
     record: &SecretRecord,
     json: bool,
 ) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
+    let value = record.expose_secret();
+    // The whole output is built in one wiping buffer, sized for the plain case, and written once.
+    let mut out = PlaintextBuffer::with_capacity(value.len() + 1);
     if json {
         serde_json::to_writer(&mut out, &JsonRecord::new(request, record))
             .map_err(std::io::Error::from)?;
     } else {
-        out.write_all(record.expose_secret().as_bytes())?;
+        out.extend_from_slice(value.as_bytes());
     }
-    out.write_all(b"\n")?;
-    out.flush()?;
-    Ok(())
+    out.push(b'\n');
+    crate::print_plaintext(&out)
 }
 
 /// The `--json` shape of a record.

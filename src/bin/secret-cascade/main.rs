@@ -11,11 +11,13 @@ mod init;
 mod keyring;
 mod shred;
 
-use std::io::{IsTerminal, Read};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use secret_cascade::Error;
+use secret_cascade::{Error, PlaintextBuffer};
 use tracing_subscriber::EnvFilter;
 use zeroize::Zeroizing;
 
@@ -176,16 +178,45 @@ pub(crate) fn value_from_stdin(name: &str) -> Result<Zeroizing<Vec<u8>>, Failure
             name
         );
     }
-    let mut value = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut value)
-        .map_err(|e| Failure::usage(format!("cannot read the value from stdin: {e}")))?;
+    let unreadable =
+        |e: std::io::Error| Failure::usage(format!("cannot read the value from stdin: {e}"));
+    // Read through a duplicate of file descriptor 0 rather than `std::io::stdin()`, whose buffer
+    // would keep a copy of the value for the life of the process.
+    let mut stdin = File::from(
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(unreadable)?,
+    );
+    // A value is at most as large as a SOPS file may be: `yes | secret-cascade set ...` stops
+    // there instead of growing until memory runs out.
+    let limit = secret_cascade::sops::MAX_FILE_BYTES;
+    let mut value = PlaintextBuffer::new();
+    value
+        .read_from(&mut (&mut stdin).take(limit + 1))
+        .map_err(unreadable)?;
+    if value.len() as u64 > limit {
+        return Err(Failure::usage(format!(
+            "the value on stdin is larger than {limit} bytes"
+        )));
+    }
     if value.ends_with(b"\n") {
         value.pop();
         if value.ends_with(b"\r") {
             value.pop();
         }
     }
-    Ok(value)
+    Ok(value.into())
+}
+
+/// Writes plaintext to stdout through a duplicate of file descriptor 1, in one piece.
+///
+/// `std::io::stdout()` would pass it through its `LineWriter`, whose buffer keeps the bytes for
+/// the life of the process and is never wiped; a `File` on the same descriptor has no buffer.
+pub(crate) fn print_plaintext(bytes: &[u8]) -> Result<(), Failure> {
+    // Whatever went through std's stdout before must come out first.
+    std::io::stdout().flush()?;
+    let mut stdout = File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+    stdout.write_all(bytes)?;
+    Ok(())
 }

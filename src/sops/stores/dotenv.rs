@@ -5,6 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::Parsed;
+use crate::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::{unescape_newlines, unflatten};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -62,7 +63,7 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     let Node::Map(entries) = document else {
         return Err("dotenv output needs a map of names to values".into());
     };
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     for (key, value) in entries {
         if let Node::Comment(comment) = value {
             out.push(b'#');
@@ -94,5 +95,5 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
         }
         out.push(b'\n');
     }
-    Ok(out)
+    Ok(out.into())
 }

@@ -12,6 +12,7 @@
 use zeroize::Zeroizing;
 
 use super::Parsed;
+use crate::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::unflatten;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -123,34 +124,36 @@ fn read_value<'a>(
         // Up to the last closing quote on the first line that has one.
         let body = &line[quote.len()..];
         if let Some(end) = body.rfind(quote) {
-            return Ok(Zeroizing::new(body[..end].to_owned()));
+            return Ok(joined(&[&body[..end]]));
         }
-        let mut value = Zeroizing::new(body.to_owned());
+        let mut parts = vec![body];
         for next in rest {
             if let Some(end) = next.rfind(quote) {
-                value.push_str(&next[..end]);
-                return Ok(value);
+                parts.push(&next[..end]);
+                return Ok(joined(&parts));
             }
-            value.push_str(next);
+            parts.push(next);
         }
         return Err("a quoted value is never closed");
     }
     let line = line.trim();
     if let Some(head) = line.strip_suffix('\\') {
         // Continued: the next non-empty lines, trimmed, while they end with `\` too.
-        let mut value = Zeroizing::new(head.to_owned());
+        let mut parts = vec![head];
         for next in rest {
             let next = next.trim();
             if next.is_empty() {
                 break;
             }
-            value.push_str(next);
-            if !value.ends_with('\\') {
-                break;
+            match next.strip_suffix('\\') {
+                Some(continued) => parts.push(continued),
+                None => {
+                    parts.push(next);
+                    break;
+                }
             }
-            value.pop();
         }
-        return Ok(value);
+        return Ok(joined(&parts));
     }
     let line = match line.find(['#', ';']) {
         Some(comment) => line[..comment].trim_end(),
@@ -167,7 +170,16 @@ fn read_value<'a>(
     } else {
         line
     };
-    Ok(Zeroizing::new(line.to_owned()))
+    Ok(joined(&[line]))
+}
+
+/// The parts of a value as one string, allocated once: growing it would leave unwiped copies.
+fn joined(parts: &[&str]) -> Zeroizing<String> {
+    let mut value = Zeroizing::new(String::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for part in parts {
+        value.push_str(part);
+    }
+    value
 }
 
 const TRIPLE_QUOTE: &str = "\"\"\"";
@@ -175,11 +187,11 @@ const TRIPLE_QUOTE: &str = "\"\"\"";
 /// `value` as it is written after `key = `: go-ini's quoting where it reads back, else the first
 /// of its other quotings that does; `None` when none does.
 fn quoted(value: &str) -> Option<Zeroizing<String>> {
-    let wrap = |quote: &str| Zeroizing::new(format!("{quote}{value}{quote}"));
+    let wrap = |quote: &str| joined(&[quote, value, quote]);
     let triple = || wrap(TRIPLE_QUOTE);
     let back = || wrap("`");
     let double = || wrap("\"");
-    let raw = || Zeroizing::new(value.to_owned());
+    let raw = || joined(&[value]);
     let preferred = if value.contains(['\n', '`']) {
         triple()
     } else if value.contains(['#', ';']) {
@@ -197,7 +209,7 @@ fn quoted(value: &str) -> Option<Zeroizing<String>> {
 /// Whether a value written as `written` (then a line break) reads back as `value`, taking all of
 /// its lines.
 fn reads_back(written: &str, value: &str) -> bool {
-    let text = Zeroizing::new(format!("{written}\n"));
+    let text = joined(&[written, "\n"]);
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or_default();
     matches!(read_value(first, &mut lines), Ok(read) if read.as_str() == value)
@@ -210,7 +222,7 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
     let Node::Map(sections) = document else {
         return Err("INI output needs a map of sections".into());
     };
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     let mut first = true;
     for (name, section) in sections {
         let Node::Map(entries) = section else {
@@ -270,10 +282,10 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             }
         }
     }
-    Ok(out)
+    Ok(out.into())
 }
 
-fn comment_line(out: &mut Vec<u8>, comment: &Node) {
+fn comment_line(out: &mut PlaintextBuffer, comment: &Node) {
     if let Node::Comment(leaf) = comment {
         out.extend_from_slice(b"; ");
         out.extend_from_slice(&leaf.bytes);

@@ -1,11 +1,12 @@
 //! JSON (and the binary store, which is JSON with one `data` value). Every number is a float, as
 //! in sops (SOPS_FORMAT.md §2); duplicate keys are refused; serde_json bounds the nesting.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
+use crate::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -110,19 +111,19 @@ impl<'de> Visitor<'de> for NodeVisitor {
 /// A decrypted document as JSON, tab-indented like sops. Like sops, only the first document of a
 /// multi-document file is written: JSON holds one.
 pub(crate) fn emit_document(branches: &[Node]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     if let Some(first) = branches.first() {
         write(&mut out, first, Some(0));
         out.push(b'\n');
     }
-    out
+    out.into()
 }
 
 /// One node as compact JSON text (how a map or list is handed out by a lookup).
 pub(crate) fn compact(node: &Node) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     write(&mut out, node, None);
-    out
+    out.into()
 }
 
 /// The binary store's output: the raw bytes of its `data` value.
@@ -134,8 +135,8 @@ pub(crate) fn emit_binary(document: &Node) -> Result<Zeroizing<Vec<u8>>, String>
 }
 
 /// Writes `node`; `indent` is `Some(depth)` for tab-indented output, `None` for compact.
-fn write(out: &mut Vec<u8>, node: &Node, indent: Option<usize>) {
-    let newline = |out: &mut Vec<u8>, depth: usize| {
+fn write(out: &mut PlaintextBuffer, node: &Node, indent: Option<usize>) {
+    let newline = |out: &mut PlaintextBuffer, depth: usize| {
         if indent.is_some() {
             out.push(b'\n');
             out.extend(std::iter::repeat_n(b'\t', depth));
@@ -180,7 +181,7 @@ fn write(out: &mut Vec<u8>, node: &Node, indent: Option<usize>) {
     }
 }
 
-fn leaf_json(out: &mut Vec<u8>, leaf: &Leaf) {
+fn leaf_json(out: &mut PlaintextBuffer, leaf: &Leaf) {
     match leaf.kind {
         Kind::Str | Kind::Time | Kind::Comment => string(out, &leaf.bytes),
         Kind::Bool => out.extend_from_slice(if leaf.bytes.as_slice() == b"True" {
@@ -193,13 +194,13 @@ fn leaf_json(out: &mut Vec<u8>, leaf: &Leaf) {
         Kind::Float if matches!(leaf.bytes.as_slice(), b"+Inf" | b"-Inf" | b"NaN") => {
             string(out, &leaf.bytes)
         }
-        Kind::Float => out.extend_from_slice(json_float(&leaf.bytes).as_bytes()),
+        Kind::Float => out.extend_from_slice(Zeroizing::new(json_float(&leaf.bytes)).as_bytes()),
     }
 }
 
 /// A JSON string as Go's encoder writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped, invalid
 /// UTF-8 replaced by U+FFFD.
-fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+fn string(out: &mut PlaintextBuffer, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -212,7 +213,8 @@ fn string(out: &mut Vec<u8>, bytes: &[u8]) {
                 c if (c as u32) < 0x20
                     || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') =>
                 {
-                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                    // Straight into the buffer: a `format!` string would be freed unwiped.
+                    let _ = write!(out, "\\u{:04x}", c as u32);
                 }
                 c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
             }

@@ -9,11 +9,13 @@
 //! collection's last entry stay in that collection when indented at least as far as its entries.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use base64::Engine;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use zeroize::Zeroizing;
 
+use crate::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{resolve_plain, yaml_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
@@ -441,7 +443,7 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, St
 /// Documents as block YAML the way sops writes them (go-yaml v3 with 4-space indentation), `---`
 /// between documents.
 pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     for (i, branch) in branches.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(b"---\n");
@@ -454,13 +456,13 @@ pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
             }
         }
     }
-    out
+    out.into()
 }
 
 /// A non-empty map or list in block style at `indent`; with `continued`, the first line goes
 /// where the cursor is (after a `- `).
-fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
-    let pad = |out: &mut Vec<u8>, first: bool| {
+fn block(out: &mut PlaintextBuffer, node: &Node, indent: usize, continued: bool) {
+    let pad = |out: &mut PlaintextBuffer, first: bool| {
         if !(first && continued) {
             out.extend(std::iter::repeat_n(b' ', indent));
         }
@@ -512,7 +514,7 @@ fn block(out: &mut Vec<u8>, node: &Node, indent: usize, continued: bool) {
 }
 
 /// `#` and the comment's text (which keeps its leading space, as sops stores it).
-fn comment_line(out: &mut Vec<u8>, comment: &Leaf) {
+fn comment_line(out: &mut PlaintextBuffer, comment: &Leaf) {
     out.push(b'#');
     out.extend(comment.bytes.iter().filter(|&&b| b != b'\n' && b != b'\r'));
     out.push(b'\n');
@@ -525,14 +527,14 @@ fn is_block(node: &Node) -> bool {
 
 /// A scalar as `--extract` prints it.
 pub(crate) fn extracted_scalar(node: &Node) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::new());
+    let mut out = PlaintextBuffer::new();
     inline(&mut out, node, None);
-    out
+    out.into()
 }
 
 /// A scalar, null or empty collection, written so that it reads back with the same type. A
 /// multi-line string becomes a literal block indented to `literal_indent` when that is given.
-fn inline(out: &mut Vec<u8>, node: &Node, literal_indent: Option<usize>) {
+fn inline(out: &mut PlaintextBuffer, node: &Node, literal_indent: Option<usize>) {
     match node {
         Node::Null | Node::Comment(_) => out.extend_from_slice(b"null"),
         Node::Map(_) => out.extend_from_slice(b"{}"),
@@ -546,7 +548,9 @@ fn inline(out: &mut Vec<u8>, node: &Node, literal_indent: Option<usize>) {
                 b"false"
             }),
             // As sops writes it, so `3.0` comes out as `3` (which reads back as an int, in sops too).
-            Kind::Float => out.extend_from_slice(yaml_float(&leaf.bytes).as_bytes()),
+            Kind::Float => {
+                out.extend_from_slice(Zeroizing::new(yaml_float(&leaf.bytes)).as_bytes())
+            }
         },
     }
 }
@@ -554,14 +558,11 @@ fn inline(out: &mut Vec<u8>, node: &Node, literal_indent: Option<usize>) {
 /// A string in the style go-yaml v3 picks: plain when it reads back as the same string and
 /// nothing in it needs quoting; single-quoted when only its syntax needs quoting; a literal block
 /// for multi-line text where allowed; double-quoted otherwise; `!!binary` when it is not UTF-8.
-fn string(out: &mut Vec<u8>, bytes: &[u8], literal_indent: Option<usize>) {
+fn string(out: &mut PlaintextBuffer, bytes: &[u8], literal_indent: Option<usize>) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         out.extend_from_slice(b"!!binary ");
-        out.extend_from_slice(
-            base64::engine::general_purpose::STANDARD
-                .encode(bytes)
-                .as_bytes(),
-        );
+        let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(bytes));
+        out.extend_from_slice(encoded.as_bytes());
         return;
     };
     // Most keys and values (and every `ENC[...]`) are one run of visible ASCII that starts with a
@@ -593,7 +594,13 @@ fn string(out: &mut Vec<u8>, bytes: &[u8], literal_indent: Option<usize>) {
         out.extend_from_slice(text.as_bytes());
     } else if style.single_quoted_allowed {
         out.push(b'\'');
-        out.extend_from_slice(text.replace('\'', "''").as_bytes());
+        // Piece by piece: `str::replace` would leave an unwiped copy of the value.
+        for (i, piece) in text.split('\'').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"''");
+            }
+            out.extend_from_slice(piece.as_bytes());
+        }
         out.push(b'\'');
     } else {
         double_quoted(out, text);
@@ -662,7 +669,8 @@ struct Analysis {
 
 impl Analysis {
     fn of(text: &str) -> Self {
-        let chars: Vec<char> = text.chars().collect();
+        // The value itself, one `char` per element: wiped like every other copy.
+        let chars: Zeroizing<Vec<char>> = Zeroizing::new(text.chars().collect());
         let mut indicators = text.starts_with("---") || text.starts_with("...");
         let (mut special, mut line_breaks) = (false, false);
         let (mut leading_space, mut leading_break) = (false, false);
@@ -747,7 +755,7 @@ fn is_printable(c: char) -> bool {
 }
 
 /// A literal block (`|`, `|-` without a final newline, `|+` with several), its lines at `indent`.
-fn literal(out: &mut Vec<u8>, text: &str, indent: usize) {
+fn literal(out: &mut PlaintextBuffer, text: &str, indent: usize) {
     out.push(b'|');
     if !text.ends_with('\n') {
         out.push(b'-');
@@ -768,7 +776,7 @@ fn literal(out: &mut Vec<u8>, text: &str, indent: usize) {
 }
 
 /// A double-quoted string with libyaml's escapes.
-fn double_quoted(out: &mut Vec<u8>, text: &str) {
+fn double_quoted(out: &mut PlaintextBuffer, text: &str) {
     out.push(b'"');
     for c in text.chars() {
         let escape: &[u8] = match c {
@@ -790,16 +798,17 @@ fn double_quoted(out: &mut Vec<u8>, text: &str) {
                 out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                 continue;
             }
+            // Straight into the buffer: a `format!` string would be freed unwiped.
             c if (c as u32) <= 0xFF => {
-                out.extend_from_slice(format!("\\x{:02X}", c as u32).as_bytes());
+                let _ = write!(out, "\\x{:02X}", c as u32);
                 continue;
             }
             c if (c as u32) <= 0xFFFF => {
-                out.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes());
+                let _ = write!(out, "\\u{:04X}", c as u32);
                 continue;
             }
             c => {
-                out.extend_from_slice(format!("\\U{:08X}", c as u32).as_bytes());
+                let _ = write!(out, "\\U{:08X}", c as u32);
                 continue;
             }
         };

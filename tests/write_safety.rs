@@ -134,6 +134,15 @@ const STORES: &[Store] = &[
     },
 ];
 
+/// The rules each store is encrypted under: which values are encrypted (the same two either
+/// way) and what the MAC covers (with `--mac-only-encrypted`, not the plaintext value, so that
+/// only the comparison of values read back can catch a mangled one).
+const RULES: &[&[&str]] = &[
+    &[],
+    &["--encrypted-regex", "^(secret|SECRET)$"],
+    &["--mac-only-encrypted"],
+];
+
 /// Whether a store may refuse `value` unencrypted, by its reader's rules (not our writer's):
 /// sops's dotenv reader turns every `\n` into a line break; go-ini takes a `"""` or backquoted
 /// value up to the last closing quote on a line, and trims, cuts and unquotes any other, so only
@@ -151,16 +160,18 @@ fn store_may_refuse(extension: &str, value: &str) -> bool {
 /// checks that each `set` either lands and reads back as the value in both tools, or is refused
 /// (exit 2, saying why) with the file unchanged.
 fn set_reads_back_or_is_refused(value: &str) -> Vec<String> {
-    parallel_map(STORES, |store| {
+    let cases: Vec<(&Store, &[&str])> = STORES
+        .iter()
+        .flat_map(|store| RULES.iter().map(move |rule| (store, *rule)))
+        .collect();
+    parallel_map(&cases, |&(store, rule)| {
         let sandbox = Sandbox::new();
         let name = format!("clear.{}", store.extension);
         sandbox.write(&name, store.cleartext);
         let file = format!("secrets.enc.{}", store.extension);
-        let encrypt = ours_run(
-            &sandbox,
-            &["encrypt", &name, "--age", KEY1, "--output", &file],
-            None,
-        );
+        let mut args = vec!["encrypt", &name, "--age", KEY1, "--output", &file];
+        args.extend(rule);
+        let encrypt = ours_run(&sandbox, &args, None);
         assert_eq!(encrypt.code, 0, "encrypt: {}", encrypt.describe());
         let mut problems = Vec::new();
         for (encrypted, path) in [(true, store.encrypted), (false, store.plain)] {
@@ -176,7 +187,7 @@ fn set_reads_back_or_is_refused(value: &str) -> Vec<String> {
                 &["set", &file, &path.join(".")],
                 Some(stdin.as_bytes()),
             );
-            let label = format!("{} {path:?} = {value:?}", store.extension);
+            let label = format!("{} {rule:?} {path:?} = {value:?}", store.extension);
             if set.stderr.contains(value) && !value.trim().is_empty() && value.len() > 3 {
                 problems.push(format!("{label}: set echoed the value: {}", set.stderr));
             }

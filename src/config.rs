@@ -1,9 +1,11 @@
-//! The config file: where it is found and how it becomes a [`Resolver`].
+//! The one place that wires things together: where the config file is found, the registry of
+//! kinds, how a config file becomes a [`Resolver`], the chain used when there is no config file,
+//! and the process-wide resolver behind [`crate::resolve_secret`].
 //!
 //! ```yaml
 //! name: myapp                   # shown in errors; default `default`
 //! providers:                    # asked in this order; default: one `env` layer without prefix
-//!   - kind: env
+//!   - kind: env                 # a registered kind's name or connector id
 //!     prefix: MYAPP
 //!     delimiter: "__"
 //! cache:
@@ -13,16 +15,42 @@
 //! Validation is strict: an unknown key or `kind`, a value of the wrong type, a duplicated key or
 //! an empty file is a [`ConfigError`] naming the file, the key and what was expected. Messages
 //! never quote a value from the file, except an unknown `kind`. Relative paths resolve against
-//! the file's own folder. `docs/config.md` is the full reference.
+//! the file's own folder; string options may hold references (`${env:NAME}`, `${file:PATH}`,
+//! `${secrets:NAME}`, see [`Options`]). `docs/config.md` is the full reference.
+//!
+//! A kind of your own (a company's secret API) is a [`Provider`] and a factory that reads its
+//! options; register it and load a config that names it:
+//!
+//! ```
+//! use secret_cascade::config::{Options, Registry};
+//! use secret_cascade::providers::EnvProvider;
+//! use secret_cascade::{ConfigError, Resolver};
+//!
+//! let mut registry = Registry::builtin();
+//! registry.register("vendor-env", "example.vendor-env.v1", |options: &mut Options<'_>| {
+//!     let prefix = options.non_empty_string("prefix")?.unwrap_or_else(|| "VENDOR".into());
+//!     Ok::<_, ConfigError>(EnvProvider::new().with_prefix(prefix))
+//! })?;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("c.yml");
+//! # std::fs::write(&path, "providers:\n  - kind: vendor-env\n    prefix: APP\n").unwrap();
+//! let resolver = Resolver::from_config_file_with(&path, &registry)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{LoadableYamlNode, MarkedYaml};
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Error};
+use crate::options::{Context, quoted};
 use crate::provider::Provider;
 use crate::providers::{EnvProvider, KeyringProvider, SopsProvider};
 use crate::resolver::{Resolver, ResolverBuilder};
+
+pub use crate::options::Options;
 
 /// The environment variable that names the config file.
 pub const CONFIG_ENV: &str = "SECRET_CASCADE_CONFIG";
@@ -30,11 +58,148 @@ pub const CONFIG_ENV: &str = "SECRET_CASCADE_CONFIG";
 /// The config file's name in the current directory.
 pub const LOCAL_CONFIG: &str = "secret-cascade.yml";
 
-/// Config files larger than this are refused before parsing.
-const MAX_CONFIG_BYTES: u64 = 1 << 20;
+impl Resolver {
+    /// Builds the resolver a config file describes, with the built-in kinds. Relative paths
+    /// inside the file are taken from the file's own folder. See `docs/config.md` for the format.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::from_config_file_with(path, &Registry::builtin())
+    }
 
-/// The provider kinds a config file may name.
-const KINDS: &[&str] = &["env", "keyring", "sops"];
+    /// Like [`Resolver::from_config_file`], with the kinds of `registry` (the built-in ones and
+    /// your own).
+    pub fn from_config_file_with(
+        path: impl AsRef<Path>,
+        registry: &Registry,
+    ) -> Result<Self, Error> {
+        Ok(load(path.as_ref(), registry)?.build())
+    }
+
+    /// Builds the resolver from the discovered config file: `SECRET_CASCADE_CONFIG`, else
+    /// `./secret-cascade.yml`, else `$XDG_CONFIG_HOME/secret-cascade/config.yml` (`~/.config/...`).
+    /// With none of them, the chain is the environment without a prefix, then defaults.
+    pub fn discover() -> Result<Self, Error> {
+        match discover() {
+            Some(path) => Self::from_config_file(path),
+            None => Ok(default_chain(Self::builder()).build()),
+        }
+    }
+}
+
+/// The kinds of layer a config file may name, each under its name (`sops`) and its connector id
+/// (`secret-cascade.sops.v1`), with the factory that builds it from its options.
+///
+/// [`Registry::builtin`] has `env`, `keyring` and `sops`; [`Registry::register`] adds a kind of
+/// your own. `examples/custom_provider.rs` is a complete one.
+pub struct Registry {
+    kinds: Vec<Kind>,
+}
+
+/// One registered kind.
+struct Kind {
+    name: &'static str,
+    connector: &'static str,
+    build: Box<dyn Factory>,
+}
+
+/// Builds a layer from its options: a registered factory, its provider boxed.
+trait Factory: Fn(&mut Options<'_>) -> Result<Box<dyn Provider>, ConfigError> + Send + Sync {}
+
+impl<F> Factory for F where
+    F: Fn(&mut Options<'_>) -> Result<Box<dyn Provider>, ConfigError> + Send + Sync
+{
+}
+
+impl Registry {
+    /// The built-in kinds: `env` (`secret-cascade.env.v1`), `keyring`
+    /// (`secret-cascade.keyring.v1`) and `sops` (`secret-cascade.sops.v1`).
+    pub fn builtin() -> Self {
+        let mut registry = Self::empty();
+        for result in [
+            registry
+                .register("env", "secret-cascade.env.v1", EnvProvider::from_options)
+                .map(drop),
+            registry
+                .register(
+                    "keyring",
+                    "secret-cascade.keyring.v1",
+                    KeyringProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register("sops", "secret-cascade.sops.v1", SopsProvider::from_options)
+                .map(drop),
+        ] {
+            // The built-in names and ids are distinct, so registering them cannot collide.
+            debug_assert!(result.is_ok());
+        }
+        registry
+    }
+
+    /// A registry without any kind.
+    pub fn empty() -> Self {
+        Self { kinds: Vec::new() }
+    }
+
+    /// Registers a kind: `kind: NAME` (or `kind: CONNECTOR`) in a config file builds a layer with
+    /// `factory`, which reads its options (an option it does not ask for is refused after it
+    /// returns). A name or connector id already registered is refused.
+    pub fn register<P, F>(
+        &mut self,
+        name: &'static str,
+        connector: &'static str,
+        factory: F,
+    ) -> Result<&mut Self, KindTaken>
+    where
+        P: Provider + 'static,
+        F: Fn(&mut Options<'_>) -> Result<P, ConfigError> + Send + Sync + 'static,
+    {
+        if let Some(word) = [name, connector]
+            .into_iter()
+            .find(|w| self.find(w).is_some())
+        {
+            return Err(KindTaken { word });
+        }
+        self.kinds.push(Kind {
+            name,
+            connector,
+            build: Box::new(move |options| {
+                factory(options).map(|provider| Box::new(provider) as Box<dyn Provider>)
+            }),
+        });
+        Ok(self)
+    }
+
+    /// The registered kinds as (name, connector id), in the order they were registered.
+    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.kinds.iter().map(|kind| (kind.name, kind.connector))
+    }
+
+    fn find(&self, word: &str) -> Option<&Kind> {
+        self.kinds
+            .iter()
+            .find(|kind| kind.name == word || kind.connector == word)
+    }
+}
+
+impl Default for Registry {
+    /// The built-in kinds.
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.kinds()).finish()
+    }
+}
+
+/// [`Registry::register`] was given a name or connector id that is registered already.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a kind named `{word}` is registered already")]
+pub struct KindTaken {
+    word: &'static str,
+}
 
 /// Finds the config file: `SECRET_CASCADE_CONFIG` if set (even when the file is missing, so that
 /// a wrong setting is an error rather than a silent fallback), else `./secret-cascade.yml`, else
@@ -53,8 +218,68 @@ pub fn discover() -> Option<PathBuf> {
         .find(|path| path.symlink_metadata().is_ok())
 }
 
+/// `builder` with the chain used when there is no config file, or one without `providers`: the
+/// environment without a prefix (then the request's default).
+pub fn default_chain(builder: ResolverBuilder) -> ResolverBuilder {
+    builder.provider(EnvProvider::new())
+}
+
+/// Reads the options of the first layer of `kind` (a name or connector id) in the config file at
+/// `path` with `read`, without building the rest of the chain after it: for a command that works
+/// on one layer (`secret-cascade keyring set` with `--config`). `Ok(None)` when the file has no
+/// such layer. The layers before it are built, so that its `${secrets:...}` references resolve.
+pub fn read_layer<T>(
+    path: impl AsRef<Path>,
+    kind: &str,
+    read: impl FnOnce(&mut Options<'_>) -> Result<T, ConfigError>,
+) -> Result<Option<T>, Error> {
+    let registry = Registry::builtin();
+    let wanted = registry.find(kind).map(|k| k.name);
+    let mut read = Some(read);
+    let mut found = None;
+    read_file(path.as_ref(), &registry, |name, options| {
+        match read.take_if(|_| Some(name) == wanted) {
+            Some(read) => {
+                found = Some(read(options));
+                true
+            }
+            None => false,
+        }
+    })?;
+    Ok(found.transpose()?)
+}
+
 /// Reads and validates a config file into a builder.
-pub(crate) fn load(path: &Path) -> Result<ResolverBuilder, ConfigError> {
+pub(crate) fn load(path: &Path, registry: &Registry) -> Result<ResolverBuilder, ConfigError> {
+    read_file(path, registry, |_, _| false)
+}
+
+/// The process-wide resolver behind [`crate::resolve_secret`], built on first use.
+pub(crate) fn global() -> Result<&'static Resolver, Error> {
+    static GLOBAL: OnceLock<Resolver> = OnceLock::new();
+    static BUILDING: Mutex<()> = Mutex::new(());
+    if let Some(resolver) = GLOBAL.get() {
+        return Ok(resolver);
+    }
+    // One builder at a time; a failed build is not cached, so a fixed config is picked up later.
+    let _building = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(resolver) = GLOBAL.get() {
+        return Ok(resolver);
+    }
+    let resolver = Resolver::discover()?;
+    Ok(GLOBAL.get_or_init(|| resolver))
+}
+
+/// Reads the config file at `path` into a builder, layer by layer. `intercept` sees each layer's
+/// kind name and options first; when it returns `true` it has read them itself and reading stops
+/// there.
+fn read_file(
+    path: &Path,
+    registry: &Registry,
+    mut intercept: impl FnMut(&'static str, &mut Options<'_>) -> bool,
+) -> Result<ResolverBuilder, ConfigError> {
     let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let bytes = crate::bounded_read::file(&file, MAX_CONFIG_BYTES).map_err(|e| match e {
         crate::bounded_read::ReadError::TooLarge { size, .. } => ConfigError::new(
@@ -91,287 +316,69 @@ pub(crate) fn load(path: &Path) -> Result<ResolverBuilder, ConfigError> {
         }
     };
     let base = file.parent().unwrap_or(Path::new("/"));
-    let mut top = Section::new(&file, base, String::new(), root)?;
-    let builder = read_resolver(&mut top)?;
-    top.finish()?;
-    Ok(builder)
-}
-
-fn read_resolver(top: &mut Section<'_>) -> Result<ResolverBuilder, ConfigError> {
     let mut builder = Resolver::builder();
+    let cache = builder.document_cache();
+    let top_context = Context {
+        cache: &cache,
+        earlier: &[],
+    };
+    let mut top = Options::new(&file, base, String::new(), root, &top_context)?;
     if let Some(name) = top.non_empty_string("name")? {
         builder = builder.name(name);
     }
-    if let Some(mut cache) = top.section("cache")? {
-        if let Some(max) = cache.positive_integer("max_documents")? {
+    if let Some(mut options) = top.section("cache")? {
+        if let Some(max) = options.positive_integer("max_documents")? {
             builder = builder.max_documents(max);
         }
-        cache.finish()?;
+        options.finish()?;
     }
-    match top.list("providers")? {
-        None => builder = builder.provider(EnvProvider::new()),
-        Some(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let mut section = top.item("providers", i, item)?;
-                let provider = read_provider(&mut section, &builder)?;
-                section.finish()?;
-                builder = builder.boxed_provider(provider);
-            }
-        }
-    }
-    Ok(builder)
-}
-
-fn read_provider(
-    section: &mut Section<'_>,
-    builder: &ResolverBuilder,
-) -> Result<Box<dyn Provider>, ConfigError> {
-    let Some(kind) = section.non_empty_string("kind")? else {
-        return Err(section.error(
-            None,
-            format!("missing `kind`; expected one of {}", quoted(KINDS)),
-        ));
+    let Some(items) = top.list("providers")? else {
+        top.finish()?;
+        return Ok(default_chain(builder));
     };
-    Ok(match kind.as_str() {
-        "env" => Box::new(EnvProvider::from_config(section)?),
-        "keyring" => Box::new(KeyringProvider::from_config(section)?),
-        "sops" => Box::new(SopsProvider::from_config(
-            section,
-            builder.document_cache(),
-        )?),
-        other => {
-            return Err(section.error(
+    let mut layers: Vec<Box<dyn Provider>> = Vec::with_capacity(items.len());
+    for (index, node) in items.iter().enumerate() {
+        let context = Context {
+            cache: &cache,
+            earlier: &layers,
+        };
+        let mut options = top.item("providers", index, node, &context)?;
+        let names = || quoted(&registry.kinds().map(|(name, _)| name).collect::<Vec<_>>());
+        let Some(word) = options.literal("kind")? else {
+            return Err(options.error(None, format!("missing `kind`; expected one of {}", names())));
+        };
+        let Some(kind) = registry.find(word) else {
+            return Err(options.error(
                 Some("kind"),
                 format!(
-                    "unknown provider kind `{other}`; expected one of {}",
-                    quoted(KINDS)
+                    "unknown provider kind `{word}`; expected one of {}",
+                    names()
                 ),
             ));
-        }
-    })
-}
-
-/// One mapping of the config file, read key by key. Every key a reader asks for is remembered,
-/// so that [`Section::finish`] can reject the keys nobody asked for and list the ones expected.
-pub(crate) struct Section<'a> {
-    file: &'a Path,
-    base: &'a Path,
-    at: String,
-    line: usize,
-    entries: Vec<(&'a str, &'a MarkedYaml<'a>)>,
-    asked: Vec<&'static str>,
-}
-
-impl<'a> Section<'a> {
-    fn new(
-        file: &'a Path,
-        base: &'a Path,
-        at: String,
-        node: &'a MarkedYaml<'a>,
-    ) -> Result<Self, ConfigError> {
-        let line = node.span.start.line();
-        let YamlData::Mapping(mapping) = &node.data else {
-            let what = if at.is_empty() { "the file" } else { "this" };
-            return Err(ConfigError::new(
-                file,
-                format!("{what} must be a mapping, found {}", kind_of(node)),
-            )
-            .at(at, Some(line)));
         };
-        let mut entries = Vec::with_capacity(mapping.len());
-        for (key, value) in mapping {
-            let YamlData::Value(Scalar::String(key_text)) = &key.data else {
-                return Err(ConfigError::new(
-                    file,
-                    format!("keys must be strings, found {}", kind_of(key)),
-                )
-                .at(at, Some(key.span.start.line())));
-            };
-            entries.push((key_text.as_ref(), value));
+        if intercept(kind.name, &mut options) {
+            options.finish()?;
+            return Ok(builder);
         }
-        Ok(Self {
-            file,
-            base,
-            at,
-            line,
-            entries,
-            asked: Vec::new(),
-        })
+        let layer = (kind.build)(&mut options)?;
+        options.finish()?;
+        layers.push(layer);
     }
-
-    /// The nested mapping at `key`, if present.
-    pub(crate) fn section(
-        &mut self,
-        key: &'static str,
-    ) -> Result<Option<Section<'a>>, ConfigError> {
-        let at = self.key_path(key);
-        self.take(key)
-            .map(|node| Section::new(self.file, self.base, at, node))
-            .transpose()
-    }
-
-    /// The list at `key`, if present.
-    pub(crate) fn list(
-        &mut self,
-        key: &'static str,
-    ) -> Result<Option<&'a [MarkedYaml<'a>]>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(MarkedYaml {
-                data: YamlData::Sequence(items),
-                ..
-            }) => Ok(Some(items)),
-            Some(other) => Err(self.expected(key, other, "a list")),
-        }
-    }
-
-    /// The mapping at position `index` of the list at `key`.
-    pub(crate) fn item(
-        &self,
-        key: &str,
-        index: usize,
-        node: &'a MarkedYaml<'a>,
-    ) -> Result<Section<'a>, ConfigError> {
-        Section::new(
-            self.file,
-            self.base,
-            format!("{}[{index}]", self.key_path(key)),
-            node,
-        )
-    }
-
-    /// The text at `key`, if present (a null counts as absent).
-    pub(crate) fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(MarkedYaml {
-                data: YamlData::Value(Scalar::String(text)),
-                ..
-            }) => Ok(Some(text.to_string())),
-            Some(other) => Err(self.expected(key, other, "a string")),
-        }
-    }
-
-    /// Like [`Section::string`], but an empty string is an error.
-    pub(crate) fn non_empty_string(
-        &mut self,
-        key: &'static str,
-    ) -> Result<Option<String>, ConfigError> {
-        match self.string(key)? {
-            Some(text) if text.is_empty() => Err(self.error(Some(key), "must not be empty")),
-            other => Ok(other),
-        }
-    }
-
-    /// A file path at `key`; relative paths are taken from the config file's folder.
-    pub(crate) fn path(&mut self, key: &'static str) -> Result<Option<PathBuf>, ConfigError> {
-        Ok(self.non_empty_string(key)?.map(|text| self.base.join(text)))
-    }
-
-    /// A whole number of at least 1 at `key`.
-    pub(crate) fn positive_integer(
-        &mut self,
-        key: &'static str,
-    ) -> Result<Option<usize>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(MarkedYaml {
-                data: YamlData::Value(Scalar::Integer(n)),
-                ..
-            }) => match usize::try_from(*n) {
-                Ok(n) if n >= 1 => Ok(Some(n)),
-                _ => Err(self.error(Some(key), "expected a whole number of at least 1")),
-            },
-            Some(other) => Err(self.expected(key, other, "a whole number of at least 1")),
-        }
-    }
-
-    /// An error about `key` in this section (or about the section itself).
-    pub(crate) fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
-        let (at, line) = match key.and_then(|k| {
-            self.entries
-                .iter()
-                .find(|(name, _)| *name == k)
-                .map(|e| (k, e.1))
-        }) {
-            Some((k, node)) => (self.key_path(k), node.span.start.line()),
-            None => (
-                key.map_or_else(|| self.at.clone(), |k| self.key_path(k)),
-                self.line,
-            ),
-        };
-        ConfigError::new(self.file, message).at(at, Some(line))
-    }
-
-    /// Rejects the keys no reader asked for.
-    pub(crate) fn finish(self) -> Result<(), ConfigError> {
-        match self
-            .entries
-            .iter()
-            .find(|(key, _)| !self.asked.contains(key))
-        {
-            None => Ok(()),
-            Some((key, _)) => Err(self.error(
-                Some(key),
-                format!(
-                    "unknown option `{key}`; expected one of {}",
-                    quoted(&self.asked)
-                ),
-            )),
-        }
-    }
-
-    fn take(&mut self, key: &'static str) -> Option<&'a MarkedYaml<'a>> {
-        self.asked.push(key);
-        let (_, node) = self.entries.iter().find(|(name, _)| *name == key)?;
-        match node.data {
-            YamlData::Value(Scalar::Null) => None,
-            _ => Some(*node),
-        }
-    }
-
-    fn expected(&self, key: &str, found: &MarkedYaml<'_>, expected: &str) -> ConfigError {
-        self.error(
-            Some(key),
-            format!("expected {expected}, found {}", kind_of(found)),
-        )
-    }
-
-    fn key_path(&self, key: &str) -> String {
-        if self.at.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.at)
-        }
-    }
+    top.finish()?;
+    Ok(layers
+        .into_iter()
+        .fold(builder, |builder, layer| builder.boxed_provider(layer)))
 }
 
-/// What kind of YAML node this is, in words, without its content.
-fn kind_of(node: &MarkedYaml<'_>) -> &'static str {
-    match &node.data {
-        YamlData::Value(Scalar::Null) => "null",
-        YamlData::Value(Scalar::Boolean(_)) => "a boolean",
-        YamlData::Value(Scalar::Integer(_)) => "an integer",
-        YamlData::Value(Scalar::FloatingPoint(_)) => "a number with a fraction",
-        YamlData::Value(Scalar::String(_)) | YamlData::Representation(..) => "a string",
-        YamlData::Sequence(_) => "a list",
-        YamlData::Mapping(_) => "a mapping",
-        YamlData::Tagged(..) => "a tagged value",
-        YamlData::Alias(_) | YamlData::BadValue => "an invalid value",
-    }
-}
-
-fn quoted(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| format!("`{w}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// Config files larger than this are refused before parsing.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::cache::DocumentCache;
 
     fn parse(yaml: &str) -> Vec<MarkedYaml<'_>> {
         MarkedYaml::load_from_str(yaml).unwrap()
@@ -381,36 +388,74 @@ mod tests {
     fn relative_paths_resolve_against_the_config_folder() {
         let docs = parse("path: secrets.enc.yaml\nabsolute: /etc/app/keys.txt\n");
         let base = Path::new("/srv/app/config");
-        let mut section = Section::new(
+        let cache = Arc::new(DocumentCache::new(1));
+        let context = Context {
+            cache: &cache,
+            earlier: &[],
+        };
+        let mut options = Options::new(
             Path::new("/srv/app/config/c.yml"),
             base,
             String::new(),
             &docs[0],
+            &context,
         )
         .unwrap();
         assert_eq!(
-            section.path("path").unwrap().unwrap(),
+            options.path("path").unwrap().unwrap(),
             Path::new("/srv/app/config/secrets.enc.yaml")
         );
         assert_eq!(
-            section.path("absolute").unwrap().unwrap(),
+            options.path("absolute").unwrap().unwrap(),
             Path::new("/etc/app/keys.txt")
         );
-        section.finish().unwrap();
+        options.finish().unwrap();
     }
 
     #[test]
     fn nested_errors_name_the_key_path_and_line() {
         let docs = parse("cache:\n  max_documents: many\n");
         let file = Path::new("/c.yml");
-        let mut top = Section::new(file, Path::new("/"), String::new(), &docs[0]).unwrap();
-        let mut cache = top.section("cache").unwrap().unwrap();
-        let err = cache.positive_integer("max_documents").unwrap_err();
+        let cache = Arc::new(DocumentCache::new(1));
+        let context = Context {
+            cache: &cache,
+            earlier: &[],
+        };
+        let mut top =
+            Options::new(file, Path::new("/"), String::new(), &docs[0], &context).unwrap();
+        let mut options = top.section("cache").unwrap().unwrap();
+        let err = options.positive_integer("max_documents").unwrap_err();
         assert_eq!(err.key(), Some("cache.max_documents"));
         assert_eq!(err.line(), Some(2));
         assert_eq!(
             err.message(),
             "expected a whole number of at least 1, found a string"
+        );
+    }
+
+    #[test]
+    fn a_name_or_connector_id_is_registered_once() {
+        let mut registry = Registry::builtin();
+        let names: Vec<_> = registry.kinds().collect();
+        assert_eq!(
+            names,
+            [
+                ("env", "secret-cascade.env.v1"),
+                ("keyring", "secret-cascade.keyring.v1"),
+                ("sops", "secret-cascade.sops.v1")
+            ]
+        );
+        let taken = registry
+            .register("env", "other.v1", EnvProvider::from_options)
+            .unwrap_err();
+        assert_eq!(
+            taken.to_string(),
+            "a kind named `env` is registered already"
+        );
+        assert!(
+            registry
+                .register("other", "secret-cascade.sops.v1", EnvProvider::from_options)
+                .is_err()
         );
     }
 }

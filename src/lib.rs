@@ -76,10 +76,12 @@
 pub mod atomic_write;
 mod bounded_read;
 mod cache;
+mod check;
 pub mod config;
 mod diagnosis;
 mod error;
 pub mod init;
+mod options;
 mod plaintext;
 mod provider;
 pub mod providers;
@@ -92,7 +94,8 @@ pub mod sops;
 mod timestamp;
 
 pub use cache::{DocumentCache, FileIdentity};
-pub use diagnosis::{Check, Diagnosis, LayerDiagnosis, Status};
+pub use check::{Check, LayerDiagnosis, Status};
+pub use diagnosis::Diagnosis;
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use plaintext::PlaintextBuffer;
 pub use provider::{Answer, Provider};
@@ -108,5 +111,5 @@ pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
 /// lives for the process, caches included. If building it fails, the error is returned and the
 /// next call tries again.
 pub fn resolve_secret(name: &str) -> Result<SecretRecord, Error> {
-    resolver::global()?.resolve(&SecretRequest::new(name))
+    config::global()?.resolve(&SecretRequest::new(name))
 }

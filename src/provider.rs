@@ -1,9 +1,11 @@
 //! The trait every source of secrets implements, and the three answers it can give.
 
-use std::any::Any;
 use std::borrow::Cow;
 
-use crate::{Check, Error, SecretRecord, SecretRequest};
+use crate::check::Check;
+use crate::error::Error;
+use crate::record::SecretRecord;
+use crate::request::SecretRequest;
 
 /// One layer of the chain: environment, keyring, a SOPS file, ...
 ///
@@ -34,13 +36,6 @@ pub trait Provider: Send + Sync {
     /// compiles; an empty list reads as "no checks", not as healthy proof.
     fn diagnose(&self) -> Vec<Check> {
         Vec::new()
-    }
-
-    /// The provider as [`Any`], for a caller that knows a layer's type and wants its own API
-    /// ([`crate::Resolver::layer`]; `secret-cascade keyring set` writes through the configured
-    /// keyring layer this way). The default, `None`, keeps the layer opaque.
-    fn as_any(&self) -> Option<&dyn Any> {
-        None
     }
 }
 

@@ -121,8 +121,8 @@ impl fmt::Debug for SecretRecord {
 
 /// The kind of layer a record came from.
 ///
-/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`. New providers add
-/// variants, hence `#[non_exhaustive]`.
+/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`, or a third-party kind's
+/// name. New built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SecretSource {
@@ -136,6 +136,8 @@ pub enum SecretSource {
     Sops,
     /// The request's default.
     Default,
+    /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
+    Other(&'static str),
 }
 
 impl SecretSource {
@@ -147,6 +149,7 @@ impl SecretSource {
             Self::Keyring => "keyring",
             Self::Sops => "sops",
             Self::Default => "default",
+            Self::Other(name) => name,
         }
     }
 }
@@ -169,11 +172,22 @@ mod tests {
             SecretSource::Keyring,
             SecretSource::Sops,
             SecretSource::Default,
+            SecretSource::Other("acme-vault"),
         ]
         .iter()
         .map(ToString::to_string)
         .collect();
-        assert_eq!(shown, ["override", "env", "keyring", "sops", "default"]);
+        assert_eq!(
+            shown,
+            [
+                "override",
+                "env",
+                "keyring",
+                "sops",
+                "default",
+                "acme-vault"
+            ]
+        );
     }
 
     #[test]

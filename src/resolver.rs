@@ -1,20 +1,18 @@
 //! The chain: layers asked in order, the first hit wins, the request's default last.
 
 use std::fmt;
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, trace};
 
 use crate::cache::DocumentCache;
-use crate::diagnosis::LayerDiagnosis;
-use crate::error::{Attempt, Outcome};
+use crate::check::LayerDiagnosis;
+use crate::error::{Attempt, Error, Outcome};
 use crate::provider::{Answer, Provider};
-use crate::providers::env::EnvProvider;
 use crate::providers::overrides::Overrides;
 use crate::record::{Metadata, SecretRecord, SecretSource};
-use crate::{Error, SecretRequest, config};
+use crate::request::SecretRequest;
 
 /// Resolves secrets through an ordered chain of layers.
 ///
@@ -35,30 +33,6 @@ impl Resolver {
     /// Starts a resolver built in code.
     pub fn builder() -> ResolverBuilder {
         ResolverBuilder::default()
-    }
-
-    /// Builds the resolver a config file describes. Relative paths inside the file are taken
-    /// from the file's own folder. See `docs/config.md` for the format.
-    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(config::load(path.as_ref())?.build())
-    }
-
-    /// Builds the resolver from the discovered config file: `SECRET_CASCADE_CONFIG`, else
-    /// `./secret-cascade.yml`, else `$XDG_CONFIG_HOME/secret-cascade/config.yml` (`~/.config/...`).
-    /// With none of them, the chain is the environment without a prefix, then defaults.
-    pub fn discover() -> Result<Self, Error> {
-        match config::discover() {
-            Some(path) => Self::from_config_file(path),
-            None => Ok(Self::builder().provider(EnvProvider::new()).build()),
-        }
-    }
-
-    /// The first layer of type `P`, for its own API (a layer is reachable this way when its
-    /// provider implements [`Provider::as_any`], as the built-in ones do).
-    pub fn layer<P: Provider + 'static>(&self) -> Option<&P> {
-        self.layers
-            .iter()
-            .find_map(|layer| layer.as_any()?.downcast_ref::<P>())
     }
 
     /// The first answer in the chain, else the request's default, else [`Error::NotFound`]
@@ -246,20 +220,25 @@ impl ResolverBuilder {
     }
 }
 
-/// The process-wide resolver behind [`crate::resolve_secret`], built on first use.
-pub(crate) fn global() -> Result<&'static Resolver, Error> {
-    static GLOBAL: OnceLock<Resolver> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    if let Some(resolver) = GLOBAL.get() {
-        return Ok(resolver);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Check;
+    use crate::providers::EnvProvider;
+
+    #[test]
+    fn a_resolver_reports_its_layers_in_chain_order_overrides_first() {
+        let resolver = Resolver::builder()
+            .provider(EnvProvider::new())
+            .override_secret("a", "value-never-shown")
+            .override_secret("b", "value-never-shown")
+            .build();
+        let layers = resolver.diagnose();
+        let labels: Vec<&str> = layers.iter().map(LayerDiagnosis::label).collect();
+        assert_eq!(labels, ["override", "env"]);
+        assert_eq!(
+            layers[0].checks(),
+            [Check::ok("values", "2 overrides set in code")]
+        );
     }
-    // One builder at a time; a failed build is not cached, so a fixed config is picked up later.
-    let _building = BUILDING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(resolver) = GLOBAL.get() {
-        return Ok(resolver);
-    }
-    let resolver = Resolver::discover()?;
-    Ok(GLOBAL.get_or_init(|| resolver))
 }

@@ -17,12 +17,13 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::config::Section;
-use crate::diagnosis::Check;
+use crate::check::Check;
 use crate::error::ConfigError;
+use crate::error::Error;
+use crate::options::Options;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
-use crate::{Error, SecretRequest};
+use crate::request::SecretRequest;
 
 /// Reads secrets from environment variables.
 #[derive(Debug, Clone)]
@@ -78,12 +79,13 @@ impl EnvProvider {
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
-    pub(crate) fn from_config(section: &mut Section<'_>) -> Result<Self, ConfigError> {
+    /// The layer a config mapping describes (its `kind` registered under this kind's name).
+    pub fn from_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
         let mut provider = Self::new();
-        if let Some(prefix) = section.string("prefix")? {
+        if let Some(prefix) = options.string("prefix")? {
             provider = provider.with_prefix(prefix);
         }
-        if let Some(delimiter) = section.non_empty_string("delimiter")? {
+        if let Some(delimiter) = options.non_empty_string("delimiter")? {
             provider = provider.with_delimiter(delimiter);
         }
         Ok(provider)

@@ -38,12 +38,13 @@ use secrecy::SecretString;
 use tracing::debug;
 use zeroize::Zeroizing;
 
-use crate::config::Section;
-use crate::diagnosis::Check;
+use crate::check::Check;
 use crate::error::ConfigError;
+use crate::error::Error;
+use crate::options::Options;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
-use crate::{Error, SecretRequest};
+use crate::request::SecretRequest;
 
 /// How many timed-out keyring calls may be left running before the layer stops starting new
 /// ones (and answers unavailable until they finish). Calls that answer in time do not count:
@@ -249,21 +250,22 @@ impl KeyringProvider {
         }
     }
 
-    pub(crate) fn from_config(section: &mut Section<'_>) -> Result<Self, ConfigError> {
-        let service = section
+    /// The layer a config mapping describes (its `kind` registered under this kind's name).
+    pub fn from_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
+        let service = options
             .non_empty_string("service")?
             .unwrap_or_else(|| Self::DEFAULT_SERVICE.to_owned());
-        let backend = match section.non_empty_string("backend")? {
+        let backend = match options.non_empty_string("backend")? {
             None => Backend::SecretService,
             Some(word) => word
                 .parse()
-                .map_err(|reason| section.error(Some("backend"), reason))?,
+                .map_err(|reason| options.error(Some("backend"), reason))?,
         };
         let mut provider = Self::with_backend(service, backend);
-        if let Some(ms) = section.positive_integer("timeout_ms")? {
+        if let Some(ms) = options.positive_integer("timeout_ms")? {
             provider = provider.with_timeout(Duration::from_millis(ms as u64));
         }
-        if let Some(ms) = section.positive_integer("cache_ttl_ms")? {
+        if let Some(ms) = options.positive_integer("cache_ttl_ms")? {
             provider = provider.with_cache_ttl(Duration::from_millis(ms as u64));
         }
         Ok(provider)
@@ -484,10 +486,6 @@ impl Provider for KeyringProvider {
             cache.put(user, value);
         }
         Ok(answer)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 
     fn diagnose(&self) -> Vec<Check> {

@@ -6,10 +6,11 @@
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::diagnosis::{Check, count};
+use crate::check::{Check, count};
+use crate::error::Error;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
-use crate::{Error, SecretRequest};
+use crate::request::SecretRequest;
 
 /// The in-code values, each in a zeroizing buffer. A short list searched in order: overrides are
 /// few, and comparing in place avoids building `scope.name` and hashing it on every lookup.

@@ -26,13 +26,14 @@ use secrecy::SecretString;
 use tracing::debug;
 
 use crate::cache::{DocumentCache, FileIdentity};
-use crate::config::Section;
-use crate::diagnosis::{self, Check};
+use crate::check::{self, Check};
 use crate::error::ConfigError;
+use crate::error::Error;
+use crate::options::Options;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
+use crate::request::SecretRequest;
 use crate::sops::{self, AgeIdentities, DecryptionError, Format, Lookup};
-use crate::{Error, SecretRequest};
 
 /// Reads secrets from one SOPS-encrypted file.
 #[derive(Debug)]
@@ -89,21 +90,20 @@ impl SopsProvider {
         &self.path
     }
 
-    pub(crate) fn from_config(
-        section: &mut Section<'_>,
-        cache: Arc<DocumentCache>,
-    ) -> Result<Self, ConfigError> {
-        let Some(path) = section.path("path")? else {
-            return Err(section.error(None, "missing `path`: the SOPS file to read"));
+    /// The layer a config mapping describes (`kind: sops`), sharing the resolver's document cache.
+    pub fn from_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
+        let Some(path) = options.path("path")? else {
+            return Err(options.error(None, "missing `path`: the SOPS file to read"));
         };
+        let cache = options.document_cache();
         let mut provider = Self::new(path, cache);
-        if let Some(key_file) = section.path("age_key_file")? {
+        if let Some(key_file) = options.path("age_key_file")? {
             provider = provider.with_age_key_file(key_file);
         }
-        if let Some(word) = section.non_empty_string("input_type")? {
+        if let Some(word) = options.non_empty_string("input_type")? {
             let format = word
                 .parse()
-                .map_err(|message: String| section.error(Some("input_type"), message))?;
+                .map_err(|message: String| options.error(Some("input_type"), message))?;
             provider = provider.with_format(format);
         }
         Ok(provider)
@@ -194,7 +194,7 @@ impl Provider for SopsProvider {
         let mut checks = Vec::new();
         let readable = match std::fs::metadata(&self.path) {
             Ok(metadata) => {
-                checks.extend(diagnosis::private_file("file", &self.path, &metadata));
+                checks.extend(check::private_file("file", &self.path, &metadata));
                 true
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -212,7 +212,7 @@ impl Provider for SopsProvider {
         if let Some(key_file) = &self.age_key_file {
             match std::fs::metadata(key_file) {
                 Ok(metadata) => {
-                    checks.extend(diagnosis::private_file("key file", key_file, &metadata));
+                    checks.extend(check::private_file("key file", key_file, &metadata));
                 }
                 Err(e) => {
                     key_file_failed = true;
@@ -288,7 +288,7 @@ fn other_key_files(identities: &AgeIdentities, configured: Option<&Path>) -> Vec
         .filter_map(|source| {
             let path = Path::new(source);
             let metadata = std::fs::metadata(path).ok()?;
-            diagnosis::private_file("key file", path, &metadata)
+            check::private_file("key file", path, &metadata)
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use secret_cascade::providers::{Backend, KeyringProvider};
-use secret_cascade::{Error, Outcome, Resolver, SecretRequest};
+use secret_cascade::{Answer, Provider, SecretRequest, config};
 
 use crate::Failure;
 use crate::get::print_record;
@@ -111,26 +111,17 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
         }
         KeyringCommand::Get(args) => {
             let (keyring, request) = open(&args.entry)?;
-            let resolver = Resolver::builder()
-                .name("keyring")
-                .provider(keyring)
-                .build();
-            match resolver.resolve(&request) {
-                Ok(record) => print_record(&request, &record, args.json),
+            match keyring.fetch(&request)? {
+                Answer::Hit(record) => print_record(&request, &record, args.json),
+                Answer::Miss(reason) => Err(Failure {
+                    code: 1,
+                    message: format!("secret `{}` not found: {reason}", request.qualified_name()),
+                }),
                 // The keyring is all this command asks: its absence is exit 4, not "not found".
-                Err(Error::NotFound { tried, .. })
-                    if tried.iter().all(|a| a.outcome == Outcome::Unavailable) =>
-                {
-                    Err(Failure {
-                        code: 4,
-                        message: tried
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    })
-                }
-                Err(error) => Err(error.into()),
+                Answer::Unavailable(reason) => Err(Failure {
+                    code: 4,
+                    message: format!("{} (unavailable: {reason})", keyring.label()),
+                }),
             }
         }
     }
@@ -139,14 +130,10 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
 /// The chosen keyring, and the request for the name.
 fn open(args: &KeyringArgs) -> Result<(KeyringProvider, SecretRequest), Failure> {
     let mut keyring = match &args.config {
-        Some(path) => {
-            let configured = Resolver::from_config_file(path)?;
-            let layer = configured.layer::<KeyringProvider>().ok_or_else(|| {
+        Some(path) => config::read_layer(path, "keyring", KeyringProvider::from_options)?
+            .ok_or_else(|| {
                 Failure::usage(format!("{} has no `kind: keyring` layer", path.display()))
-            })?;
-            KeyringProvider::with_backend(layer.service(), layer.backend())
-                .with_timeout(layer.timeout())
-        }
+            })?,
         None => KeyringProvider::with_backend(
             args.service
                 .clone()

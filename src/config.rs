@@ -288,7 +288,9 @@ fn read_file(
                 "the file has at least {size} bytes; a config file may have at most {MAX_CONFIG_BYTES}"
             ),
         ),
-        other => ConfigError::new(&file, format!("cannot read the file: {other}")),
+        other => {
+            ConfigError::new(&file, format!("cannot read the file: {other}")).caused_by(other)
+        }
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         ConfigError::new(

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything that can go wrong while resolving a secret.
 ///
@@ -39,17 +40,23 @@ pub enum Error {
         /// The file that failed.
         file: PathBuf,
         /// What failed, without any value.
+        #[source]
         reason: crate::sops::DecryptionError,
     },
 
     /// A layer is present but answered with something unusable (for example an environment
-    /// variable that is not valid UTF-8). Like `Decryption`, this stops the chain.
+    /// variable that is not valid UTF-8), or failed in its own way (a third-party layer's error,
+    /// kept as the [`source`](std::error::Error::source)). Like `Decryption`, this stops the
+    /// chain.
     #[error("layer `{layer}` failed: {reason}")]
     Provider {
         /// The layer's label, as in [`Attempt::layer`].
         layer: String,
         /// What went wrong, without any value.
         reason: String,
+        /// The error that caused it, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A backend that an operation needs could not be reached (writing to a keyring that has no
@@ -68,6 +75,22 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl Error {
+    /// A layer's failure caused by `source` (its own error type, boxed): an [`Error::Provider`]
+    /// whose reason is `source`'s message, which must name no value.
+    pub fn provider(
+        layer: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let source = source.into();
+        Self::Provider {
+            layer: layer.into(),
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
 }
 
 /// One layer's answer on the way to a [`Error::NotFound`].
@@ -117,12 +140,13 @@ impl fmt::Display for Tried<'_> {
 ///
 /// The message names the file, the key (as a path such as `providers[1].prefix`) and what was
 /// expected. It never quotes a value from the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     file: PathBuf,
     key: Option<String>,
     line: Option<usize>,
     message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ConfigError {
@@ -132,7 +156,17 @@ impl ConfigError {
             key: None,
             line: None,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// Keeps `source` (an I/O failure reading the file, say) as the error's cause.
+    pub(crate) fn caused_by(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     pub(crate) fn at(mut self, key: impl Into<String>, line: Option<usize>) -> Self {
@@ -175,4 +209,21 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two config errors are equal when they say the same thing about the same place; their causes
+/// are not compared.
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.file, &self.key, self.line, &self.message)
+            == (&other.file, &other.key, other.line, &other.message)
+    }
+}
+
+impl Eq for ConfigError {}

@@ -316,8 +316,10 @@ impl<'a> Options<'a> {
             },
             "file" => {
                 let path = self.base.join(argument);
-                let mut bytes = bounded_read::file(&path, MAX_REFERENCED_FILE_BYTES)
-                    .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+                let mut bytes =
+                    bounded_read::file(&path, MAX_REFERENCED_FILE_BYTES).map_err(|e| {
+                        fail(format!("cannot read {}: {e}", path.display())).caused_by(e)
+                    })?;
                 if bytes.ends_with(b"\n") {
                     bytes.pop();
                     if bytes.ends_with(b"\r") {

@@ -143,6 +143,7 @@ impl Provider for EnvProvider {
                 return Err(Error::Provider {
                     layer: self.label().to_owned(),
                     reason: format!("{variable} is set but its value is not valid UTF-8"),
+                    source: None,
                 });
             }
         };

@@ -338,10 +338,12 @@ impl KeyringProvider {
             Failure::Missing => Error::Provider {
                 layer,
                 reason: format!("{what}: no such entry"),
+                source: None,
             },
             Failure::Broken(reason) => Error::Provider {
                 layer,
                 reason: format!("{what}: {reason}"),
+                source: None,
             },
         }
     }

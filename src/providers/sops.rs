@@ -179,6 +179,7 @@ impl Provider for SopsProvider {
             return Err(Error::Provider {
                 layer: self.label.clone(),
                 reason: format!("the value at `{key}` is not valid UTF-8"),
+                source: None,
             });
         };
         Ok(Answer::Hit(SecretRecord::new(

@@ -201,14 +201,7 @@ pub fn environment(sandbox: &Sandbox, keys: Option<Keys>) -> Vec<(&'static str, 
 
 /// `None` if equal, else where the bytes first differ.
 pub fn bytes_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or(expected.len().min(actual.len()));
+    let at = first_difference(expected, actual)?;
     let window = |bytes: &[u8]| {
         let start = at.saturating_sub(40);
         String::from_utf8_lossy(&bytes[start..bytes.len().min(at + 40)]).into_owned()
@@ -224,14 +217,7 @@ pub fn bytes_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
 
 /// `None` if equal, else where the lines first differ, with both texts.
 pub fn lines_difference(expected: &[String], actual: &[String]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or(expected.len().min(actual.len()));
+    let at = first_difference(expected, actual)?;
     Some(format!(
         "first difference at line {}: expected {:?}, got {:?}\n--- expected\n{}\n--- actual\n{}",
         at + 1,
@@ -240,6 +226,20 @@ pub fn lines_difference(expected: &[String], actual: &[String]) -> Option<String
         expected.join("\n"),
         actual.join("\n")
     ))
+}
+
+/// `None` if equal, else the index of the first item that differs (or that one side lacks).
+fn first_difference<T: PartialEq>(expected: &[T], actual: &[T]) -> Option<usize> {
+    if expected == actual {
+        return None;
+    }
+    Some(
+        expected
+            .iter()
+            .zip(actual)
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected.len().min(actual.len())),
+    )
 }
 
 /// `text` quoted, cut after 400 characters.

@@ -51,12 +51,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
-use support::interop::{Keys, Run, Tool, bytes_difference, preview};
+use support::interop::{FIXTURES, KEY1, Keys, Run, Tool, bytes_difference, fixture_names, preview};
 use support::{Sandbox, parallel_map, sops_bin};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
-/// The public key of `fixtures/sops/key.txt`; the generated documents are encrypted to it.
-const RECIPIENT: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
 /// sops itself rejects this fixture with a MAC mismatch (SOPS_FORMAT.md §8).
 const NEGATIVE_FIXTURE: &str = "edge_plainvals.yaml";
 /// `secret-cascade`'s exit code for a decryption or integrity error.
@@ -69,11 +66,7 @@ const MAX_DIFFERENCES: usize = 12;
 #[test]
 fn fixtures_decrypt_as_sops_prints_them() {
     sops_bin();
-    let mut names: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join("enc"))
-        .expect("fixtures/sops/enc exists")
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = fixture_names("enc");
     assert!(
         names.iter().any(|name| name == NEGATIVE_FIXTURE),
         "fixtures/sops/enc has no {NEGATIVE_FIXTURE}: {names:?}"
@@ -486,7 +479,7 @@ impl Rule {
         }
     }
 
-    /// The sops command line that encrypts `file` to [`RECIPIENT`] under this rule.
+    /// The sops command line that encrypts `file` to [`KEY1`] under this rule.
     /// `--config /dev/null` keeps any `.sops.yaml` around the sandbox out of it.
     fn encrypt_args(self, file: &Path) -> Vec<String> {
         let file = file.display().to_string();
@@ -496,10 +489,10 @@ impl Rule {
             // rejects it, and before `encrypt` it is silently ignored. So use the legacy `-e`.
             Rule::MacOnlyEncrypted => {
                 args.extend(self.flags());
-                args.extend(flags(["--age", RECIPIENT, "-e", &file]));
+                args.extend(flags(["--age", KEY1, "-e", &file]));
             }
             _ => {
-                args.extend(flags(["encrypt", "--age", RECIPIENT]));
+                args.extend(flags(["encrypt", "--age", KEY1]));
                 args.extend(self.flags());
                 args.push(file);
             }

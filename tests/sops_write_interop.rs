@@ -82,7 +82,10 @@ use std::sync::{Barrier, OnceLock};
 use std::time::Instant;
 
 use regex::Regex;
-use support::interop::{Keys, Run, Tool, bytes_difference, environment, lines_difference};
+use support::interop::{
+    FIXTURES, KEY1, KEY2, Keys, Run, Tool, bytes_difference, environment, fixture_names,
+    lines_difference,
+};
 use support::{Sandbox, parallel_map, sops_bin};
 
 /// Command-line arguments from strings and paths alike.
@@ -90,11 +93,6 @@ macro_rules! args {
     ($($arg:expr),* $(,)?) => { [$(s($arg)),*] };
 }
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
-/// The public key of `fixtures/sops/key.txt`.
-const KEY1: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
-/// The public key of `fixtures/sops/key2.txt`.
-const KEY2: &str = "age1m6g39qkv4639v75k95evvu9lh474yfld2hxddkdgtxv2dp3mwyjqqtcm4z";
 /// secret-cascade's exit codes.
 const EXIT_MISSING: i32 = 1;
 const EXIT_USAGE: i32 = 2;
@@ -213,11 +211,7 @@ const SOPS_LOSES_NEGATIVE_ZERO: &[(&str, &str)] = &[
 #[test]
 fn encrypting_plain_fixtures_matches_sops_encrypt() {
     sops_bin();
-    let mut files: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join("plain"))
-        .expect("fixtures/sops/plain exists")
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = fixture_names("plain");
     let default = RuleCase {
         flags: &[],
         top_level_only: false,

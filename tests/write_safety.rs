@@ -11,13 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use support::interop::{Keys, Tool};
+use support::interop::{KEY1, KEY2, Keys, Tool};
 use support::{Sandbox, parallel_map, sops_bin};
-
-/// The public key of `fixtures/sops/key.txt`.
-const KEY1: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
-/// The public key of `fixtures/sops/key2.txt`.
-const KEY2: &str = "age1m6g39qkv4639v75k95evvu9lh474yfld2hxddkdgtxv2dp3mwyjqqtcm4z";
 
 /// `decrypt --output-type json` of `file` by both tools, parsed.
 fn both_decrypt(sandbox: &Sandbox, file: &str) -> Result<[serde_json::Value; 2], String> {

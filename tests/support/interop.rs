@@ -13,9 +13,6 @@ use assert_cmd::Command;
 
 use super::{Sandbox, run_bytes, sops_bin};
 
-/// `fixtures/sops`, where the key files are.
-const KEY_FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
-
 /// One of the two tools compared.
 #[derive(Clone, Copy)]
 pub enum Tool {
@@ -165,13 +162,20 @@ pub enum Keys {
 
 impl Keys {
     pub fn path(self) -> PathBuf {
-        Path::new(KEY_FOLDER).join(match self {
+        Path::new(FIXTURES).join(match self {
             Keys::One => "key.txt",
             Keys::Two => "key2.txt",
             Keys::Both => "keys_both.txt",
         })
     }
 }
+
+/// `fixtures/sops`: the key files, and the sops-written files under `enc/`.
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
+/// The public key of `fixtures/sops/key.txt` ([`Keys::One`]).
+pub const KEY1: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
+/// The public key of `fixtures/sops/key2.txt` ([`Keys::Two`]).
+pub const KEY2: &str = "age1m6g39qkv4639v75k95evvu9lh474yfld2hxddkdgtxv2dp3mwyjqqtcm4z";
 
 /// The environment of every run: the sandbox as home, `keys` as the only age identities, and no
 /// other sops or secret-cascade variable (`None` removes it).
@@ -197,6 +201,16 @@ pub fn environment(sandbox: &Sandbox, keys: Option<Keys>) -> Vec<(&'static str, 
         env.push((name, None));
     }
     env
+}
+
+/// The names of the files in `fixtures/sops/<folder>`, sorted.
+pub fn fixture_names(folder: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join(folder))
+        .unwrap_or_else(|e| panic!("fixtures/sops/{folder} exists: {e}"))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// `None` if equal, else where the bytes first differ.

@@ -3,8 +3,9 @@
 //! differ.
 //!
 //! Every run sees the sandbox as `$HOME` and `$XDG_CONFIG_HOME`, `SOPS_DISABLE_VERSION_CHECK=1`,
-//! `SOPS_AGE_KEY_FILE` set to the chosen keys (or unset), and no other `SOPS_*` or
-//! `SECRET_CASCADE_*` variable, so nothing on the machine reaches either tool.
+//! `SOPS_AGE_KEY_FILE` set to the chosen keys (or unset), and none of the other variables through
+//! which the machine's keys, sops config or our config could reach either tool ([`environment`]
+//! lists them).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

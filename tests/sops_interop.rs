@@ -50,13 +50,10 @@ mod support;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
-use support::{Sandbox, parallel_map, run_bytes, sops_bin};
+use support::interop::{FIXTURES, KEY1, Keys, Run, Tool, bytes_difference, fixture_names, preview};
+use support::{Sandbox, parallel_map, sops_bin};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
-/// The public key of `fixtures/sops/key.txt`; the generated documents are encrypted to it.
-const RECIPIENT: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
 /// sops itself rejects this fixture with a MAC mismatch (SOPS_FORMAT.md §8).
 const NEGATIVE_FIXTURE: &str = "edge_plainvals.yaml";
 /// `secret-cascade`'s exit code for a decryption or integrity error.
@@ -69,11 +66,7 @@ const MAX_DIFFERENCES: usize = 12;
 #[test]
 fn fixtures_decrypt_as_sops_prints_them() {
     sops_bin();
-    let mut names: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join("enc"))
-        .expect("fixtures/sops/enc exists")
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = fixture_names("enc");
     assert!(
         names.iter().any(|name| name == NEGATIVE_FIXTURE),
         "fixtures/sops/enc has no {NEGATIVE_FIXTURE}: {names:?}"
@@ -113,96 +106,20 @@ fn sops_encrypted_random_documents_decrypt_to_their_plaintext() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The two tools
-
-/// What one run of either tool left behind.
-struct Run {
-    tool: &'static str,
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn succeeded(&self) -> bool {
-        self.code == 0
-    }
-
-    /// "sops exited 1: <first line of stderr>", for failure reports.
-    fn failure(&self) -> String {
-        let first_line = self.stderr.lines().find(|line| !line.trim().is_empty());
-        format!(
-            "{} exited {}: {}",
-            self.tool,
-            self.code,
-            preview(first_line.unwrap_or("(nothing on stderr)"))
-        )
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Tool {
-    Sops,
-    Ours,
-}
-
-impl Tool {
-    /// Runs `<tool> decrypt` on `file` with `flags`, in `sandbox`, with `key_file` as the only
-    /// age identities.
-    fn decrypt(self, sandbox: &Sandbox, key_file: &Path, file: &Path, flags: &[String]) -> Run {
-        let file = file.display().to_string();
-        let mut args = vec!["decrypt".to_owned()];
-        match self {
-            // urfave/cli stops reading flags at the first positional argument
-            Tool::Sops => args.extend(flags.iter().cloned().chain([file])),
-            Tool::Ours => args.extend([file].into_iter().chain(flags.iter().cloned())),
-        }
-        self.run(sandbox, key_file, &args)
-    }
-
-    fn run(self, sandbox: &Sandbox, key_file: &Path, args: &[String]) -> Run {
-        let mut cmd = match self {
-            Tool::Sops => Command::new(sops_bin()),
-            Tool::Ours => sandbox.cli(),
-        };
-        cmd.current_dir(sandbox.path())
-            .args(args)
-            .env("HOME", sandbox.path().join("home"))
-            .env("XDG_CONFIG_HOME", sandbox.path().join("xdg"))
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
-            .env("SOPS_AGE_KEY_FILE", key_file)
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_CMD")
-            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-            .env_remove("SOPS_CONFIG");
-        let (code, stdout, stderr) = run_bytes(&mut cmd);
-        Run {
-            tool: match self {
-                Tool::Sops => "sops",
-                Tool::Ours => "secret-cascade",
-            },
-            code,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Fixtures
 
 /// Every difference between the two tools on one fixture, each line naming the fixture and view.
 fn check_fixture(name: &str) -> Vec<String> {
     let sandbox = Sandbox::new();
-    let keys = Path::new(FIXTURES).join("keys_both.txt");
+    let keys = Keys::Both;
     let file = Path::new(FIXTURES).join("enc").join(name);
     if name == NEGATIVE_FIXTURE {
-        return check_negative_fixture(&sandbox, &keys, &file, name);
+        return check_negative_fixture(&sandbox, keys, &file, name);
     }
 
     let format = Format::of(&file);
-    let reference = Tool::Sops.decrypt(&sandbox, &keys, &file, &[]);
-    if !reference.succeeded() {
+    let reference = Tool::Sops.decrypt(&sandbox, keys, &file, &[]);
+    if !reference.ok() {
         return vec![format!(
             "{name}: sops itself cannot decrypt it ({})",
             reference.failure()
@@ -266,8 +183,8 @@ fn check_fixture(name: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for view in views {
         let label = format!("{name} {}", view_label(&view.flags));
-        let sops = Tool::Sops.decrypt(&sandbox, &keys, &view.file, &view.flags);
-        if !sops.succeeded() {
+        let sops = Tool::Sops.decrypt(&sandbox, keys, &view.file, &view.flags);
+        if !sops.ok() {
             if !view.optional {
                 problems.push(format!("{label}: sops itself fails: {}", sops.failure()));
             }
@@ -280,7 +197,7 @@ fn check_fixture(name: &str) -> Vec<String> {
                 continue;
             }
         };
-        let ours = Tool::Ours.decrypt(&sandbox, &keys, &view.file, &view.flags);
+        let ours = Tool::Ours.decrypt(&sandbox, keys, &view.file, &view.flags);
         problems.extend(
             check_run(&expected, &ours)
                 .into_iter()
@@ -291,10 +208,10 @@ fn check_fixture(name: &str) -> Vec<String> {
 }
 
 /// sops must reject the file, and ours must too, as a decryption error.
-fn check_negative_fixture(sandbox: &Sandbox, keys: &Path, file: &Path, name: &str) -> Vec<String> {
+fn check_negative_fixture(sandbox: &Sandbox, keys: Keys, file: &Path, name: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let sops = Tool::Sops.decrypt(sandbox, keys, file, &[]);
-    if sops.succeeded() || !sops.stderr.contains("MAC mismatch") {
+    if sops.ok() || !sops.stderr.contains("MAC mismatch") {
         problems.push(format!(
             "{name}: sops was expected to fail with a MAC mismatch, but it exited {} with {}",
             sops.code,
@@ -436,7 +353,7 @@ fn plan_cases(seed: u64) -> Vec<Case> {
 /// Encrypts the case with sops and checks every view with both tools; `Some(report)` on failure.
 fn run_case(case: &Case) -> Option<String> {
     let sandbox = Sandbox::new();
-    let key = Path::new(FIXTURES).join("key.txt");
+    let key = Keys::One;
     let extension = case.store.extension();
     let plaintext = write_store(case.store, &case.docs);
     let plain = sandbox.write(&format!("plain.{extension}"), &plaintext);
@@ -451,8 +368,8 @@ fn run_case(case: &Case) -> Option<String> {
         )
     };
 
-    let encryption = Tool::Sops.run(&sandbox, &key, &case.rule.encrypt_args(&plain));
-    if !encryption.succeeded() {
+    let encryption = Tool::Sops.run(&sandbox, Some(key), &case.rule.encrypt_args(&plain), None);
+    if !encryption.ok() {
         let problem = format!("sops itself cannot encrypt it: {}", encryption.failure());
         return Some(report(&[problem]));
     }
@@ -461,8 +378,8 @@ fn run_case(case: &Case) -> Option<String> {
 
     let mut problems = Vec::new();
     for (flags, expected) in case_views(case) {
-        let sops = Tool::Sops.decrypt(&sandbox, &key, &encrypted, &flags);
-        let ours = Tool::Ours.decrypt(&sandbox, &key, &encrypted, &flags);
+        let sops = Tool::Sops.decrypt(&sandbox, key, &encrypted, &flags);
+        let ours = Tool::Ours.decrypt(&sandbox, key, &encrypted, &flags);
         let label = view_label(&flags);
         for problem in check_run(&expected, &sops) {
             problems.push(format!(
@@ -478,8 +395,8 @@ fn run_case(case: &Case) -> Option<String> {
         let line_based = matches!(case.store, Format::Dotenv | Format::Ini);
         if flags.is_empty()
             && line_based
-            && sops.succeeded()
-            && ours.succeeded()
+            && sops.ok()
+            && ours.ok()
             && let Some(difference) = bytes_difference(&sops.stdout, &ours.stdout)
         {
             problems.push(format!("{label} not the bytes sops prints: {difference}"));
@@ -562,7 +479,7 @@ impl Rule {
         }
     }
 
-    /// The sops command line that encrypts `file` to [`RECIPIENT`] under this rule.
+    /// The sops command line that encrypts `file` to [`KEY1`] under this rule.
     /// `--config /dev/null` keeps any `.sops.yaml` around the sandbox out of it.
     fn encrypt_args(self, file: &Path) -> Vec<String> {
         let file = file.display().to_string();
@@ -572,10 +489,10 @@ impl Rule {
             // rejects it, and before `encrypt` it is silently ignored. So use the legacy `-e`.
             Rule::MacOnlyEncrypted => {
                 args.extend(self.flags());
-                args.extend(flags(["--age", RECIPIENT, "-e", &file]));
+                args.extend(flags(["--age", KEY1, "-e", &file]));
             }
             _ => {
-                args.extend(flags(["encrypt", "--age", RECIPIENT]));
+                args.extend(flags(["encrypt", "--age", KEY1]));
                 args.extend(self.flags());
                 args.push(file);
             }
@@ -998,7 +915,7 @@ enum Expected {
 
 /// The differences between what `run` printed and what it should have.
 fn check_run(expected: &Expected, run: &Run) -> Vec<String> {
-    if !run.succeeded() {
+    if !run.ok() {
         return vec![run.failure()];
     }
     match expected {
@@ -1135,39 +1052,6 @@ fn scalars_equal(expected: &Node, actual: &Node, numbers: Numbers) -> bool {
             (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
             _ => false,
         },
-    }
-}
-
-/// `None` if the bytes are equal, else where they first differ, line by line.
-fn bytes_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let expected_lines: Vec<&[u8]> = expected.split_inclusive(|b| *b == b'\n').collect();
-    let actual_lines: Vec<&[u8]> = actual.split_inclusive(|b| *b == b'\n').collect();
-    let line = (0..expected_lines.len().max(actual_lines.len()))
-        .find(|&i| expected_lines.get(i) != actual_lines.get(i))
-        .unwrap_or(0);
-    let show = |lines: &[&[u8]]| {
-        lines.get(line).map_or("(nothing)".to_owned(), |bytes| {
-            format!("{:?}", String::from_utf8_lossy(bytes))
-        })
-    };
-    Some(format!(
-        "output differs from line {}: got {}, expected {} ({} bytes, expected {})",
-        line + 1,
-        show(&actual_lines),
-        show(&expected_lines),
-        actual.len(),
-        expected.len()
-    ))
-}
-
-fn preview(text: &str) -> String {
-    const LIMIT: usize = 120;
-    match text.char_indices().nth(LIMIT) {
-        Some((end, _)) => format!("{:?}...", &text[..end]),
-        None => format!("{text:?}"),
     }
 }
 

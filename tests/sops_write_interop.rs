@@ -74,27 +74,25 @@
 mod support;
 
 use std::collections::HashSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::{Barrier, OnceLock};
 use std::time::Instant;
 
-use assert_cmd::Command;
 use regex::Regex;
-use support::{Sandbox, parallel_map, run_bytes, sops_bin};
+use support::interop::{
+    FIXTURES, KEY1, KEY2, Keys, Run, Tool, bytes_difference, environment, fixture_names,
+    lines_difference,
+};
+use support::{Sandbox, parallel_map, sops_bin};
 
 /// Command-line arguments from strings and paths alike.
 macro_rules! args {
     ($($arg:expr),* $(,)?) => { [$(s($arg)),*] };
 }
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sops");
-/// The public key of `fixtures/sops/key.txt`.
-const KEY1: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
-/// The public key of `fixtures/sops/key2.txt`.
-const KEY2: &str = "age1m6g39qkv4639v75k95evvu9lh474yfld2hxddkdgtxv2dp3mwyjqqtcm4z";
 /// secret-cascade's exit codes.
 const EXIT_MISSING: i32 = 1;
 const EXIT_USAGE: i32 = 2;
@@ -213,11 +211,7 @@ const SOPS_LOSES_NEGATIVE_ZERO: &[(&str, &str)] = &[
 #[test]
 fn encrypting_plain_fixtures_matches_sops_encrypt() {
     sops_bin();
-    let mut files: Vec<String> = std::fs::read_dir(Path::new(FIXTURES).join("plain"))
-        .expect("fixtures/sops/plain exists")
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = fixture_names("plain");
     let default = RuleCase {
         flags: &[],
         top_level_only: false,
@@ -1660,171 +1654,7 @@ fn encrypting_an_encrypted_file_is_refused_like_sops() {
 }
 
 // =============================================================================================
-// Helpers: the two tools
-
-/// Which fixture key file is `SOPS_AGE_KEY_FILE`.
-#[derive(Clone, Copy, Debug)]
-enum Keys {
-    /// `key.txt` (KEY1)
-    One,
-    /// `key2.txt` (KEY2)
-    Two,
-    /// `keys_both.txt`
-    Both,
-}
-
-impl Keys {
-    fn path(self) -> PathBuf {
-        Path::new(FIXTURES).join(match self {
-            Keys::One => "key.txt",
-            Keys::Two => "key2.txt",
-            Keys::Both => "keys_both.txt",
-        })
-    }
-}
-
-/// The environment of every run: the sandbox as home, `keys` as the only age identities, and no
-/// other sops variable (`None` removes it).
-fn environment(sandbox: &Sandbox, keys: Option<Keys>) -> Vec<(&'static str, Option<OsString>)> {
-    let mut env = vec![
-        ("HOME", Some(sandbox.path().join("home").into_os_string())),
-        (
-            "XDG_CONFIG_HOME",
-            Some(sandbox.path().join("xdg").into_os_string()),
-        ),
-        ("SOPS_DISABLE_VERSION_CHECK", Some("1".into())),
-        ("SOPS_AGE_KEY_FILE", keys.map(|k| k.path().into_os_string())),
-    ];
-    for name in [
-        "SOPS_AGE_KEY",
-        "SOPS_AGE_KEY_CMD",
-        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
-        "SOPS_AGE_RECIPIENTS",
-        "SOPS_CONFIG",
-        "SECRET_CASCADE_CONFIG",
-        "SECRET_CASCADE_LOG",
-    ] {
-        env.push((name, None));
-    }
-    env
-}
-
-#[derive(Clone, Copy)]
-enum Tool {
-    Sops,
-    Ours,
-}
-
-/// What one run of either tool left behind.
-struct Run {
-    line: String,
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> bool {
-        self.code == 0
-    }
-
-    /// "`sops decrypt x` exited 1: <stderr>", for failure reports.
-    fn failure(&self) -> String {
-        let stderr = self.stderr.trim();
-        format!(
-            "`{}` exited {}: {}",
-            self.line,
-            self.code,
-            preview(if stderr.is_empty() {
-                "(nothing on stderr)"
-            } else {
-                stderr
-            })
-        )
-    }
-
-    /// Like [`Run::failure`], for a run whose success is the problem too.
-    fn outcome(&self) -> String {
-        if self.ok() {
-            format!(
-                "`{}` succeeded, printing {}",
-                self.line,
-                preview(&String::from_utf8_lossy(&self.stdout))
-            )
-        } else {
-            self.failure()
-        }
-    }
-
-    /// For setup steps: a failure is a broken test, reported at once.
-    #[track_caller]
-    fn expect_ok(self) -> Self {
-        assert!(self.ok(), "{}", self.failure());
-        self
-    }
-}
-
-impl Tool {
-    /// Runs the tool in the sandbox's folder; see [`Tool::run_in`].
-    fn run(
-        self,
-        sandbox: &Sandbox,
-        keys: Option<Keys>,
-        args: &[String],
-        stdin: Option<&[u8]>,
-    ) -> Run {
-        self.run_in(sandbox, sandbox.path(), keys, args, stdin)
-    }
-
-    /// Runs the tool with `args` in `cwd`, `keys` as its only age identities, `stdin` as input.
-    fn run_in(
-        self,
-        sandbox: &Sandbox,
-        cwd: &Path,
-        keys: Option<Keys>,
-        args: &[String],
-        stdin: Option<&[u8]>,
-    ) -> Run {
-        let mut cmd = self.command(sandbox, cwd, keys);
-        cmd.args(args);
-        if let Some(stdin) = stdin {
-            cmd.write_stdin(stdin.to_vec());
-        }
-        self.finish(&mut cmd, args.to_vec())
-    }
-
-    fn command(self, sandbox: &Sandbox, cwd: &Path, keys: Option<Keys>) -> Command {
-        let mut cmd = match self {
-            Tool::Sops => Command::new(sops_bin()),
-            Tool::Ours => sandbox.cli(),
-        };
-        cmd.current_dir(cwd);
-        for (key, value) in environment(sandbox, keys) {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
-        cmd
-    }
-
-    fn finish(self, cmd: &mut Command, args: Vec<String>) -> Run {
-        let (code, stdout, stderr) = run_bytes(cmd);
-        let name = match self {
-            Tool::Sops => "sops",
-            Tool::Ours => "secret-cascade",
-        };
-        Run {
-            line: std::iter::once(name.to_owned())
-                .chain(args)
-                .collect::<Vec<_>>()
-                .join(" "),
-            code,
-            stdout,
-            stderr,
-        }
-    }
-}
+// Helpers: arguments and fixtures
 
 fn s(arg: impl AsRef<OsStr>) -> String {
     arg.as_ref().to_string_lossy().into_owned()
@@ -1931,55 +1761,4 @@ fn missing(before: &[String], after: &[String]) -> Vec<String> {
         .collect();
     gone.sort();
     gone
-}
-
-/// `None` if equal, else where the lines first differ, with both texts.
-fn lines_difference(expected: &[String], actual: &[String]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or(expected.len().min(actual.len()));
-    Some(format!(
-        "first difference at line {}: expected {:?}, got {:?}\n--- expected\n{}\n--- actual\n{}",
-        at + 1,
-        expected.get(at),
-        actual.get(at),
-        expected.join("\n"),
-        actual.join("\n")
-    ))
-}
-
-/// `None` if equal, else where the bytes first differ.
-fn bytes_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or(expected.len().min(actual.len()));
-    let window = |bytes: &[u8]| {
-        let start = at.saturating_sub(40);
-        String::from_utf8_lossy(&bytes[start..bytes.len().min(at + 40)]).into_owned()
-    };
-    Some(format!(
-        "first difference at byte {at} ({} vs {} bytes): expected …{:?}…, got …{:?}…",
-        expected.len(),
-        actual.len(),
-        window(expected),
-        window(actual)
-    ))
-}
-
-fn preview(text: &str) -> String {
-    const LIMIT: usize = 400;
-    match text.char_indices().nth(LIMIT) {
-        Some((end, _)) => format!("{:?}...", &text[..end]),
-        None => format!("{text:?}"),
-    }
 }

@@ -11,82 +11,21 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use support::interop::{KEY1, KEY2, Keys, Tool};
 use support::{Sandbox, parallel_map, sops_bin};
-
-/// The public key of `fixtures/sops/key.txt`.
-const KEY1: &str = "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg";
-/// The public key of `fixtures/sops/key2.txt`.
-const KEY2: &str = "age1m6g39qkv4639v75k95evvu9lh474yfld2hxddkdgtxv2dp3mwyjqqtcm4z";
-
-fn key_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/keys_both.txt")
-}
-
-/// One run of a tool: exit code, stdout, stderr.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn describe(&self) -> String {
-        format!("exit {}: {}", self.code, self.stderr.trim())
-    }
-}
-
-/// Runs `program` in the sandbox with the test keys as its only age identities.
-fn run(sandbox: &Sandbox, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .current_dir(sandbox.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", sandbox.path().join("home"))
-        .env("SOPS_AGE_KEY_FILE", key_file())
-        .env("SOPS_DISABLE_VERSION_CHECK", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{} does not run: {e}", program.display()));
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().expect("exited normally"),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn ours() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_secret-cascade"))
-}
-
-fn ours_run(sandbox: &Sandbox, args: &[&str], stdin: Option<&[u8]>) -> Run {
-    run(sandbox, &ours(), args, stdin)
-}
 
 /// `decrypt --output-type json` of `file` by both tools, parsed.
 fn both_decrypt(sandbox: &Sandbox, file: &str) -> Result<[serde_json::Value; 2], String> {
     let args = ["decrypt", "--output-type", "json", file];
     let mut parsed = Vec::new();
-    for (tool, program) in [("ours", ours()), ("sops", sops_bin().to_path_buf())] {
-        let run = run(sandbox, &program, &args, None);
+    for (name, tool) in [("ours", Tool::Ours), ("sops", Tool::Sops)] {
+        let run = tool.run(sandbox, Some(Keys::Both), &args, None);
         if run.code != 0 {
-            return Err(format!("{tool} cannot decrypt {file}: {}", run.describe()));
+            return Err(format!("{name} cannot decrypt {file}: {}", run.failure()));
         }
         parsed.push(
             serde_json::from_slice(&run.stdout)
-                .map_err(|e| format!("{tool} printed invalid JSON for {file}: {e}"))?,
+                .map_err(|e| format!("{name} printed invalid JSON for {file}: {e}"))?,
         );
     }
     Ok([parsed.remove(0), parsed.remove(0)])
@@ -171,8 +110,8 @@ fn set_reads_back_or_is_refused(value: &str) -> Vec<String> {
         let file = format!("secrets.enc.{}", store.extension);
         let mut args = vec!["encrypt", &name, "--age", KEY1, "--output", &file];
         args.extend(rule);
-        let encrypt = ours_run(&sandbox, &args, None);
-        assert_eq!(encrypt.code, 0, "encrypt: {}", encrypt.describe());
+        let encrypt = Tool::Ours.run(&sandbox, Some(Keys::Both), &args, None);
+        assert_eq!(encrypt.code, 0, "encrypt: {}", encrypt.failure());
         let mut problems = Vec::new();
         for (encrypted, path) in [(true, store.encrypted), (false, store.plain)] {
             let before = std::fs::read(sandbox.path().join(&file)).unwrap();
@@ -182,8 +121,9 @@ fn set_reads_back_or_is_refused(value: &str) -> Vec<String> {
             } else {
                 format!("{value}\n")
             };
-            let set = ours_run(
+            let set = Tool::Ours.run(
                 &sandbox,
+                Some(Keys::Both),
                 &["set", &file, &path.join(".")],
                 Some(stdin.as_bytes()),
             );
@@ -197,12 +137,12 @@ fn set_reads_back_or_is_refused(value: &str) -> Vec<String> {
                     problems.push(format!("{label}: a refused set changed the file"));
                 }
                 if set.code != 2 || !set.stderr.contains("back the same") {
-                    problems.push(format!("{label}: set failed oddly: {}", set.describe()));
+                    problems.push(format!("{label}: set failed oddly: {}", set.failure()));
                 }
                 if encrypted || !store_may_refuse(store.extension, value) {
                     problems.push(format!(
                         "{label}: refused although the store can carry it: {}",
-                        set.describe()
+                        set.failure()
                     ));
                 }
                 continue;
@@ -281,8 +221,9 @@ fn encrypting_a_quoted_padded_ini_value_keeps_it() {
     sops_bin();
     let sandbox = Sandbox::new();
     sandbox.write("app.ini", "[s]\nk_unencrypted = \" x \"\nk = \"  y  \"\n");
-    let encrypt = ours_run(
+    let encrypt = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &[
             "encrypt",
             "app.ini",
@@ -294,7 +235,7 @@ fn encrypting_a_quoted_padded_ini_value_keeps_it() {
         ],
         None,
     );
-    assert_eq!(encrypt.code, 0, "{}", encrypt.describe());
+    assert_eq!(encrypt.code, 0, "{}", encrypt.failure());
     assert!(!sandbox.path().join("app.ini").exists(), "shredded");
     for document in both_decrypt(&sandbox, "app.enc.ini").unwrap() {
         assert_eq!(at(&document, &["s", "k_unencrypted"]), Some(" x "));
@@ -309,12 +250,13 @@ fn an_unencrypted_negative_zero_reads_back() {
     sops_bin();
     let sandbox = Sandbox::new();
     sandbox.write("f.yaml", "zero_unencrypted: -0.0\nsecret: s\n");
-    let encrypt = ours_run(
+    let encrypt = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &["encrypt", "f.yaml", "--age", KEY1, "--output", "f.enc.yaml"],
         None,
     );
-    assert_eq!(encrypt.code, 0, "{}", encrypt.describe());
+    assert_eq!(encrypt.code, 0, "{}", encrypt.failure());
     let [ours, sops] = both_decrypt(&sandbox, "f.enc.yaml").unwrap();
     assert_eq!(ours, sops);
     assert_eq!(ours["zero_unencrypted"].to_string(), "-0.0");
@@ -324,8 +266,9 @@ fn an_unencrypted_negative_zero_reads_back() {
 fn linked_file(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     sandbox.write("clear.yaml", "db:\n    password: old\n");
     std::fs::create_dir(sandbox.path().join("shared")).unwrap();
-    let encrypt = ours_run(
+    let encrypt = Tool::Ours.run(
         sandbox,
+        Some(Keys::Both),
         &[
             "encrypt",
             "clear.yaml",
@@ -336,7 +279,7 @@ fn linked_file(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
         ],
         None,
     );
-    assert_eq!(encrypt.code, 0, "{}", encrypt.describe());
+    assert_eq!(encrypt.code, 0, "{}", encrypt.failure());
     let link = sandbox.path().join("link.enc.yaml");
     std::os::unix::fs::symlink("shared/real.enc.yaml", &link).unwrap();
     (sandbox.path().join("shared/real.enc.yaml"), link)
@@ -355,31 +298,38 @@ fn set_unset_and_rotate_write_through_a_symlink() {
     let sandbox = Sandbox::new();
     let (real, link) = linked_file(&sandbox);
 
-    let set = ours_run(
+    let set = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &["set", "link.enc.yaml", "db.password"],
         Some(b"new"),
     );
-    assert_eq!(set.code, 0, "{}", set.describe());
+    assert_eq!(set.code, 0, "{}", set.failure());
     assert!(is_link(&link), "the link stays a link");
     for document in both_decrypt(&sandbox, "shared/real.enc.yaml").unwrap() {
         assert_eq!(at(&document, &["db", "password"]), Some("new"));
     }
 
-    let unset = ours_run(&sandbox, &["unset", "link.enc.yaml", "db.password"], None);
-    assert_eq!(unset.code, 0, "{}", unset.describe());
+    let unset = Tool::Ours.run(
+        &sandbox,
+        Some(Keys::Both),
+        &["unset", "link.enc.yaml", "db.password"],
+        None,
+    );
+    assert_eq!(unset.code, 0, "{}", unset.failure());
     assert!(is_link(&link));
     for document in both_decrypt(&sandbox, "shared/real.enc.yaml").unwrap() {
         assert_eq!(at(&document, &["db", "password"]), None);
     }
 
     // Dropping a recipient must reach the shared file, or the dropped key still opens it.
-    let rotate = ours_run(
+    let rotate = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &["rotate", "link.enc.yaml", "--rm-age", KEY2],
         None,
     );
-    assert_eq!(rotate.code, 0, "{}", rotate.describe());
+    assert_eq!(rotate.code, 0, "{}", rotate.failure());
     assert!(is_link(&link));
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains(KEY1) && !text.contains(KEY2), "{text}");
@@ -405,12 +355,13 @@ fn an_edit_by_root_keeps_the_owner_group_and_mode() {
         panic!("this test gives the file another owner, which needs root: {e}")
     });
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let set = ours_run(
+    let set = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &["set", "link.enc.yaml", "db.password"],
         Some(b"new"),
     );
-    assert_eq!(set.code, 0, "{}", set.describe());
+    assert_eq!(set.code, 0, "{}", set.failure());
     let metadata = std::fs::metadata(&real).unwrap();
     assert_eq!((metadata.uid(), metadata.gid()), (4321, 8765));
     assert_eq!(metadata.mode() & 0o7777, 0o640);
@@ -427,8 +378,9 @@ fn encrypt_output_onto_a_link_does_not_copy_a_loose_mode() {
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
     let link = sandbox.path().join("out.enc.yaml");
     std::os::unix::fs::symlink("old.enc.yaml", &link).unwrap();
-    let encrypt = ours_run(
+    let encrypt = Tool::Ours.run(
         &sandbox,
+        Some(Keys::Both),
         &[
             "encrypt",
             "clear.yaml",
@@ -439,7 +391,7 @@ fn encrypt_output_onto_a_link_does_not_copy_a_loose_mode() {
         ],
         None,
     );
-    assert_eq!(encrypt.code, 0, "{}", encrypt.describe());
+    assert_eq!(encrypt.code, 0, "{}", encrypt.failure());
     assert!(is_link(&link));
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -474,12 +426,12 @@ fn a_held_edit_lock_is_waited_for_a_bounded_time_then_named() {
     }
     let before = std::fs::read(&real).unwrap();
     for (args, env) in [(vec!["--lock-timeout", "0.3"], None), (vec![], Some("0.3"))] {
-        let mut command = Command::new(ours());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_secret-cascade"));
         command
             .args(["set", "link.enc.yaml", "db.password"])
             .args(&args)
             .current_dir(sandbox.path())
-            .env("SOPS_AGE_KEY_FILE", key_file())
+            .env("SOPS_AGE_KEY_FILE", Keys::Both.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

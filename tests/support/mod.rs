@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: isolated CLI runs and temporary config files.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod interop;
 pub mod plaintext_scan;
 pub mod secret_service;
 

@@ -22,7 +22,8 @@ use crate::plaintext::PlaintextBuffer;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
     /// Opening, inspecting or reading failed.
-    #[error(transparent)]
+    // Not `transparent`: that would skip the io::Error in the chain of causes.
+    #[error("{0}")]
     Io(#[from] io::Error),
     /// The path names a FIFO, a device, a socket or a directory.
     #[error("it is {kind}, not a regular file; give the path of a regular file")]

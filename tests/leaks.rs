@@ -2,9 +2,8 @@
 
 mod support;
 
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Once;
 
 use secret_cascade::providers::EnvProvider;
 use secret_cascade::{Error, ExposeSecret, Resolver, SecretRequest, SensitiveGuard};
@@ -79,32 +78,10 @@ fn errors_hide_the_value() {
     }
 }
 
-/// A `tracing` writer that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn trace_logs_name_layers_but_never_values() {
     set_env();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let logs = support::capture_logs(|| {
         let resolver = resolver();
         for request in [
             SecretRequest::new("code.value"),
@@ -116,7 +93,6 @@ fn trace_logs_name_layers_but_never_values() {
             let _ = resolver.resolve(&request);
         }
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("secret found") && logs.contains("layer=\"env\""),
         "nothing captured: {logs}"

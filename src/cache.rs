@@ -82,6 +82,9 @@ struct Entry {
 }
 
 impl DocumentCache {
+    /// How many decrypted documents a cache keeps when the config does not say.
+    pub const DEFAULT_MAX_DOCUMENTS: usize = 64;
+
     /// A cache holding at most `max_documents` documents (at least 1).
     pub fn new(max_documents: usize) -> Self {
         Self {
@@ -167,7 +170,7 @@ impl DocumentCache {
 
 impl Default for DocumentCache {
     fn default() -> Self {
-        Self::new(crate::Resolver::DEFAULT_MAX_DOCUMENTS)
+        Self::new(Self::DEFAULT_MAX_DOCUMENTS)
     }
 }
 

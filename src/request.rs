@@ -5,7 +5,7 @@ use std::fmt;
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A request for one secret.
 ///

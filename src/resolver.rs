@@ -28,7 +28,7 @@ impl Resolver {
     pub const DEFAULT_NAME: &'static str = "default";
 
     /// How many decrypted documents the cache keeps when the config does not say.
-    pub const DEFAULT_MAX_DOCUMENTS: usize = 64;
+    pub const DEFAULT_MAX_DOCUMENTS: usize = DocumentCache::DEFAULT_MAX_DOCUMENTS;
 
     /// Starts a resolver built in code.
     pub fn builder() -> ResolverBuilder {

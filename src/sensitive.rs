@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use crate::DocumentCache;
+use crate::cache::DocumentCache;
 use crate::record::{Metadata, SecretRecord, SecretSource};
 
 /// Runs `f` with the record's value and wipes the value when `f` returns or panics.

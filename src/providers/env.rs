@@ -244,7 +244,7 @@ mod tests {
             .with_prefix("secret-cascade.unit-test")
             .diagnose();
         assert_eq!(checks.len(), 1);
-        assert_eq!(checks[0].status(), crate::Status::Warn);
+        assert_eq!(checks[0].status(), crate::check::Status::Warn);
         assert_eq!(
             checks[0].message(),
             "0 variables start with SECRET_CASCADE__UNIT_TEST__"
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn without_a_prefix_every_variable_is_consulted() {
         let checks = EnvProvider::new().diagnose();
-        assert_eq!(checks[0].status(), crate::Status::Ok);
+        assert_eq!(checks[0].status(), crate::check::Status::Ok);
         assert!(
             checks[0].message().starts_with("no prefix: every variable"),
             "{}",

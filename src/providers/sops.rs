@@ -297,7 +297,7 @@ fn other_key_files(identities: &AgeIdentities, configured: Option<&Path>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Status;
+    use crate::check::Status;
 
     #[test]
     fn a_missing_file_and_key_file_fail_naming_their_paths() {

@@ -12,7 +12,7 @@
 use zeroize::Zeroizing;
 
 use super::Parsed;
-use crate::PlaintextBuffer;
+use crate::plaintext::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::metadata::unflatten;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};

@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
-use crate::PlaintextBuffer;
+use crate::plaintext::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};

@@ -15,7 +15,7 @@ use base64::Engine;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use zeroize::Zeroizing;
 
-use crate::PlaintextBuffer;
+use crate::plaintext::PlaintextBuffer;
 use crate::sops::DecryptionError;
 use crate::sops::scalar::{resolve_plain, yaml_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};

@@ -3,10 +3,10 @@
 //! Each file opens with what its config `kind` is, its options, how a name maps to the backend,
 //! and when it answers *unavailable* rather than failing.
 
-pub mod env;
-pub mod keyring;
+mod env;
+mod keyring;
 pub(crate) mod overrides;
-pub mod sops;
+mod sops;
 
 pub use env::EnvProvider;
 pub use keyring::{Backend, KeyringProvider};

@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regex::Regex;
@@ -20,8 +21,8 @@ use super::keys::{self, AgeIdentities};
 use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
-    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, mac_text, open_tree, stores,
-    visit_leaves,
+    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, ReadError, mac_text, open_tree,
+    stores, visit_leaves,
 };
 use crate::atomic_write;
 
@@ -100,7 +101,9 @@ impl EncryptionRule {
 }
 
 /// Why a SOPS file could not be written. Messages name keys, paths and recipients, never values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Typed causes (the decryption error, the cleartext's parse error, an I/O error) are returned
+/// by [`std::error::Error::source`].
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EncryptionError {
     /// The existing encrypted file could not be opened (wrong key, tampered, malformed).
@@ -125,8 +128,22 @@ pub enum EncryptionError {
     /// The document cannot be written in the output store (nesting in dotenv, several YAML
     /// documents in JSON).
     Output(String),
-    /// The file could not be read or written; the old file is intact.
-    Io(String),
+    /// The file could not be read; nothing was written.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+    /// The file could not be locked or replaced; the old file is intact.
+    Io {
+        /// What was being done: `lock` or `write`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error, shared so that the error stays `Clone`.
+        source: Arc<std::io::Error>,
+    },
     /// What would be written does not read back as what was meant (the store cannot hold a
     /// value as it is); nothing was written.
     ReadBack {
@@ -146,7 +163,12 @@ impl fmt::Display for EncryptionError {
             Self::Path { path, reason } => write!(f, "cannot set `{path}`: {reason}"),
             Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
             Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
-            Self::Io(reason) => f.write_str(reason),
+            Self::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Self::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
             Self::ReadBack { format, reason } => write!(
                 f,
                 "refusing to write: the {format} file would not read back as meant ({reason}); \
@@ -157,7 +179,16 @@ impl fmt::Display for EncryptionError {
     }
 }
 
-impl std::error::Error for EncryptionError {}
+impl std::error::Error for EncryptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Decryption(cause) => Some(cause),
+            Self::Read { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
 
 impl From<DecryptionError> for EncryptionError {
     fn from(error: DecryptionError) -> Self {
@@ -230,14 +261,17 @@ pub fn edit_file(
     lock_timeout: Duration,
     edit: impl FnOnce(&mut EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), EncryptionError> {
-    let io = |action: &str, e: std::io::Error| {
-        EncryptionError::Io(format!("cannot {action} {}: {e}", path.display()))
+    let io = |action: &'static str, e: std::io::Error| EncryptionError::Io {
+        action,
+        path: path.to_path_buf(),
+        source: Arc::new(e),
     };
     let _lock = atomic_write::lock(path, lock_timeout).map_err(|e| io("lock", e))?;
     let text = super::read_file(path).map_err(|e| match e {
-        DecryptionError::Read(reason) => {
-            EncryptionError::Io(format!("cannot read {}: {reason}", path.display()))
-        }
+        DecryptionError::Read(source) => EncryptionError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
         other => other.into(),
     })?;
     let format = format.unwrap_or_else(|| Format::from_path(path));

@@ -26,11 +26,13 @@ use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+pub use crate::bounded_read::ReadError;
 pub use creation_rules::{CreationRule, find_creation_rule};
 pub use encrypt::{
     EditableFile, EncryptOptions, EncryptionError, EncryptionRule, edit_file, encrypt,
 };
-pub use keys::AgeIdentities;
+pub use key_command::KeyCommandError;
+pub use keys::{AgeIdentities, IdentityError, StanzaError};
 pub use stores::Format;
 
 use cipher::{DataKey, ValueError};
@@ -48,11 +50,16 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
 ];
 
 /// Why a SOPS file could not be decrypted. Messages name keys and recipients, never values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A failure with a typed cause (the I/O error of a read, the parse error of the file, an
+/// identity source's failure) keeps it: [`std::error::Error::source`] returns it, and the chain
+/// ends at the [`std::io::Error`] when there is one. `Clone`, because the causes are shared; not
+/// `PartialEq`, because an I/O error has no equality: match with `matches!`.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum DecryptionError {
-    /// The file could not be read.
-    Read(String),
+    /// The file could not be read (it is missing, unreadable, or not a regular file).
+    Read(ReadError),
     /// The file is larger than [`MAX_FILE_BYTES`].
     TooLarge {
         /// Its size in bytes as reported, or as many bytes as were read when the report was
@@ -66,7 +73,9 @@ pub enum DecryptionError {
     /// The `sops` section is malformed.
     Metadata(String),
     /// An identity source is set but unusable (unreadable key file, malformed key, failed command).
-    Identities(String),
+    Identities(IdentityError),
+    /// An age stanza of the file is malformed or corrupt.
+    Stanza(StanzaError),
     /// No age identity is available at all.
     NoIdentities,
     /// None of the available identities opens the data key.
@@ -124,6 +133,7 @@ impl fmt::Display for DecryptionError {
             }
             Self::Metadata(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::Identities(reason) => write!(f, "cannot load age identities: {reason}"),
+            Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
                  SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
@@ -158,7 +168,16 @@ impl fmt::Display for DecryptionError {
     }
 }
 
-impl std::error::Error for DecryptionError {}
+impl std::error::Error for DecryptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read(cause) => Some(cause),
+            Self::Identities(cause) => Some(cause),
+            Self::Stanza(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
 
 /// A decrypted, MAC-verified SOPS document. Values are held in zeroizing buffers and wiped when
 /// the document is dropped. `Debug` shows the shape, never a value.
@@ -265,8 +284,8 @@ pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
 /// refused before anything is read, and the limit holds even when the reported size lies.
 pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
     crate::bounded_read::file(path, MAX_FILE_BYTES).map_err(|e| match e {
-        crate::bounded_read::ReadError::TooLarge { size, .. } => DecryptionError::TooLarge { size },
-        other => DecryptionError::Read(other.to_string()),
+        ReadError::TooLarge { size, .. } => DecryptionError::TooLarge { size },
+        other => DecryptionError::Read(other),
     })
 }
 

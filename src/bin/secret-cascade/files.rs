@@ -358,7 +358,9 @@ fn edit(
     let failed = |error: EncryptionError| {
         let code = match &error {
             EncryptionError::Decryption(_) => 3,
-            EncryptionError::Missing { .. } | EncryptionError::Io(_) => 1,
+            EncryptionError::Missing { .. }
+            | EncryptionError::Read { .. }
+            | EncryptionError::Io { .. } => 1,
             _ => 2,
         };
         Failure {

@@ -1,0 +1,122 @@
+//! Errors keep their causes: `source()` leads from a SOPS error down to the `io::Error` (or the
+//! parse error) that caused it, and no message carries a value.
+
+use std::error::Error as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secret_cascade::sops::{
+    self, AgeIdentities, DecryptionError, EncryptionError, IdentityError, ReadError,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/sops")
+        .join(name)
+}
+
+fn identities() -> AgeIdentities {
+    AgeIdentities::discover(Some(&fixture("keys_both.txt"))).unwrap()
+}
+
+/// The last error of `error`'s `source()` chain.
+fn root_cause<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause
+}
+
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<io::ErrorKind> {
+    root_cause(error)
+        .downcast_ref::<io::Error>()
+        .map(io::Error::kind)
+}
+
+#[test]
+fn a_missing_sops_file_chains_to_a_not_found_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = sops::decrypt_file(&dir.path().join("absent.yaml"), None, &identities())
+        .expect_err("a missing file cannot be decrypted");
+    assert!(matches!(error, DecryptionError::Read(ReadError::Io(_))));
+    assert!(error.to_string().starts_with("cannot read the file: "));
+    assert_eq!(io_kind(&error), Some(io::ErrorKind::NotFound));
+}
+
+#[test]
+fn a_fifo_is_a_read_error_whose_source_is_the_bounded_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo (coreutils) is needed for this test");
+    assert!(made.success());
+    let error = sops::decrypt_file(&path, None, &identities()).unwrap_err();
+    let source = error.source().expect("the read error is kept");
+    assert!(matches!(
+        source.downcast_ref::<ReadError>(),
+        Some(ReadError::NotRegular { kind: "a FIFO" })
+    ));
+}
+
+#[test]
+fn an_unreadable_key_file_chains_to_a_permission_denied_io_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keys.txt");
+    std::fs::copy(fixture("key.txt"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&key).is_ok() {
+        eprintln!("skipped: this user (root?) reads a file of mode 000");
+        return;
+    }
+    let Err(error) = AgeIdentities::discover(Some(&key)) else {
+        panic!("an unreadable key file is an error");
+    };
+    assert!(matches!(error, DecryptionError::Identities(_)));
+    assert!(error.to_string().contains(&key.display().to_string()));
+    assert_eq!(io_kind(&error), Some(io::ErrorKind::PermissionDenied));
+}
+
+#[test]
+fn a_missing_key_file_chains_to_a_not_found_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("absent-keys.txt");
+    let Err(error) = AgeIdentities::discover(Some(&key)) else {
+        panic!("a missing key file is an error");
+    };
+    assert!(matches!(
+        &error,
+        DecryptionError::Identities(IdentityError::KeyFile { path, .. }) if *path == key
+    ));
+    assert!(error.to_string().starts_with(&format!(
+        "cannot load age identities: cannot read the age key file {}: ",
+        key.display()
+    )));
+    assert_eq!(io_kind(&error), Some(io::ErrorKind::NotFound));
+}
+
+#[test]
+fn editing_a_missing_file_chains_to_a_not_found_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.yaml");
+    let error = sops::edit_file(&path, None, &identities(), Duration::from_secs(1), |_| {
+        Ok(())
+    })
+    .expect_err("a missing file cannot be edited");
+    assert!(
+        matches!(&error, EncryptionError::Read { path: named, .. } if *named == path),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot read {}: ", path.display()))
+    );
+    assert_eq!(io_kind(&error), Some(io::ErrorKind::NotFound));
+}

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secret_cascade::sops::{
-    self, AgeIdentities, DecryptionError, EncryptionError, IdentityError, ReadError,
+    self, AgeIdentities, DecryptionError, EncryptionError, IdentityError, ParseError, ParseProblem,
+    ReadError,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -119,4 +120,69 @@ fn editing_a_missing_file_chains_to_a_not_found_io_error() {
             .starts_with(&format!("cannot read {}: ", path.display()))
     );
     assert_eq!(io_kind(&error), Some(io::ErrorKind::NotFound));
+}
+
+#[test]
+fn cleartext_that_does_not_parse_is_an_input_error_not_a_decryption_error() {
+    let options = sops::EncryptOptions::for_recipients([
+        "age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg",
+    ]);
+    let error = sops::encrypt(
+        b"NAME=hunter2\nbroken line\n",
+        sops::Format::Dotenv,
+        sops::Format::Dotenv,
+        &options,
+    )
+    .expect_err("a line without `=` is refused");
+    assert!(
+        matches!(
+            &error,
+            EncryptionError::Input(ParseError::AtLine {
+                line: 2,
+                problem: ParseProblem::NoEquals,
+            })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "cannot read the cleartext: line 2: expected KEY=VALUE"
+    );
+    let source = error.source().expect("the parse error is the source");
+    assert!(source.downcast_ref::<ParseError>().is_some());
+    assert!(!format!("{error} {error:?}").contains("hunter2"));
+
+    let error = sops::encrypt(
+        b"a: [1, 2\n",
+        sops::Format::Yaml,
+        sops::Format::Yaml,
+        &options,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        EncryptionError::Input(ParseError::Syntax {
+            format: sops::Format::Yaml,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn an_encrypted_file_that_does_not_parse_is_a_decryption_parse_error() {
+    let error = sops::decrypt(b"{\"a\": 1,", sops::Format::Json, &identities()).unwrap_err();
+    assert!(matches!(
+        &error,
+        DecryptionError::Parse(ParseError::Syntax {
+            format: sops::Format::Json,
+            ..
+        })
+    ));
+    assert!(
+        error
+            .source()
+            .unwrap()
+            .downcast_ref::<ParseError>()
+            .is_some()
+    );
 }

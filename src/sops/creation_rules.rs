@@ -51,7 +51,7 @@ pub fn find_creation_rule(file: &Path) -> Result<Option<CreationRule>, Encryptio
         .map_err(|e| fail(format!("cannot read the file: {e}")))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| fail(format!("cannot read the file: it is not UTF-8 ({e})")))?;
-    let documents = yaml::parse(text).map_err(|e| fail(e.to_string()))?;
+    let documents = yaml::parse(text).map_err(|e| fail(format!("cannot parse the file: {e}")))?;
     let rules = match documents.first().and_then(|d| d.get("creation_rules")) {
         Some(Node::List(rules)) => rules,
         Some(_) => return Err(fail("`creation_rules` is not a list".into())),

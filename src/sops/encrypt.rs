@@ -21,8 +21,8 @@ use super::keys::{self, AgeIdentities};
 use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
-    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, ReadError, mac_text, open_tree,
-    stores, visit_leaves,
+    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, ParseError, Place, ReadError, mac_text,
+    open_tree, stores, visit_leaves,
 };
 use crate::atomic_write;
 
@@ -109,7 +109,7 @@ pub enum EncryptionError {
     /// The existing encrypted file could not be opened (wrong key, tampered, malformed).
     Decryption(DecryptionError),
     /// The cleartext could not be parsed in its store.
-    Input(String),
+    Input(ParseError),
     /// The recipients, key groups or rule are unusable.
     Options(String),
     /// A key path cannot be set: its parent is a value, an index is out of range, the store cannot
@@ -183,6 +183,7 @@ impl std::error::Error for EncryptionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Decryption(cause) => Some(cause),
+            Self::Input(cause) => Some(cause),
             Self::Read { source, .. } => Some(source),
             Self::Io { source, .. } => Some(&**source),
             _ => None,
@@ -206,14 +207,11 @@ pub fn encrypt(
 ) -> Result<Vec<u8>, EncryptionError> {
     let size = text.len() as u64;
     let parsed = if size > super::MAX_FILE_BYTES {
-        Err(DecryptionError::TooLarge { size })
+        Err(ParseError::TooLarge { size })
     } else {
         stores::parse_plain(text, input)
     };
-    let branches = parsed.map_err(|e| match e {
-        DecryptionError::Parse(reason) => EncryptionError::Input(reason),
-        other => EncryptionError::Input(other.to_string()),
-    })?;
+    let branches = parsed.map_err(EncryptionError::Input)?;
     let data_key = cipher::new_data_key();
     let groups = options.key_groups.iter().filter(|g| !g.is_empty()).count();
     let threshold = options.shamir_threshold.unwrap_or(groups);

@@ -33,7 +33,7 @@ pub use encrypt::{
 };
 pub use key_command::KeyCommandError;
 pub use keys::{AgeIdentities, IdentityError, StanzaError};
-pub use stores::Format;
+pub use stores::{Format, ParseError, ParseProblem};
 
 use cipher::{DataKey, ValueError};
 use encrypt::Stash;
@@ -67,7 +67,7 @@ pub enum DecryptionError {
         size: u64,
     },
     /// The file is not valid in its store's syntax, or is hostile (too deep, too many nodes).
-    Parse(String),
+    Parse(ParseError),
     /// There is no `sops` section: the file is not encrypted by sops.
     MissingMetadata,
     /// The `sops` section is malformed.
@@ -168,10 +168,17 @@ impl fmt::Display for DecryptionError {
     }
 }
 
+impl From<ParseError> for DecryptionError {
+    fn from(error: ParseError) -> Self {
+        Self::Parse(error)
+    }
+}
+
 impl std::error::Error for DecryptionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Read(cause) => Some(cause),
+            Self::Parse(cause) => Some(cause),
             Self::Identities(cause) => Some(cause),
             Self::Stanza(cause) => Some(cause),
             _ => None,
@@ -347,7 +354,8 @@ pub(crate) fn parse_encrypted(
         });
     }
     let stores::Parsed { branches, sops } = stores::parse(text, format)?;
-    let metadata = Metadata::parse(&sops.ok_or(DecryptionError::MissingMetadata)?)?;
+    let sops = sops.ok_or(DecryptionError::MissingMetadata)?.into_tree()?;
+    let metadata = Metadata::parse(&sops)?;
     Ok((branches, metadata))
 }
 

@@ -6,23 +6,21 @@ use std::fmt::{self, Write as _};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
+use super::{Format, ParseError};
 use crate::PlaintextBuffer;
-use crate::sops::DecryptionError;
 use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
-pub(crate) fn parse(text: &[u8]) -> Result<Node, DecryptionError> {
+pub(crate) fn parse(text: &[u8]) -> Result<Node, ParseError> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
     let node = NodeSeed
         .deserialize(&mut deserializer)
         .and_then(|node| deserializer.end().map(|()| node))
-        .map_err(|e| {
-            DecryptionError::Parse(format!(
-                "not valid JSON: line {}, column {}: {}",
-                e.line(),
-                e.column(),
-                describe(&e)
-            ))
+        .map_err(|e| ParseError::Syntax {
+            format: Format::Json,
+            line: e.line(),
+            column: e.column(),
+            reason: describe(&e).to_owned(),
         })?;
     Ok(node)
 }

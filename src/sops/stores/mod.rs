@@ -11,7 +11,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use super::DecryptionError;
-use super::tree::{Kind, Leaf, Node};
+use super::metadata::unflatten;
+use super::tree::{Kind, Leaf, MAX_DEPTH, Node};
 
 /// A sops store: the file format of an encrypted file, or of `decrypt`'s output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,20 +78,200 @@ impl fmt::Display for Format {
     }
 }
 
+/// Why a file's text (an encrypted file, or the cleartext given to `encrypt`) could not be read
+/// in its store. Messages name lines, columns and keys, never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not valid YAML or JSON.
+    Syntax {
+        /// The store whose syntax it breaks.
+        format: Format,
+        /// The line (1-based for JSON, as the parser counts for YAML).
+        line: usize,
+        /// The column, 1-based.
+        column: usize,
+        /// The parser's description, without any quoted input.
+        reason: String,
+    },
+    /// The text is not UTF-8.
+    NotUtf8 {
+        /// The store it was read in.
+        format: Format,
+    },
+    /// A line breaks the store's rules.
+    AtLine {
+        /// The line.
+        line: usize,
+        /// What is wrong there.
+        problem: ParseProblem,
+    },
+    /// A document is a scalar or a list, not a map.
+    NotAMap,
+    /// Cleartext to encrypt has a `sops` section already.
+    AlreadyEncrypted,
+    /// Cleartext to encrypt has no document.
+    NoDocument,
+    /// Cleartext to encrypt is larger than [`super::MAX_FILE_BYTES`].
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+/// What is wrong at one line of a file ([`ParseError::AtLine`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseProblem {
+    /// Nesting deeper than the limit (128 levels).
+    TooDeep,
+    /// The document expands to too many nodes (aliases expanded).
+    TooManyNodes {
+        /// The limit.
+        limit: usize,
+    },
+    /// The document expands to too many bytes of scalars (aliases expanded).
+    TooManyBytes {
+        /// The limit.
+        limit: usize,
+    },
+    /// A collection ends that never started.
+    UnbalancedEnd,
+    /// A YAML alias names no anchor.
+    UnknownAnchor,
+    /// A YAML map key is not UTF-8.
+    KeyNotUtf8,
+    /// A YAML map key is not a string.
+    KeyNotString,
+    /// A YAML map has the key twice.
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
+    /// A `!!binary` value is not base64.
+    BadBase64,
+    /// A dotenv line has no `=`.
+    NoEquals,
+    /// A dotenv line has nothing before `=`.
+    EmptyName,
+    /// A dotenv file has the name twice.
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
+    /// An INI line is neither `key = value` nor `[section]`.
+    NotIniLine,
+    /// An INI value cannot be read (an unterminated quote).
+    IniValue(&'static str),
+    /// An INI key is empty or appears twice in its section.
+    EmptyOrDuplicateIniKey {
+        /// The key.
+        key: String,
+        /// The section.
+        section: String,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax {
+                format,
+                line,
+                column,
+                reason,
+            } => {
+                let name = if *format == Format::Yaml {
+                    "YAML"
+                } else {
+                    "JSON"
+                };
+                write!(
+                    f,
+                    "not valid {name}: line {line}, column {column}: {reason}"
+                )
+            }
+            Self::NotUtf8 { format } => write!(f, "the {format} file is not valid UTF-8"),
+            Self::AtLine { line, problem } => write!(f, "line {line}: {problem}"),
+            Self::NotAMap => f.write_str("a document is not a map"),
+            Self::AlreadyEncrypted => {
+                f.write_str("the file already has a `sops` section: it is encrypted already")
+            }
+            Self::NoDocument => f.write_str("the file has no document to encrypt"),
+            Self::TooLarge { size } => write!(
+                f,
+                "the file has at least {size} bytes; the limit is {}",
+                super::MAX_FILE_BYTES
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
+            Self::TooManyNodes { limit } => write!(
+                f,
+                "the document expands to more than {limit} nodes (aliases are expanded)"
+            ),
+            Self::TooManyBytes { limit } => write!(
+                f,
+                "the document expands to more than {limit} bytes (aliases are expanded): \
+                 refused as a likely alias bomb"
+            ),
+            Self::UnbalancedEnd => f.write_str("unbalanced collection end"),
+            Self::UnknownAnchor => f.write_str("an alias refers to an unknown anchor"),
+            Self::KeyNotUtf8 => f.write_str("a key is not valid UTF-8"),
+            Self::KeyNotString => f.write_str("a key is not a string (sops requires string keys)"),
+            Self::DuplicateKey { key } => write!(f, "the key `{key}` appears twice in one map"),
+            Self::BadBase64 => f.write_str("a !!binary value is not valid base64"),
+            Self::NoEquals => f.write_str("expected KEY=VALUE"),
+            Self::EmptyName => f.write_str("the name before `=` is empty"),
+            Self::DuplicateName { name } => write!(f, "the key `{name}` appears twice"),
+            Self::NotIniLine => f.write_str("expected `key = value` or `[section]`"),
+            Self::IniValue(reason) => f.write_str(reason),
+            Self::EmptyOrDuplicateIniKey { key, section } => {
+                write!(f, "`{key}` is empty or appears twice in [{section}]")
+            }
+        }
+    }
+}
+
 /// A parsed file: its documents (one except for multi-document YAML) with the `sops` key removed,
 /// and the `sops` section if it has one.
 pub(crate) struct Parsed {
     pub(crate) branches: Vec<Node>,
-    pub(crate) sops: Option<Node>,
+    pub(crate) sops: Option<SopsSection>,
+}
+
+/// The `sops` section as a store holds it: a tree (YAML, JSON), or flattened `sops_` keys
+/// (dotenv, INI; SOPS_FORMAT.md §3.2), rebuilt only when the metadata is read, so that a
+/// malformed one is a metadata error, not a parse error.
+pub(crate) enum SopsSection {
+    Tree(Node),
+    Flat {
+        entries: Vec<(String, Leaf)>,
+        /// Whether the values still hold `\n` for LF (INI).
+        unescape: bool,
+    },
+}
+
+impl SopsSection {
+    pub(crate) fn into_tree(self) -> Result<Node, DecryptionError> {
+        match self {
+            Self::Tree(node) => Ok(node),
+            Self::Flat { entries, unescape } => unflatten(entries, unescape),
+        }
+    }
 }
 
 /// Parses a file in `format`. The binary store's files are JSON; see [`parse_plain`] for the
 /// cleartext input of `encrypt`.
-pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, DecryptionError> {
-    let utf8 = || {
-        std::str::from_utf8(text)
-            .map_err(|_| DecryptionError::Parse(format!("the {format} file is not valid UTF-8")))
-    };
+pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, ParseError> {
+    let utf8 = || std::str::from_utf8(text).map_err(|_| ParseError::NotUtf8 { format });
     match format {
         Format::Yaml => take_sops(yaml::parse(utf8()?)?),
         Format::Json | Format::Binary => take_sops(vec![json::parse(text)?]),
@@ -100,16 +281,16 @@ pub(crate) fn parse(text: &[u8], format: Format) -> Result<Parsed, DecryptionErr
 }
 
 /// Removes the top-level `sops` key from every document; the first copy is the metadata.
-fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, DecryptionError> {
+fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, ParseError> {
     let mut sops = None;
     for branch in &mut branches {
         match branch {
             Node::Map(_) => {}
             // An empty YAML document: nothing in it (cleartext input makes it an empty map).
             Node::Null => continue,
-            _ => return Err(DecryptionError::Parse("a document is not a map".into())),
+            _ => return Err(ParseError::NotAMap),
         }
-        let found = branch.remove("sops");
+        let found = branch.remove("sops").map(SopsSection::Tree);
         if sops.is_none() {
             sops = found;
         }
@@ -119,21 +300,17 @@ fn take_sops(mut branches: Vec<Node>) -> Result<Parsed, DecryptionError> {
 
 /// Parses cleartext to be encrypted: the binary store takes any bytes as the `data` string.
 /// A file that already has a `sops` section is refused.
-pub(crate) fn parse_plain(text: &[u8], format: Format) -> Result<Vec<Node>, DecryptionError> {
+pub(crate) fn parse_plain(text: &[u8], format: Format) -> Result<Vec<Node>, ParseError> {
     if format == Format::Binary {
         let data = Node::Leaf(Leaf::new(Kind::Str, text));
         return Ok(vec![Node::Map(vec![("data".to_owned(), data)])]);
     }
     let parsed = parse(text, format)?;
     if parsed.sops.is_some() {
-        return Err(DecryptionError::Parse(
-            "the file already has a `sops` section: it is encrypted already".into(),
-        ));
+        return Err(ParseError::AlreadyEncrypted);
     }
     if parsed.branches.is_empty() {
-        return Err(DecryptionError::Parse(
-            "the file has no document to encrypt".into(),
-        ));
+        return Err(ParseError::NoDocument);
     }
     parsed
         .branches
@@ -142,7 +319,7 @@ pub(crate) fn parse_plain(text: &[u8], format: Format) -> Result<Vec<Node>, Decr
             // An empty YAML document (`---` at the end of a file) is an empty map, as in sops.
             Node::Null => Ok(Node::Map(Vec::new())),
             Node::Map(_) => Ok(branch),
-            _ => Err(DecryptionError::Parse("a document is not a map".into())),
+            _ => Err(ParseError::NotAMap),
         })
         .collect()
 }

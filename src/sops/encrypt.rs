@@ -21,8 +21,8 @@ use super::keys::{self, AgeIdentities};
 use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
-    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, ParseError, Place, ReadError, mac_text,
-    open_tree, stores, visit_leaves,
+    DecryptionError, EmitError, Format, MAC_ONLY_ENCRYPTED_INIT, ParseError, Place, ReadError,
+    mac_text, open_tree, stores, visit_leaves,
 };
 use crate::atomic_write;
 
@@ -127,7 +127,7 @@ pub enum EncryptionError {
     },
     /// The document cannot be written in the output store (nesting in dotenv, several YAML
     /// documents in JSON).
-    Output(String),
+    Output(EmitError),
     /// The file could not be read; nothing was written.
     Read {
         /// The file.
@@ -184,6 +184,7 @@ impl std::error::Error for EncryptionError {
         match self {
             Self::Decryption(cause) => Some(cause),
             Self::Input(cause) => Some(cause),
+            Self::Output(cause) => Some(cause),
             Self::Read { source, .. } => Some(source),
             Self::Io { source, .. } => Some(&**source),
             _ => None,

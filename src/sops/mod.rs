@@ -33,7 +33,7 @@ pub use encrypt::{
 };
 pub use key_command::KeyCommandError;
 pub use keys::{AgeIdentities, IdentityError, StanzaError};
-pub use stores::{Format, ParseError, ParseProblem};
+pub use stores::{EmitError, Format, ParseError, ParseProblem};
 
 use cipher::{DataKey, ValueError};
 use encrypt::Stash;
@@ -239,14 +239,17 @@ impl Document {
         &self,
         format: Format,
         extract: Option<&[String]>,
-    ) -> Result<Zeroizing<Vec<u8>>, String> {
+    ) -> Result<Zeroizing<Vec<u8>>, EmitError> {
         let Some(path) = extract else {
             return stores::emit(&self.branches, format);
         };
-        let first = self.branches.first().ok_or("the file has no document")?;
-        let node = first
-            .at(path.iter().map(String::as_str))
-            .ok_or_else(|| format!("the file has no value at {}", path.join(".")))?;
+        let first = self.branches.first().ok_or(EmitError::NoDocument)?;
+        let node =
+            first
+                .at(path.iter().map(String::as_str))
+                .ok_or_else(|| EmitError::NoValueAt {
+                    path: path.join("."),
+                })?;
         match node {
             // A string as its bytes; another scalar as sops prints it (`0.75`, `.inf`, `true`).
             Node::Leaf(leaf) if leaf.kind == Kind::Str => Ok(Zeroizing::new(leaf.bytes.to_vec())),
@@ -266,9 +269,36 @@ impl fmt::Debug for Document {
     }
 }
 
+/// A path in sops's `--extract` syntax that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractSyntaxError {
+    text: String,
+}
+
+impl ExtractSyntaxError {
+    /// The text given as the path.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for ExtractSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--extract: expected a path like '[\"key\"][0]', got {:?}",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for ExtractSyntaxError {}
+
 /// Parses sops's `--extract` syntax, `["key"]["other"][0]`, into path segments.
-pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
-    let invalid = || format!("--extract: expected a path like '[\"key\"][0]', got {text:?}");
+pub fn parse_extract(text: &str) -> Result<Vec<String>, ExtractSyntaxError> {
+    let invalid = || ExtractSyntaxError {
+        text: text.to_owned(),
+    };
     let mut rest = text.trim();
     let mut path = Vec::new();
     while let Some(inner) = rest.strip_prefix('[') {

@@ -336,7 +336,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// `a.b.0` as segments, or sops's `["a.b"][0]` syntax.
 fn name_path(name: &str) -> Result<Vec<String>, Failure> {
     let path = if name.trim_start().starts_with('[') {
-        sops::parse_extract(name).map_err(Failure::usage)?
+        sops::parse_extract(name).map_err(|e| Failure::usage(e.to_string()))?
     } else {
         name.split('.').map(str::to_owned).collect()
     };

@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{ParseError, ParseProblem, Parsed, SopsSection};
+use super::{EmitError, ParseError, ParseProblem, Parsed, SopsSection};
 use crate::PlaintextBuffer;
 use crate::sops::metadata::unescape_newlines;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -54,9 +54,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, ParseError> {
     })
 }
 
-pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     let Node::Map(entries) = document else {
-        return Err("dotenv output needs a map of names to values".into());
+        return Err(EmitError::DotenvNotAMap);
     };
     let mut out = PlaintextBuffer::new();
     for (key, value) in entries {
@@ -67,17 +67,12 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             continue;
         }
         let Node::Leaf(leaf) = value else {
-            return Err(format!(
-                "dotenv output needs flat values; `{key}` is nested"
-            ));
+            return Err(EmitError::DotenvNested { key: key.clone() });
         };
         // sops reads every `\n` as a line break: a value holding those two characters would
         // come back changed.
         if leaf.bytes.windows(2).any(|pair| pair == b"\\n") {
-            return Err(format!(
-                "the value of `{key}` holds a backslash before an `n`, which dotenv reads as a \
-                 line break: it cannot be written so that it reads back the same"
-            ));
+            return Err(EmitError::DotenvBackslashN { key: key.clone() });
         }
         out.extend_from_slice(key.as_bytes());
         out.push(b'=');

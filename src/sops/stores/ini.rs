@@ -11,7 +11,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{ParseError, ParseProblem, Parsed, SopsSection};
+use super::{EmitError, ParseError, ParseProblem, Parsed, SopsSection};
 use crate::PlaintextBuffer;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
@@ -223,17 +223,17 @@ fn reads_back(written: &str, value: &str) -> bool {
 
 /// Writes sections as go-ini does: `DEFAULT`'s keys first without a header, `=` aligned within a
 /// section, a blank line between sections, a section's leading comments above its header.
-pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     let Node::Map(sections) = document else {
-        return Err("INI output needs a map of sections".into());
+        return Err(EmitError::IniNotAMap);
     };
     let mut out = PlaintextBuffer::new();
     let mut first = true;
     for (name, section) in sections {
         let Node::Map(entries) = section else {
-            return Err(format!(
-                "INI output needs sections of key = value; `{name}` is not a map"
-            ));
+            return Err(EmitError::IniSectionNotAMap {
+                section: name.clone(),
+            });
         };
         if name == "DEFAULT" && entries.is_empty() {
             continue;
@@ -265,12 +265,9 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
                     let value = std::str::from_utf8(&leaf.bytes)
                         .ok()
                         .and_then(quoted)
-                        .ok_or_else(|| {
-                            format!(
-                                "the value of `{name}.{key}` cannot be written in INI so that \
-                                 it reads back the same (quotes, a trailing backslash or a \
-                                 line break that no INI quoting carries)"
-                            )
+                        .ok_or_else(|| EmitError::IniUnquotable {
+                            section: name.clone(),
+                            key: key.clone(),
                         })?;
                     out.extend_from_slice(key.as_bytes());
                     out.extend(std::iter::repeat_n(b' ', width - key.len()));
@@ -280,9 +277,10 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
                 }
                 Node::Comment(_) => comment_line(&mut out, value),
                 _ => {
-                    return Err(format!(
-                        "INI output needs flat values; `{name}.{key}` is nested"
-                    ));
+                    return Err(EmitError::IniNested {
+                        section: name.clone(),
+                        key: key.clone(),
+                    });
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
-use super::{Format, ParseError};
+use super::{EmitError, Format, ParseError};
 use crate::PlaintextBuffer;
 use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
@@ -125,10 +125,10 @@ pub(crate) fn compact(node: &Node) -> Zeroizing<Vec<u8>> {
 }
 
 /// The binary store's output: the raw bytes of its `data` value.
-pub(crate) fn emit_binary(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit_binary(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     match document.get("data") {
         Some(Node::Leaf(leaf)) => Ok(Zeroizing::new(leaf.bytes.to_vec())),
-        _ => Err("binary output needs a document with a `data` string".into()),
+        _ => Err(EmitError::BinaryNoData),
     }
 }
 

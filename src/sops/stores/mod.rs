@@ -240,6 +240,106 @@ impl fmt::Display for ParseProblem {
     }
 }
 
+/// Why a document cannot be written in a store (sops's `--output-type`), or `--extract` finds
+/// nothing to write. Messages name keys and sections, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// A document is not a map.
+    NotAMap,
+    /// Several documents (multi-document YAML) cannot go in one flat file.
+    SeveralDocuments {
+        /// How many there are.
+        count: usize,
+    },
+    /// dotenv needs a map of names to values.
+    DotenvNotAMap,
+    /// dotenv needs flat values.
+    DotenvNested {
+        /// The nested key.
+        key: String,
+    },
+    /// A value holds a backslash before an `n`, which dotenv would read back as a line break.
+    DotenvBackslashN {
+        /// The key of the value.
+        key: String,
+    },
+    /// INI needs a map of sections.
+    IniNotAMap,
+    /// An INI section must be a map of key = value.
+    IniSectionNotAMap {
+        /// The section.
+        section: String,
+    },
+    /// INI needs flat values.
+    IniNested {
+        /// The section.
+        section: String,
+        /// The nested key.
+        key: String,
+    },
+    /// No INI quoting carries the value so that it reads back the same.
+    IniUnquotable {
+        /// The section.
+        section: String,
+        /// The key of the value.
+        key: String,
+    },
+    /// The binary store needs a document with a `data` string.
+    BinaryNoData,
+    /// `--extract`: the file has no document.
+    NoDocument,
+    /// `--extract`: nothing at this path.
+    NoValueAt {
+        /// The dotted path.
+        path: String,
+    },
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAMap => f.write_str("a document is not a map"),
+            Self::SeveralDocuments { count } => {
+                write!(f, "{count} documents cannot be written as one flat file")
+            }
+            Self::DotenvNotAMap => f.write_str("dotenv output needs a map of names to values"),
+            Self::DotenvNested { key } => {
+                write!(f, "dotenv output needs flat values; `{key}` is nested")
+            }
+            Self::DotenvBackslashN { key } => write!(
+                f,
+                "the value of `{key}` holds a backslash before an `n`, which dotenv reads as a \
+                 line break: it cannot be written so that it reads back the same"
+            ),
+            Self::IniNotAMap => f.write_str("INI output needs a map of sections"),
+            Self::IniSectionNotAMap { section } => write!(
+                f,
+                "INI output needs sections of key = value; `{section}` is not a map"
+            ),
+            Self::IniNested { section, key } => {
+                write!(
+                    f,
+                    "INI output needs flat values; `{section}.{key}` is nested"
+                )
+            }
+            Self::IniUnquotable { section, key } => write!(
+                f,
+                "the value of `{section}.{key}` cannot be written in INI so that it reads back \
+                 the same (quotes, a trailing backslash or a line break that no INI quoting \
+                 carries)"
+            ),
+            Self::BinaryNoData => {
+                f.write_str("binary output needs a document with a `data` string")
+            }
+            Self::NoDocument => f.write_str("the file has no document"),
+            Self::NoValueAt { path } => write!(f, "the file has no value at {path}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
 /// A parsed file: its documents (one except for multi-document YAML) with the `sops` key removed,
 /// and the `sops` section if it has one.
 pub(crate) struct Parsed {
@@ -331,10 +431,10 @@ pub(crate) fn emit_encrypted(
     branches: &[Node],
     sops: &Node,
     format: Format,
-) -> Result<Vec<u8>, String> {
-    let with_sops = |branch: &Node| -> Result<Node, String> {
+) -> Result<Vec<u8>, EmitError> {
+    let with_sops = |branch: &Node| -> Result<Node, EmitError> {
         let Node::Map(entries) = branch else {
-            return Err("a document is not a map".into());
+            return Err(EmitError::NotAMap);
         };
         let mut entries = entries.clone();
         entries.push(("sops".to_owned(), sops.clone()));
@@ -351,7 +451,7 @@ pub(crate) fn emit_encrypted(
         Format::Json | Format::Binary => json::emit_document(&[with_sops(single(branches)?)?]),
         Format::Dotenv => {
             let Node::Map(entries) = single(branches)? else {
-                return Err("dotenv output needs a map of names to values".into());
+                return Err(EmitError::DotenvNotAMap);
             };
             let mut entries = entries.clone();
             entries.extend(
@@ -363,7 +463,7 @@ pub(crate) fn emit_encrypted(
         }
         Format::Ini => {
             let Node::Map(sections) = single(branches)? else {
-                return Err("INI output needs a map of sections".into());
+                return Err(EmitError::IniNotAMap);
             };
             let mut sections = sections.clone();
             let escaped = flat()
@@ -384,7 +484,7 @@ pub(crate) fn emit_encrypted(
 pub(crate) fn emit(
     branches: &[Node],
     format: Format,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+) -> Result<zeroize::Zeroizing<Vec<u8>>, EmitError> {
     match format {
         Format::Yaml => Ok(yaml::emit(branches)),
         Format::Json => Ok(json::emit_document(branches)),
@@ -394,12 +494,11 @@ pub(crate) fn emit(
     }
 }
 
-fn single(branches: &[Node]) -> Result<&Node, String> {
+fn single(branches: &[Node]) -> Result<&Node, EmitError> {
     match branches {
         [one] => Ok(one),
-        _ => Err(format!(
-            "{} documents cannot be written as one flat file",
-            branches.len()
-        )),
+        _ => Err(EmitError::SeveralDocuments {
+            count: branches.len(),
+        }),
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::cipher::{self, DataKey};
-use super::keys::{self, AgeIdentities};
+use super::keys::{self, AgeIdentities, RecipientError};
 use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
@@ -83,10 +83,11 @@ impl Default for EncryptionRule {
 impl EncryptionRule {
     fn compile(&self) -> Result<Rule, EncryptionError> {
         let regex = |pattern: &str| {
-            Regex::new(pattern).map_err(|e| {
-                EncryptionError::Options(format!(
-                    "`{pattern}` is not a valid regular expression: {e}"
-                ))
+            Regex::new(pattern).map_err(|source| {
+                EncryptionError::Options(OptionsError::BadRegex {
+                    pattern: pattern.to_owned(),
+                    source,
+                })
             })
         };
         Ok(match self {
@@ -111,7 +112,7 @@ pub enum EncryptionError {
     /// The cleartext could not be parsed in its store.
     Input(ParseError),
     /// The recipients, key groups or rule are unusable.
-    Options(String),
+    Options(OptionsError),
     /// A key path cannot be set: its parent is a value, an index is out of range, the store cannot
     /// hold it.
     Path {
@@ -159,7 +160,7 @@ impl fmt::Display for EncryptionError {
         match self {
             Self::Decryption(error) => write!(f, "{error}"),
             Self::Input(reason) => write!(f, "cannot read the cleartext: {reason}"),
-            Self::Options(reason) => f.write_str(reason),
+            Self::Options(reason) => write!(f, "{reason}"),
             Self::Path { path, reason } => write!(f, "cannot set `{path}`: {reason}"),
             Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
             Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
@@ -185,8 +186,73 @@ impl std::error::Error for EncryptionError {
             Self::Decryption(cause) => Some(cause),
             Self::Input(cause) => Some(cause),
             Self::Output(cause) => Some(cause),
+            Self::Options(cause) => Some(cause),
             Self::Read { source, .. } => Some(source),
             Self::Io { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// Why the recipients, key groups or rule of a file cannot be used.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A rule's regular expression does not compile.
+    BadRegex {
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's error.
+        source: regex::Error,
+    },
+    /// `rotate` was asked to remove a recipient the file does not have.
+    NotARecipient {
+        /// The recipient.
+        recipient: String,
+    },
+    /// The data key does not have 32 bytes.
+    DataKeySize,
+    /// There is no recipient at all.
+    NoRecipients,
+    /// The Shamir threshold does not fit the number of key groups.
+    BadThreshold {
+        /// The threshold asked for.
+        threshold: usize,
+        /// How many non-empty key groups there are.
+        groups: usize,
+    },
+    /// The data key cannot be encrypted to a recipient.
+    Recipient(RecipientError),
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRegex { pattern, source } => {
+                write!(f, "`{pattern}` is not a valid regular expression: {source}")
+            }
+            Self::NotARecipient { recipient } => {
+                write!(f, "`{recipient}` is not a recipient of the file")
+            }
+            Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
+            Self::NoRecipients => f.write_str(
+                "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml \
+                 creation rule",
+            ),
+            Self::BadThreshold { threshold, groups } => write!(
+                f,
+                "a Shamir threshold of {threshold} does not fit {groups} key groups"
+            ),
+            Self::Recipient(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OptionsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::BadRegex { source, .. } => Some(source),
+            Self::Recipient(e) => Some(e),
             _ => None,
         }
     }
@@ -389,9 +455,9 @@ impl EditableFile {
             .collect();
         for recipient in remove {
             if !groups.iter().flatten().any(|r| r == recipient) {
-                return Err(EncryptionError::Options(format!(
-                    "`{recipient}` is not a recipient of the file"
-                )));
+                return Err(EncryptionError::Options(OptionsError::NotARecipient {
+                    recipient: recipient.clone(),
+                }));
             }
         }
         for group in &mut groups {
@@ -414,7 +480,7 @@ impl EditableFile {
     /// and MAC.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EncryptionError> {
         let key = DataKey::new(&self.data_key)
-            .ok_or_else(|| EncryptionError::Options("the data key is not 32 bytes".into()))?;
+            .ok_or(EncryptionError::Options(OptionsError::DataKeySize))?;
         let mut branches = self.branches.clone();
         let rule = &self.metadata.rule;
         let mac_only = self.metadata.mac_only_encrypted;
@@ -655,17 +721,13 @@ fn wrap_key(
 ) -> Result<Vec<KeyGroup>, EncryptionError> {
     let groups: Vec<&Vec<String>> = groups.iter().filter(|g| !g.is_empty()).collect();
     if groups.is_empty() {
-        return Err(EncryptionError::Options(
-            "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml creation \
-             rule"
-                .into(),
-        ));
+        return Err(EncryptionError::Options(OptionsError::NoRecipients));
     }
     if groups.len() > 255 || threshold == 0 || threshold > groups.len() {
-        return Err(EncryptionError::Options(format!(
-            "a Shamir threshold of {threshold} does not fit {} key groups",
-            groups.len()
-        )));
+        return Err(EncryptionError::Options(OptionsError::BadThreshold {
+            threshold,
+            groups: groups.len(),
+        }));
     }
     let payloads = if groups.len() == 1 {
         vec![Zeroizing::new(data_key.to_vec())]
@@ -679,7 +741,8 @@ fn wrap_key(
             let age = recipients
                 .iter()
                 .map(|recipient| {
-                    let enc = keys::wrap(payload, recipient).map_err(EncryptionError::Options)?;
+                    let enc = keys::wrap(payload, recipient)
+                        .map_err(|e| EncryptionError::Options(OptionsError::Recipient(e)))?;
                     Ok(AgeStanza {
                         recipient: recipient.trim().to_owned(),
                         enc,

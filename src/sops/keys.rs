@@ -414,28 +414,82 @@ fn check_length(
     }
 }
 
+/// Why the data key could not be encrypted to a recipient. The age error, when there is one, is
+/// kept as the source.
+#[derive(Debug, Clone)]
+pub struct RecipientError {
+    recipient: String,
+    failure: RecipientFailure,
+}
+
+#[derive(Debug, Clone)]
+enum RecipientFailure {
+    NotX25519,
+    Encrypt(Arc<age::EncryptError>),
+    Io(Arc<std::io::Error>),
+    NotUtf8Armor,
+}
+
+impl RecipientError {
+    /// The recipient as given.
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+}
+
+impl fmt::Display for RecipientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.failure {
+            RecipientFailure::NotX25519 => write!(
+                f,
+                "`{}` is not an age X25519 recipient (age1...)",
+                self.recipient
+            ),
+            RecipientFailure::Encrypt(e) => write!(f, "{e}"),
+            RecipientFailure::Io(e) => write!(f, "{e}"),
+            RecipientFailure::NotUtf8Armor => f.write_str("age produced non-UTF-8 armor"),
+        }
+    }
+}
+
+impl std::error::Error for RecipientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.failure {
+            RecipientFailure::Encrypt(e) => Some(&**e),
+            RecipientFailure::Io(e) => Some(&**e),
+            RecipientFailure::NotX25519 | RecipientFailure::NotUtf8Armor => None,
+        }
+    }
+}
+
 /// Encrypts a data key (or Shamir share) to one age X25519 recipient (`age1...`), ASCII-armored
 /// as sops stores it in `enc` (SOPS_FORMAT.md §3.1).
-pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, String> {
+pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientError> {
+    let failed = |failure| RecipientError {
+        recipient: recipient.trim().to_owned(),
+        failure,
+    };
+    let io = |e| failed(RecipientFailure::Io(Arc::new(e)));
     let recipient = parse_recipient(recipient)?;
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| e.to_string())?;
-    let armored =
-        ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(|e| e.to_string())?;
-    let mut writer = encryptor.wrap_output(armored).map_err(|e| e.to_string())?;
-    writer.write_all(payload).map_err(|e| e.to_string())?;
+            .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
+    let armored = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(io)?;
+    let mut writer = encryptor.wrap_output(armored).map_err(io)?;
+    writer.write_all(payload).map_err(io)?;
     let bytes = writer
         .finish()
         .and_then(|armored| armored.finish())
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|_| "age produced non-UTF-8 armor".to_owned())
+        .map_err(io)?;
+    String::from_utf8(bytes).map_err(|_| failed(RecipientFailure::NotUtf8Armor))
 }
 
 /// An age X25519 recipient (`age1...`); other kinds (SSH keys, plugins) are not supported.
-pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
-    x25519::Recipient::from_str(text.trim())
-        .map_err(|_| format!("`{}` is not an age X25519 recipient (age1...)", text.trim()))
+pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientError> {
+    x25519::Recipient::from_str(text.trim()).map_err(|_| RecipientError {
+        recipient: text.trim().to_owned(),
+        failure: RecipientFailure::NotX25519,
+    })
 }
 
 /// Splits a secret into `parts` Shamir shares of which any `threshold` recover it, in the layout

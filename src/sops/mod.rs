@@ -27,12 +27,12 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 pub use crate::bounded_read::ReadError;
-pub use creation_rules::{CreationRule, find_creation_rule};
+pub use creation_rules::{CreationRule, CreationRuleError, RuleProblem, find_creation_rule};
 pub use encrypt::{
-    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, edit_file, encrypt,
+    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, OptionsError, edit_file, encrypt,
 };
 pub use key_command::KeyCommandError;
-pub use keys::{AgeIdentities, IdentityError, StanzaError};
+pub use keys::{AgeIdentities, IdentityError, RecipientError, StanzaError};
 pub use stores::{EmitError, Format, ParseError, ParseProblem};
 
 use cipher::{DataKey, ValueError};

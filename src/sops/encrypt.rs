@@ -151,7 +151,7 @@ pub enum EncryptionError {
         /// The store of the file.
         format: Format,
         /// What differs: a key path or the reader's error, never a value.
-        reason: String,
+        reason: ReadBackProblem,
     },
 }
 
@@ -187,9 +187,48 @@ impl std::error::Error for EncryptionError {
             Self::Input(cause) => Some(cause),
             Self::Output(cause) => Some(cause),
             Self::Options(cause) => Some(cause),
+            Self::ReadBack {
+                reason: ReadBackProblem::Unreadable(cause),
+                ..
+            } => Some(cause),
             Self::Read { source, .. } => Some(source),
             Self::Io { source, .. } => Some(&**source),
             _ => None,
+        }
+    }
+}
+
+/// Why what would be written does not read back as meant ([`EncryptionError::ReadBack`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ReadBackProblem {
+    /// The bytes do not parse, decrypt or verify.
+    Unreadable(DecryptionError),
+    /// Another number of documents reads back.
+    DocumentCount {
+        /// How many were meant.
+        meant: usize,
+        /// How many read back.
+        read: usize,
+    },
+    /// The document reads back with other keys.
+    OtherKeys,
+    /// The value at a key path reads back differently.
+    Value {
+        /// The dotted path.
+        path: String,
+    },
+}
+
+impl fmt::Display for ReadBackProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(e) => write!(f, "{e}"),
+            Self::DocumentCount { meant, read } => {
+                write!(f, "{meant} documents read back as {read}")
+            }
+            Self::OtherKeys => f.write_str("the document reads back with other keys"),
+            Self::Value { path } => write!(f, "the value at `{path}` reads back differently"),
         }
     }
 }
@@ -401,7 +440,7 @@ impl EditableFile {
             reason: reason.to_owned(),
         };
         let (last, parents) = path.split_last().ok_or_else(|| fail("the path is empty"))?;
-        self.check_shape(path).map_err(|reason| fail(&reason))?;
+        self.check_shape(path).map_err(fail)?;
         let mut node = self
             .branches
             .first_mut()
@@ -541,14 +580,14 @@ impl EditableFile {
     /// that it holds exactly the values meant. A store that cannot carry a value as it is (a
     /// quoting rule the writer missed) is found here, before anything reaches the disk.
     fn check_reads_back(&self, written: &[u8]) -> Result<(), EncryptionError> {
-        let unreadable = |reason: String| EncryptionError::ReadBack {
+        let unreadable = |reason| EncryptionError::ReadBack {
             format: self.format,
             reason,
         };
-        let (branches, metadata) =
-            super::parse_encrypted(written, self.format).map_err(|e| unreadable(e.to_string()))?;
+        let (branches, metadata) = super::parse_encrypted(written, self.format)
+            .map_err(|e| unreadable(ReadBackProblem::Unreadable(e)))?;
         let opened = super::open_with_key(branches, metadata, self.data_key.clone(), None)
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(|e| unreadable(ReadBackProblem::Unreadable(e)))?;
         match differing_value(&self.branches, &opened.branches, self.format) {
             None => Ok(()),
             Some(difference) => Err(unreadable(difference)),
@@ -557,17 +596,17 @@ impl EditableFile {
 
     /// Whether `path` fits the store (dotenv holds `NAME`, INI `section.key`) and stays clear of
     /// the `sops` metadata and of characters the store cannot write back.
-    fn check_shape(&self, path: &[String]) -> Result<(), String> {
+    fn check_shape(&self, path: &[String]) -> Result<(), &'static str> {
         let first = path.first().map(String::as_str).unwrap_or_default();
         match (self.format, path.len()) {
             (Format::Dotenv, 1) if first.starts_with("sops_") => {
-                Err("`sops_` names hold the file's metadata".into())
+                Err("`sops_` names hold the file's metadata")
             }
             (Format::Dotenv, 1) if first.starts_with('#') || first.contains(['=', '\n', '\r']) => {
-                Err("a dotenv name cannot start with `#` or hold `=` or a line break".into())
+                Err("a dotenv name cannot start with `#` or hold `=` or a line break")
             }
             (Format::Ini, 2) if first == "sops" => {
-                Err("the `[sops]` section holds the file's metadata".into())
+                Err("the `[sops]` section holds the file's metadata")
             }
             (Format::Ini, 2)
                 if path.iter().any(|p| {
@@ -576,19 +615,14 @@ impl EditableFile {
             {
                 Err(
                     "an INI section or key cannot hold `]`, `=`, `:` or a line break, or start \
-                     with `;`, `#` or `[`"
-                        .into(),
+                     with `;`, `#` or `[`",
                 )
             }
             (Format::Dotenv, 1) | (Format::Ini, 2) => Ok(()),
-            (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s".into()),
-            (Format::Ini, _) => Err("an INI file holds `section.key` names".into()),
-            (Format::Binary, _) if path != ["data"] => {
-                Err("a binary file holds only `data`".into())
-            }
-            _ if first == "sops" => {
-                Err("the top-level `sops` key holds the file's metadata".into())
-            }
+            (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s"),
+            (Format::Ini, _) => Err("an INI file holds `section.key` names"),
+            (Format::Binary, _) if path != ["data"] => Err("a binary file holds only `data`"),
+            _ if first == "sops" => Err("the top-level `sops` key holds the file's metadata"),
             _ => Ok(()),
         }
     }
@@ -648,7 +682,7 @@ fn child<'a>(
 /// between what was meant and what was read back, compared by bytes: a type may change across stores (an
 /// int written to dotenv reads back as a string) but its text may not. An INI reader always has a
 /// `DEFAULT` section, so an empty one on either side is no difference.
-fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<String> {
+fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<ReadBackProblem> {
     fn data(entries: &[(String, Node)], skip_empty_default: bool) -> Vec<&(String, Node)> {
         entries
             .iter()
@@ -695,11 +729,10 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Stri
         }
     }
     if meant.len() != read.len() {
-        return Some(format!(
-            "{} documents read back as {}",
-            meant.len(),
-            read.len()
-        ));
+        return Some(ReadBackProblem::DocumentCount {
+            meant: meant.len(),
+            read: read.len(),
+        });
     }
     let mut path = Vec::new();
     meant
@@ -707,8 +740,10 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Stri
         .zip(read)
         .any(|(a, b)| differs(a, b, &mut path, format == Format::Ini))
         .then(|| match path.as_slice() {
-            [] => "the document reads back with other keys".to_owned(),
-            _ => format!("the value at `{}` reads back differently", path.join(".")),
+            [] => ReadBackProblem::OtherKeys,
+            _ => ReadBackProblem::Value {
+                path: path.join("."),
+            },
         })
 }
 
@@ -808,7 +843,11 @@ mod tests {
         let changed = text.replace("port_unencrypted: 5432", "port_unencrypted: 5433");
         let error = file.check_reads_back(changed.as_bytes()).unwrap_err();
         assert!(
-            matches!(&error, EncryptionError::ReadBack { reason, .. } if reason.contains("MAC")),
+            matches!(
+                &error,
+                EncryptionError::ReadBack { reason: ReadBackProblem::Unreadable(e), .. }
+                    if e.to_string().contains("MAC")
+            ),
             "{error}"
         );
     }

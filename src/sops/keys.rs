@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::cipher::fill_random;
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
-use super::metadata::{AgeStanza, KeyGroup, Metadata};
+use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
 use super::{DecryptionError, ReadError};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
@@ -407,10 +407,10 @@ fn check_length(
     if key.len() == expected {
         Ok(key)
     } else {
-        Err(DecryptionError::Metadata(format!(
-            "an age payload is {} bytes; expected a {expected}-byte data key or share",
-            key.len()
-        )))
+        Err(DecryptionError::Metadata(MetadataError::PayloadSize {
+            size: key.len(),
+            expected,
+        }))
     }
 }
 

@@ -29,7 +29,8 @@ use zeroize::Zeroizing;
 pub use crate::bounded_read::ReadError;
 pub use creation_rules::{CreationRule, CreationRuleError, RuleProblem, find_creation_rule};
 pub use encrypt::{
-    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, OptionsError, edit_file, encrypt,
+    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, OptionsError, ReadBackProblem,
+    edit_file, encrypt,
 };
 pub use key_command::KeyCommandError;
 pub use keys::{AgeIdentities, IdentityError, RecipientError, StanzaError};
@@ -38,6 +39,7 @@ pub use stores::{EmitError, Format, ParseError, ParseProblem};
 use cipher::{DataKey, ValueError};
 use encrypt::Stash;
 use metadata::Metadata;
+pub use metadata::MetadataError;
 use tree::{Kind, Node};
 
 /// Files larger than this are refused before parsing.
@@ -71,7 +73,7 @@ pub enum DecryptionError {
     /// There is no `sops` section: the file is not encrypted by sops.
     MissingMetadata,
     /// The `sops` section is malformed.
-    Metadata(String),
+    Metadata(MetadataError),
     /// An identity source is set but unusable (unreadable key file, malformed key, failed command).
     Identities(IdentityError),
     /// An age stanza of the file is malformed or corrupt.
@@ -179,6 +181,7 @@ impl std::error::Error for DecryptionError {
         match self {
             Self::Read(cause) => Some(cause),
             Self::Parse(cause) => Some(cause),
+            Self::Metadata(cause) => Some(cause),
             Self::Identities(cause) => Some(cause),
             Self::Stanza(cause) => Some(cause),
             _ => None,
@@ -396,8 +399,8 @@ pub(crate) fn open_with_key(
     data_key: Zeroizing<Vec<u8>>,
     stash: Option<&mut Stash>,
 ) -> Result<Opened, DecryptionError> {
-    let key = DataKey::new(&data_key)
-        .ok_or_else(|| DecryptionError::Metadata("the data key is not 32 bytes".into()))?;
+    let key =
+        DataKey::new(&data_key).ok_or(DecryptionError::Metadata(MetadataError::DataKeySize))?;
     let mut hasher = Sha512::new();
     if metadata.mac_only_encrypted {
         hasher.update(MAC_ONLY_ENCRYPTED_INIT);

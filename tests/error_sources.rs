@@ -186,3 +186,38 @@ fn an_encrypted_file_that_does_not_parse_is_a_decryption_parse_error() {
             .is_some()
     );
 }
+
+#[test]
+fn a_sops_yaml_that_does_not_parse_keeps_the_parse_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join(".sops.yaml");
+    std::fs::write(&config, "creation_rules: [\n").unwrap();
+    let error = sops::find_creation_rule(&dir.path().join("secrets.yaml")).unwrap_err();
+    assert!(
+        matches!(&error, sops::CreationRuleError::Parse { config: named, .. } if *named == config),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}: cannot parse the file: ", config.display()))
+    );
+    assert!(
+        error
+            .source()
+            .unwrap()
+            .downcast_ref::<ParseError>()
+            .is_some()
+    );
+
+    std::fs::write(&config, b"creation_rules:\n  - age: \xff\n").unwrap();
+    let error = sops::find_creation_rule(&dir.path().join("secrets.yaml")).unwrap_err();
+    assert!(matches!(error, sops::CreationRuleError::NotUtf8 { .. }));
+    assert!(
+        error
+            .source()
+            .unwrap()
+            .downcast_ref::<std::str::Utf8Error>()
+            .is_some()
+    );
+}

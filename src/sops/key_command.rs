@@ -243,3 +243,32 @@ fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_command_that_cannot_start_keeps_the_io_error_as_its_source() {
+        let command = KeyCommand {
+            program: "/nonexistent/secret-cascade-key-command".into(),
+            args: Vec::new(),
+            timeout: Duration::from_secs(5),
+        };
+        let Err(CommandFailure::Broken(error)) = command.run("age1recipient") else {
+            panic!("a missing program cannot run");
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("SOPS_AGE_KEY_CMD could not be started: "),
+            "{error}"
+        );
+        let source = error.source().and_then(|e| e.downcast_ref::<io::Error>());
+        assert_eq!(source.map(io::Error::kind), Some(io::ErrorKind::NotFound));
+        // The command's words are never quoted back: they may carry a passphrase.
+        assert!(!error.to_string().contains("secret-cascade-key-command"));
+    }
+}

@@ -579,6 +579,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_malformed_stanza_names_its_recipient_and_keeps_the_age_error() {
+        use std::error::Error as _;
+        let stanza = AgeStanza {
+            recipient: "age1example".into(),
+            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nnot age\n-----END AGE ENCRYPTED FILE-----\n"
+                .into(),
+        };
+        let error = unwrap_with(&[], &stanza).unwrap_err();
+        assert_eq!(error.recipient(), "age1example");
+        assert!(
+            error
+                .to_string()
+                .starts_with("recipient age1example: an age stanza is malformed: "),
+            "{error}"
+        );
+        assert!(
+            error
+                .source()
+                .is_some_and(|e| e.downcast_ref::<age::DecryptError>().is_some())
+        );
+    }
+
+    #[test]
     fn gf_arithmetic_inverts() {
         for a in 1..=255u8 {
             assert_eq!(gf_mul(gf_div(1, a), a), 1, "{a}");

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The permission bits of the file [`write`] puts in place (Unix; ignored elsewhere).
+/// The permission bits of the file [`write()`] puts in place (Unix; ignored elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// An edit of the file: the replaced file's permission bits are kept; a new file gets these.

@@ -52,7 +52,7 @@ pub enum KeyCommandError {
     Unsplittable,
     /// The variable holds no word.
     NoProgram,
-    /// [`TIMEOUT_ENV`] is not a positive number of seconds.
+    /// `SECRET_CASCADE_KEY_CMD_TIMEOUT` is not a positive number of seconds.
     BadTimeout,
     /// The command could not be started.
     Start(Arc<io::Error>),
@@ -62,7 +62,7 @@ pub enum KeyCommandError {
     ReadThread(Arc<io::Error>),
     /// Reading the output failed.
     Output(ReadError),
-    /// The command printed more than [`MAX_OUTPUT_BYTES`].
+    /// The command printed more than its limit (1 MiB).
     TooMuchOutput,
     /// The command did not finish in time and was killed.
     TimedOut {

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The permission bits of the file [`write`] puts in place (Unix; ignored elsewhere).
+/// The permission bits of the file [`write()`] puts in place (Unix; ignored elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// An edit of the file: the replaced file's permission bits are kept; a new file gets these.
@@ -314,7 +314,9 @@ mod tests {
             "{error}"
         );
         drop(held);
-        lock(&path, Duration::ZERO).unwrap();
+        // Not zero: a process another test forks at this moment shares the lock's open file
+        // until it execs, and may hold it for that instant.
+        lock(&path, Duration::from_secs(10)).unwrap();
     }
 
     #[test]

@@ -9,36 +9,68 @@
 //! byte past its limit whatever the size said. The bytes land in a buffer that is wiped on drop,
 //! grown by hand so that no unwiped copy is left behind by a reallocation.
 
+use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
 use crate::plaintext::PlaintextBuffer;
 
 /// Why a bounded read refused or failed. Messages do not name the file: callers say which file
-/// it was, in their own terms (the SOPS file, the age key file, ...).
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReadError {
+/// it was, in their own terms (the SOPS file, the age key file, ...). An I/O failure is kept as
+/// the [`io::Error`] itself and returned by [`std::error::Error::source`]; it is shared (`Arc`) so
+/// that the error stays `Clone`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ReadError {
     /// Opening, inspecting or reading failed.
-    // Not `transparent`: that would skip the io::Error in the chain of causes.
-    #[error("{0}")]
-    Io(#[from] io::Error),
+    Io(Arc<io::Error>),
     /// The path names a FIFO, a device, a socket or a directory.
-    #[error("it is {kind}, not a regular file; give the path of a regular file")]
     NotRegular {
         /// What it is instead, with its article: `a FIFO`, `a character device`, ...
         kind: &'static str,
     },
     /// There was more to read than the limit allows.
-    #[error("it has at least {size} bytes; the limit is {limit}")]
     TooLarge {
         /// The reported size, or the number of bytes seen when the report was smaller.
         size: u64,
         /// The limit that was exceeded.
         limit: u64,
     },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The I/O error's own words, as before it was kept as the source.
+            Self::Io(error) => write!(f, "{error}"),
+            Self::NotRegular { kind } => write!(
+                f,
+                "it is {kind}, not a regular file; give the path of a regular file"
+            ),
+            Self::TooLarge { size, limit } => {
+                write!(f, "it has at least {size} bytes; the limit is {limit}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(error) => Some(&**error),
+            Self::NotRegular { .. } | Self::TooLarge { .. } => None,
+        }
+    }
+}
+
+impl From<io::Error> for ReadError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(Arc::new(error))
+    }
 }
 
 /// Reads the regular file at `path` (following symbolic links), at most `limit` bytes.

@@ -86,12 +86,10 @@ fn swapped_ciphertexts_fail_authentication() {
         .replace(&user, "@@")
         .replace(&password, &user)
         .replace("@@", &password);
-    assert_eq!(
+    assert!(matches!(
         error(&swapped),
-        DecryptionError::ValueAuthentication {
-            path: "database:user:".into()
-        }
-    );
+        DecryptionError::ValueAuthentication { path } if path == "database:user:"
+    ));
 }
 
 #[test]
@@ -102,9 +100,12 @@ fn deleted_or_changed_entries_break_the_mac() {
         .filter(|l| !l.starts_with("token: "))
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(error(&without_token), DecryptionError::MacMismatch);
+    assert!(matches!(
+        error(&without_token),
+        DecryptionError::MacMismatch
+    ));
     let changed = text.replace("key_unencrypted: visible", "key_unencrypted: hidden");
-    assert_eq!(error(&changed), DecryptionError::MacMismatch);
+    assert!(matches!(error(&changed), DecryptionError::MacMismatch));
 }
 
 #[test]
@@ -112,12 +113,10 @@ fn plaintext_where_ciphertext_is_required_is_refused() {
     let text = nested();
     let plain = text.replace(&value_of(&text, "password"), "hunter2");
     let error = error(&plain);
-    assert_eq!(
-        error,
-        DecryptionError::NotEncrypted {
-            path: "database:password:".into()
-        }
-    );
+    assert!(matches!(
+        &error,
+        DecryptionError::NotEncrypted { path } if path == "database:password:"
+    ));
     assert!(!error.to_string().contains("hunter2"));
 }
 
@@ -125,15 +124,18 @@ fn plaintext_where_ciphertext_is_required_is_refused() {
 fn missing_metadata_or_mac_is_refused() {
     let text = nested();
     let data_only = &text[..text.find("sops:").unwrap()];
-    assert_eq!(error(data_only), DecryptionError::MissingMetadata);
+    assert!(matches!(error(data_only), DecryptionError::MissingMetadata));
     let no_mac = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("mac: "))
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(error(&no_mac), DecryptionError::MacMissing);
+    assert!(matches!(error(&no_mac), DecryptionError::MacMissing));
     let moved_date = text.replace("lastmodified: \"2026", "lastmodified: \"2025");
-    assert_eq!(error(&moved_date), DecryptionError::MacAuthentication);
+    assert!(matches!(
+        error(&moved_date),
+        DecryptionError::MacAuthentication
+    ));
     assert!(matches!(
         error("a: 1\nsops: 3\n"),
         DecryptionError::Metadata(_)
@@ -153,20 +155,20 @@ fn the_wrong_key_names_the_recipients() {
     assert_eq!(tried, ["key2.txt"]);
     let none = AgeIdentities::from_text("# no keys\n", "empty").unwrap();
     let result = sops::decrypt(nested().as_bytes(), Format::Yaml, &none);
-    assert_eq!(result.err(), Some(DecryptionError::NoIdentities));
+    assert!(matches!(result.err(), Some(DecryptionError::NoIdentities)));
 }
 
 #[test]
 fn shamir_with_too_few_shares_is_refused() {
     let text = std::fs::read_to_string(fixture("enc/shamir.yaml")).unwrap();
     let result = sops::decrypt(text.as_bytes(), Format::Yaml, &identities("key.txt"));
-    assert_eq!(
+    assert!(matches!(
         result.err(),
         Some(DecryptionError::TooFewShares {
             needed: 2,
             opened: 1
         })
-    );
+    ));
     assert!(sops::decrypt(text.as_bytes(), Format::Yaml, &identities("keys_both.txt")).is_ok());
 }
 
@@ -219,10 +221,10 @@ fn a_huge_file_is_refused_before_reading() {
         .set_len(100 << 20)
         .unwrap();
     let result = sops::decrypt_file(&path, None, &identities("key.txt"));
-    assert_eq!(
+    assert!(matches!(
         result.err(),
-        Some(DecryptionError::TooLarge { size: 100 << 20 })
-    );
+        Some(DecryptionError::TooLarge { size }) if size == 100 << 20
+    ));
 }
 
 #[test]

@@ -117,14 +117,14 @@ impl SopsProvider {
         let identity = match FileIdentity::of(&self.path) {
             Ok(identity) => identity,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(failed(DecryptionError::Read(e.to_string()))),
+            Err(e) => return Err(failed(DecryptionError::Read(e.into()))),
         };
         let known = self.canonical.read().ok().and_then(|c| c.clone());
         let canonical = match known {
             Some(canonical) => canonical,
             None => self
                 .refresh_canonical()
-                .map_err(|e| failed(DecryptionError::Read(e.to_string())))?,
+                .map_err(|e| failed(DecryptionError::Read(e.into())))?,
         };
         let load = || {
             let started = std::time::Instant::now();

@@ -8,12 +8,16 @@
 //! A matching rule that needs anything else (PGP, KMS, Vault, comment regexes) is an error, never
 //! silently ignored.
 
+use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use regex::Regex;
 
-use super::encrypt::{EncryptOptions, EncryptionError, EncryptionRule};
-use super::stores::yaml;
+use super::ReadError;
+use super::encrypt::{EncryptOptions, EncryptionRule};
+use super::stores::{ParseError, yaml};
 use super::tree::{Kind, Node};
 
 /// A `.sops.yaml` larger than this is refused; real ones hold a few rules.
@@ -30,11 +34,195 @@ pub struct CreationRule {
     pub options: EncryptOptions,
 }
 
+/// Why no creation rule could be taken from a `.sops.yaml`. Messages name the file, the rule's
+/// index and the key, never a value; a read or parse failure is kept as the source.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CreationRuleError {
+    /// The encrypted file's path cannot be made absolute.
+    Path {
+        /// The file being encrypted.
+        file: PathBuf,
+        /// Why.
+        source: Arc<io::Error>,
+    },
+    /// The `.sops.yaml` cannot be read.
+    Read {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+    /// The `.sops.yaml` is not UTF-8.
+    NotUtf8 {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+        /// Where the UTF-8 breaks.
+        source: std::str::Utf8Error,
+    },
+    /// The `.sops.yaml` is not valid YAML.
+    Parse {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+        /// Why.
+        source: ParseError,
+    },
+    /// It has no `creation_rules` list.
+    NoRules {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+    },
+    /// Its `creation_rules` is not a list.
+    RulesNotAList {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+    },
+    /// The matching rule is malformed or asks for what is not supported.
+    Rule {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+        /// The rule's position in `creation_rules`, from 0.
+        index: usize,
+        /// What is wrong with it.
+        problem: RuleProblem,
+    },
+    /// No rule matches the file.
+    NoMatch {
+        /// The `.sops.yaml`.
+        config: PathBuf,
+        /// The file's path relative to the `.sops.yaml`'s folder.
+        path: String,
+    },
+}
+
+/// What is wrong with a creation rule ([`CreationRuleError::Rule`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RuleProblem {
+    /// `path_regex` does not compile.
+    BadPathRegex(regex::Error),
+    /// The rule is not a map.
+    NotAMap,
+    /// An option that takes a string holds something else.
+    NotAString {
+        /// The option.
+        key: String,
+    },
+    /// `key_groups` is not a list.
+    KeyGroupsNotAList,
+    /// A key group is not a map.
+    KeyGroupNotAMap,
+    /// A key group uses a key type other than age.
+    KeyGroupUses {
+        /// The key type.
+        key: String,
+    },
+    /// `shamir_threshold` is not a positive number.
+    BadThreshold,
+    /// An option secret-cascade does not support.
+    Unsupported {
+        /// The option.
+        key: String,
+    },
+    /// More than one encryption rule.
+    SeveralRules,
+    /// No age recipient at all.
+    NoRecipients,
+    /// An `age` list entry is not a string.
+    AgeEntryNotString,
+    /// `age` is neither a string nor a list.
+    AgeNotStringOrList,
+}
+
+impl fmt::Display for CreationRuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path { file, source } => write!(f, "{}: {source}", file.display()),
+            Self::Read { config, source } => {
+                write!(f, "{}: cannot read the file: {source}", config.display())
+            }
+            Self::NotUtf8 { config, source } => write!(
+                f,
+                "{}: cannot read the file: it is not UTF-8 ({source})",
+                config.display()
+            ),
+            Self::Parse { config, source } => {
+                write!(f, "{}: cannot parse the file: {source}", config.display())
+            }
+            Self::NoRules { config } => {
+                write!(f, "{}: there is no `creation_rules` list", config.display())
+            }
+            Self::RulesNotAList { config } => {
+                write!(f, "{}: `creation_rules` is not a list", config.display())
+            }
+            Self::Rule {
+                config,
+                index,
+                problem,
+            } => write!(
+                f,
+                "{}: creation_rules[{index}]: {problem}",
+                config.display()
+            ),
+            Self::NoMatch { config, path } => write!(
+                f,
+                "{}: no creation rule matches `{path}`; add one or pass --age",
+                config.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CreationRuleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Path { source, .. } => Some(&**source),
+            Self::Read { source, .. } => Some(source),
+            Self::NotUtf8 { source, .. } => Some(source),
+            Self::Parse { source, .. } => Some(source),
+            Self::Rule {
+                problem: RuleProblem::BadPathRegex(source),
+                ..
+            } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadPathRegex(e) => {
+                write!(f, "`path_regex` is not a valid regular expression: {e}")
+            }
+            Self::NotAMap => f.write_str("a rule is not a map"),
+            Self::NotAString { key } => write!(f, "`{key}` is not a string"),
+            Self::KeyGroupsNotAList => f.write_str("`key_groups` is not a list"),
+            Self::KeyGroupNotAMap => f.write_str("a key group is not a map"),
+            Self::KeyGroupUses { key } => {
+                write!(f, "a key group uses `{key}`; only age keys are supported")
+            }
+            Self::BadThreshold => f.write_str("`shamir_threshold` is not a positive number"),
+            Self::Unsupported { key } => write!(
+                f,
+                "`{key}` is not supported by secret-cascade (only age keys and the encryption \
+                 rules are)"
+            ),
+            Self::SeveralRules => f.write_str("more than one encryption rule is set"),
+            Self::NoRecipients => f.write_str("the rule has no age recipients"),
+            Self::AgeEntryNotString => f.write_str("an `age` entry is not a string"),
+            Self::AgeNotStringOrList => f.write_str("`age` is not a string or list"),
+        }
+    }
+}
+
 /// The creation rule for `file` from the nearest `.sops.yaml` above it, `Ok(None)` when there is
 /// no `.sops.yaml`. A `.sops.yaml` without a matching rule, or with a malformed one, is an error.
-pub fn find_creation_rule(file: &Path) -> Result<Option<CreationRule>, EncryptionError> {
-    let absolute = std::path::absolute(file)
-        .map_err(|e| EncryptionError::Options(format!("{}: {e}", file.display())))?;
+pub fn find_creation_rule(file: &Path) -> Result<Option<CreationRule>, CreationRuleError> {
+    let absolute = std::path::absolute(file).map_err(|e| CreationRuleError::Path {
+        file: file.to_path_buf(),
+        source: Arc::new(e),
+    })?;
     let Some(config) = absolute
         .ancestors()
         .skip(1)
@@ -45,49 +233,59 @@ pub fn find_creation_rule(file: &Path) -> Result<Option<CreationRule>, Encryptio
     };
     let folder = config.parent().unwrap_or(Path::new("/"));
     let relative = absolute.strip_prefix(folder).unwrap_or(&absolute);
-    let fail =
-        |message: String| EncryptionError::Options(format!("{}: {message}", config.display()));
-    let bytes = crate::bounded_read::file(&config, MAX_SOPS_CONFIG_BYTES)
-        .map_err(|e| fail(format!("cannot read the file: {e}")))?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| fail(format!("cannot read the file: it is not UTF-8 ({e})")))?;
-    let documents = yaml::parse(text).map_err(|e| fail(e.to_string()))?;
+    let bytes = match crate::bounded_read::file(&config, MAX_SOPS_CONFIG_BYTES) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(CreationRuleError::Read { config, source }),
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(source) => return Err(CreationRuleError::NotUtf8 { config, source }),
+    };
+    let documents = match yaml::parse(text) {
+        Ok(documents) => documents,
+        Err(source) => return Err(CreationRuleError::Parse { config, source }),
+    };
     let rules = match documents.first().and_then(|d| d.get("creation_rules")) {
         Some(Node::List(rules)) => rules,
-        Some(_) => return Err(fail("`creation_rules` is not a list".into())),
-        None => return Err(fail("there is no `creation_rules` list".into())),
+        Some(_) => return Err(CreationRuleError::RulesNotAList { config }),
+        None => return Err(CreationRuleError::NoRules { config }),
     };
     let path_text = relative.to_string_lossy();
     for (index, rule) in rules.iter().enumerate() {
-        let at = |message: String| fail(format!("creation_rules[{index}]: {message}"));
         let matches = match rule.get("path_regex").and_then(Node::as_text) {
-            None | Some("") => true,
+            None | Some("") => Ok(true),
             Some(pattern) => Regex::new(pattern)
-                .map_err(|e| {
-                    at(format!(
-                        "`path_regex` is not a valid regular expression: {e}"
-                    ))
-                })?
-                .is_match(&path_text),
+                .map(|regex| regex.is_match(&path_text))
+                .map_err(RuleProblem::BadPathRegex),
         };
-        if matches {
-            let options = options(rule).map_err(at)?;
-            return Ok(Some(CreationRule {
+        let options = match matches {
+            Ok(false) => continue,
+            Ok(true) => options(rule),
+            Err(problem) => Err(problem),
+        };
+        return match options {
+            Ok(options) => Ok(Some(CreationRule {
                 config,
                 index,
                 options,
-            }));
-        }
+            })),
+            Err(problem) => Err(CreationRuleError::Rule {
+                config,
+                index,
+                problem,
+            }),
+        };
     }
-    Err(fail(format!(
-        "no creation rule matches `{path_text}`; add one or pass --age"
-    )))
+    Err(CreationRuleError::NoMatch {
+        path: path_text.into_owned(),
+        config,
+    })
 }
 
 /// The options a matching rule asks for.
-fn options(rule: &Node) -> Result<EncryptOptions, String> {
+fn options(rule: &Node) -> Result<EncryptOptions, RuleProblem> {
     let Node::Map(entries) = rule else {
-        return Err("a rule is not a map".into());
+        return Err(RuleProblem::NotAMap);
     };
     let mut options = EncryptOptions::for_recipients(Vec::<String>::new());
     let mut rules = Vec::new();
@@ -96,14 +294,14 @@ fn options(rule: &Node) -> Result<EncryptOptions, String> {
             value
                 .as_text()
                 .map(str::to_owned)
-                .ok_or_else(|| format!("`{key}` is not a string"))
+                .ok_or_else(|| RuleProblem::NotAString { key: key.clone() })
         };
         match key.as_str() {
             "path_regex" => {}
             "age" => options.key_groups = vec![recipients(value)?],
             "key_groups" => {
                 let Node::List(groups) = value else {
-                    return Err("`key_groups` is not a list".into());
+                    return Err(RuleProblem::KeyGroupsNotAList);
                 };
                 options.key_groups = groups
                     .iter()
@@ -112,13 +310,11 @@ fn options(rule: &Node) -> Result<EncryptOptions, String> {
                             if let Some((other, _)) =
                                 fields.iter().find(|(k, v)| k != "age" && !is_empty(v))
                             {
-                                return Err(format!(
-                                    "a key group uses `{other}`; only age keys are supported"
-                                ));
+                                return Err(RuleProblem::KeyGroupUses { key: other.clone() });
                             }
                             group.get("age").map_or(Ok(Vec::new()), recipients)
                         }
-                        _ => Err("a key group is not a map".into()),
+                        _ => Err(RuleProblem::KeyGroupNotAMap),
                     })
                     .collect::<Result<_, _>>()?;
             }
@@ -128,7 +324,7 @@ fn options(rule: &Node) -> Result<EncryptOptions, String> {
                         .as_text()
                         .and_then(|t| t.parse().ok())
                         .filter(|&n: &usize| n >= 1)
-                        .ok_or("`shamir_threshold` is not a positive number")?,
+                        .ok_or(RuleProblem::BadThreshold)?,
                 )
             }
             "encrypted_regex" => rules.push(EncryptionRule::EncryptedRegex(text()?)),
@@ -144,33 +340,32 @@ fn options(rule: &Node) -> Result<EncryptOptions, String> {
             }
             _ if is_empty(value) => {}
             other => {
-                return Err(format!(
-                    "`{other}` is not supported by secret-cascade (only age keys and the \
-                     encryption rules are)"
-                ));
+                return Err(RuleProblem::Unsupported {
+                    key: other.to_owned(),
+                });
             }
         }
     }
     match rules.len() {
         0 => {}
         1 => options.rule = rules.remove(0),
-        _ => return Err("more than one encryption rule is set".into()),
+        _ => return Err(RuleProblem::SeveralRules),
     }
     if options.key_groups.iter().all(Vec::is_empty) {
-        return Err("the rule has no age recipients".into());
+        return Err(RuleProblem::NoRecipients);
     }
     Ok(options)
 }
 
 /// `age: age1a,age1b` or `age: [age1a, age1b]`.
-fn recipients(value: &Node) -> Result<Vec<String>, String> {
+fn recipients(value: &Node) -> Result<Vec<String>, RuleProblem> {
     let list: Vec<&str> = match value {
         Node::List(items) => items
             .iter()
-            .map(|i| i.as_text().ok_or("an `age` entry is not a string"))
+            .map(|i| i.as_text().ok_or(RuleProblem::AgeEntryNotString))
             .collect::<Result<_, _>>()?,
         Node::Leaf(_) => value.as_text().map(|t| vec![t]).unwrap_or_default(),
-        _ => return Err("`age` is not a string or list".into()),
+        _ => return Err(RuleProblem::AgeNotStringOrList),
     };
     Ok(list
         .iter()

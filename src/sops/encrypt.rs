@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regex::Regex;
@@ -16,12 +17,12 @@ use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::cipher::{self, DataKey};
-use super::keys::{self, AgeIdentities};
+use super::keys::{self, AgeIdentities, RecipientError};
 use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
-    DecryptionError, Format, MAC_ONLY_ENCRYPTED_INIT, Place, mac_text, open_tree, stores,
-    visit_leaves,
+    DecryptionError, EmitError, Format, MAC_ONLY_ENCRYPTED_INIT, ParseError, Place, ReadError,
+    mac_text, open_tree, stores, visit_leaves,
 };
 use crate::atomic_write;
 
@@ -82,10 +83,11 @@ impl Default for EncryptionRule {
 impl EncryptionRule {
     fn compile(&self) -> Result<Rule, EncryptionError> {
         let regex = |pattern: &str| {
-            Regex::new(pattern).map_err(|e| {
-                EncryptionError::Options(format!(
-                    "`{pattern}` is not a valid regular expression: {e}"
-                ))
+            Regex::new(pattern).map_err(|source| {
+                EncryptionError::Options(OptionsError::BadRegex {
+                    pattern: pattern.to_owned(),
+                    source,
+                })
             })
         };
         Ok(match self {
@@ -100,15 +102,17 @@ impl EncryptionRule {
 }
 
 /// Why a SOPS file could not be written. Messages name keys, paths and recipients, never values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Typed causes (the decryption error, the cleartext's parse error, an I/O error) are returned
+/// by [`std::error::Error::source`].
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EncryptionError {
     /// The existing encrypted file could not be opened (wrong key, tampered, malformed).
     Decryption(DecryptionError),
     /// The cleartext could not be parsed in its store.
-    Input(String),
+    Input(ParseError),
     /// The recipients, key groups or rule are unusable.
-    Options(String),
+    Options(OptionsError),
     /// A key path cannot be set: its parent is a value, an index is out of range, the store cannot
     /// hold it.
     Path {
@@ -124,16 +128,30 @@ pub enum EncryptionError {
     },
     /// The document cannot be written in the output store (nesting in dotenv, several YAML
     /// documents in JSON).
-    Output(String),
-    /// The file could not be read or written; the old file is intact.
-    Io(String),
+    Output(EmitError),
+    /// The file could not be read; nothing was written.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+    /// The file could not be locked or replaced; the old file is intact.
+    Io {
+        /// What was being done: `lock` or `write`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error, shared so that the error stays `Clone`.
+        source: Arc<std::io::Error>,
+    },
     /// What would be written does not read back as what was meant (the store cannot hold a
     /// value as it is); nothing was written.
     ReadBack {
         /// The store of the file.
         format: Format,
         /// What differs: a key path or the reader's error, never a value.
-        reason: String,
+        reason: ReadBackProblem,
     },
 }
 
@@ -142,11 +160,16 @@ impl fmt::Display for EncryptionError {
         match self {
             Self::Decryption(error) => write!(f, "{error}"),
             Self::Input(reason) => write!(f, "cannot read the cleartext: {reason}"),
-            Self::Options(reason) => f.write_str(reason),
+            Self::Options(reason) => write!(f, "{reason}"),
             Self::Path { path, reason } => write!(f, "cannot set `{path}`: {reason}"),
             Self::Missing { path } => write!(f, "the file has no value at `{path}`"),
             Self::Output(reason) => write!(f, "cannot write the file: {reason}"),
-            Self::Io(reason) => f.write_str(reason),
+            Self::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Self::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
             Self::ReadBack { format, reason } => write!(
                 f,
                 "refusing to write: the {format} file would not read back as meant ({reason}); \
@@ -157,7 +180,122 @@ impl fmt::Display for EncryptionError {
     }
 }
 
-impl std::error::Error for EncryptionError {}
+impl std::error::Error for EncryptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Decryption(cause) => Some(cause),
+            Self::Input(cause) => Some(cause),
+            Self::Output(cause) => Some(cause),
+            Self::Options(cause) => Some(cause),
+            Self::ReadBack {
+                reason: ReadBackProblem::Unreadable(cause),
+                ..
+            } => Some(cause),
+            Self::Read { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// Why what would be written does not read back as meant ([`EncryptionError::ReadBack`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ReadBackProblem {
+    /// The bytes do not parse, decrypt or verify.
+    Unreadable(DecryptionError),
+    /// Another number of documents reads back.
+    DocumentCount {
+        /// How many were meant.
+        meant: usize,
+        /// How many read back.
+        read: usize,
+    },
+    /// The document reads back with other keys.
+    OtherKeys,
+    /// The value at a key path reads back differently.
+    Value {
+        /// The dotted path.
+        path: String,
+    },
+}
+
+impl fmt::Display for ReadBackProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(e) => write!(f, "{e}"),
+            Self::DocumentCount { meant, read } => {
+                write!(f, "{meant} documents read back as {read}")
+            }
+            Self::OtherKeys => f.write_str("the document reads back with other keys"),
+            Self::Value { path } => write!(f, "the value at `{path}` reads back differently"),
+        }
+    }
+}
+
+/// Why the recipients, key groups or rule of a file cannot be used.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A rule's regular expression does not compile.
+    BadRegex {
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's error.
+        source: regex::Error,
+    },
+    /// `rotate` was asked to remove a recipient the file does not have.
+    NotARecipient {
+        /// The recipient.
+        recipient: String,
+    },
+    /// The data key does not have 32 bytes.
+    DataKeySize,
+    /// There is no recipient at all.
+    NoRecipients,
+    /// The Shamir threshold does not fit the number of key groups.
+    BadThreshold {
+        /// The threshold asked for.
+        threshold: usize,
+        /// How many non-empty key groups there are.
+        groups: usize,
+    },
+    /// The data key cannot be encrypted to a recipient.
+    Recipient(RecipientError),
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRegex { pattern, source } => {
+                write!(f, "`{pattern}` is not a valid regular expression: {source}")
+            }
+            Self::NotARecipient { recipient } => {
+                write!(f, "`{recipient}` is not a recipient of the file")
+            }
+            Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
+            Self::NoRecipients => f.write_str(
+                "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml \
+                 creation rule",
+            ),
+            Self::BadThreshold { threshold, groups } => write!(
+                f,
+                "a Shamir threshold of {threshold} does not fit {groups} key groups"
+            ),
+            Self::Recipient(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OptionsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::BadRegex { source, .. } => Some(source),
+            Self::Recipient(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<DecryptionError> for EncryptionError {
     fn from(error: DecryptionError) -> Self {
@@ -175,14 +313,11 @@ pub fn encrypt(
 ) -> Result<Vec<u8>, EncryptionError> {
     let size = text.len() as u64;
     let parsed = if size > super::MAX_FILE_BYTES {
-        Err(DecryptionError::TooLarge { size })
+        Err(ParseError::TooLarge { size })
     } else {
         stores::parse_plain(text, input)
     };
-    let branches = parsed.map_err(|e| match e {
-        DecryptionError::Parse(reason) => EncryptionError::Input(reason),
-        other => EncryptionError::Input(other.to_string()),
-    })?;
+    let branches = parsed.map_err(EncryptionError::Input)?;
     let data_key = cipher::new_data_key();
     let groups = options.key_groups.iter().filter(|g| !g.is_empty()).count();
     let threshold = options.shamir_threshold.unwrap_or(groups);
@@ -230,14 +365,17 @@ pub fn edit_file(
     lock_timeout: Duration,
     edit: impl FnOnce(&mut EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), EncryptionError> {
-    let io = |action: &str, e: std::io::Error| {
-        EncryptionError::Io(format!("cannot {action} {}: {e}", path.display()))
+    let io = |action: &'static str, e: std::io::Error| EncryptionError::Io {
+        action,
+        path: path.to_path_buf(),
+        source: Arc::new(e),
     };
     let _lock = atomic_write::lock(path, lock_timeout).map_err(|e| io("lock", e))?;
     let text = super::read_file(path).map_err(|e| match e {
-        DecryptionError::Read(reason) => {
-            EncryptionError::Io(format!("cannot read {}: {reason}", path.display()))
-        }
+        DecryptionError::Read(source) => EncryptionError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
         other => other.into(),
     })?;
     let format = format.unwrap_or_else(|| Format::from_path(path));
@@ -302,7 +440,7 @@ impl EditableFile {
             reason: reason.to_owned(),
         };
         let (last, parents) = path.split_last().ok_or_else(|| fail("the path is empty"))?;
-        self.check_shape(path).map_err(|reason| fail(&reason))?;
+        self.check_shape(path).map_err(fail)?;
         let mut node = self
             .branches
             .first_mut()
@@ -356,9 +494,9 @@ impl EditableFile {
             .collect();
         for recipient in remove {
             if !groups.iter().flatten().any(|r| r == recipient) {
-                return Err(EncryptionError::Options(format!(
-                    "`{recipient}` is not a recipient of the file"
-                )));
+                return Err(EncryptionError::Options(OptionsError::NotARecipient {
+                    recipient: recipient.clone(),
+                }));
             }
         }
         for group in &mut groups {
@@ -381,7 +519,7 @@ impl EditableFile {
     /// and MAC.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EncryptionError> {
         let key = DataKey::new(&self.data_key)
-            .ok_or_else(|| EncryptionError::Options("the data key is not 32 bytes".into()))?;
+            .ok_or(EncryptionError::Options(OptionsError::DataKeySize))?;
         let mut branches = self.branches.clone();
         let rule = &self.metadata.rule;
         let mac_only = self.metadata.mac_only_encrypted;
@@ -442,14 +580,14 @@ impl EditableFile {
     /// that it holds exactly the values meant. A store that cannot carry a value as it is (a
     /// quoting rule the writer missed) is found here, before anything reaches the disk.
     fn check_reads_back(&self, written: &[u8]) -> Result<(), EncryptionError> {
-        let unreadable = |reason: String| EncryptionError::ReadBack {
+        let unreadable = |reason| EncryptionError::ReadBack {
             format: self.format,
             reason,
         };
-        let (branches, metadata) =
-            super::parse_encrypted(written, self.format).map_err(|e| unreadable(e.to_string()))?;
+        let (branches, metadata) = super::parse_encrypted(written, self.format)
+            .map_err(|e| unreadable(ReadBackProblem::Unreadable(e)))?;
         let opened = super::open_with_key(branches, metadata, self.data_key.clone(), None)
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(|e| unreadable(ReadBackProblem::Unreadable(e)))?;
         match differing_value(&self.branches, &opened.branches, self.format) {
             None => Ok(()),
             Some(difference) => Err(unreadable(difference)),
@@ -458,17 +596,17 @@ impl EditableFile {
 
     /// Whether `path` fits the store (dotenv holds `NAME`, INI `section.key`) and stays clear of
     /// the `sops` metadata and of characters the store cannot write back.
-    fn check_shape(&self, path: &[String]) -> Result<(), String> {
+    fn check_shape(&self, path: &[String]) -> Result<(), &'static str> {
         let first = path.first().map(String::as_str).unwrap_or_default();
         match (self.format, path.len()) {
             (Format::Dotenv, 1) if first.starts_with("sops_") => {
-                Err("`sops_` names hold the file's metadata".into())
+                Err("`sops_` names hold the file's metadata")
             }
             (Format::Dotenv, 1) if first.starts_with('#') || first.contains(['=', '\n', '\r']) => {
-                Err("a dotenv name cannot start with `#` or hold `=` or a line break".into())
+                Err("a dotenv name cannot start with `#` or hold `=` or a line break")
             }
             (Format::Ini, 2) if first == "sops" => {
-                Err("the `[sops]` section holds the file's metadata".into())
+                Err("the `[sops]` section holds the file's metadata")
             }
             (Format::Ini, 2)
                 if path.iter().any(|p| {
@@ -477,19 +615,14 @@ impl EditableFile {
             {
                 Err(
                     "an INI section or key cannot hold `]`, `=`, `:` or a line break, or start \
-                     with `;`, `#` or `[`"
-                        .into(),
+                     with `;`, `#` or `[`",
                 )
             }
             (Format::Dotenv, 1) | (Format::Ini, 2) => Ok(()),
-            (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s".into()),
-            (Format::Ini, _) => Err("an INI file holds `section.key` names".into()),
-            (Format::Binary, _) if path != ["data"] => {
-                Err("a binary file holds only `data`".into())
-            }
-            _ if first == "sops" => {
-                Err("the top-level `sops` key holds the file's metadata".into())
-            }
+            (Format::Dotenv, _) => Err("a dotenv file holds plain `NAME`s"),
+            (Format::Ini, _) => Err("an INI file holds `section.key` names"),
+            (Format::Binary, _) if path != ["data"] => Err("a binary file holds only `data`"),
+            _ if first == "sops" => Err("the top-level `sops` key holds the file's metadata"),
             _ => Ok(()),
         }
     }
@@ -549,7 +682,7 @@ fn child<'a>(
 /// between what was meant and what was read back, compared by bytes: a type may change across stores (an
 /// int written to dotenv reads back as a string) but its text may not. An INI reader always has a
 /// `DEFAULT` section, so an empty one on either side is no difference.
-fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<String> {
+fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<ReadBackProblem> {
     fn data(entries: &[(String, Node)], skip_empty_default: bool) -> Vec<&(String, Node)> {
         entries
             .iter()
@@ -596,11 +729,10 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Stri
         }
     }
     if meant.len() != read.len() {
-        return Some(format!(
-            "{} documents read back as {}",
-            meant.len(),
-            read.len()
-        ));
+        return Some(ReadBackProblem::DocumentCount {
+            meant: meant.len(),
+            read: read.len(),
+        });
     }
     let mut path = Vec::new();
     meant
@@ -608,8 +740,10 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Stri
         .zip(read)
         .any(|(a, b)| differs(a, b, &mut path, format == Format::Ini))
         .then(|| match path.as_slice() {
-            [] => "the document reads back with other keys".to_owned(),
-            _ => format!("the value at `{}` reads back differently", path.join(".")),
+            [] => ReadBackProblem::OtherKeys,
+            _ => ReadBackProblem::Value {
+                path: path.join("."),
+            },
         })
 }
 
@@ -622,17 +756,13 @@ fn wrap_key(
 ) -> Result<Vec<KeyGroup>, EncryptionError> {
     let groups: Vec<&Vec<String>> = groups.iter().filter(|g| !g.is_empty()).collect();
     if groups.is_empty() {
-        return Err(EncryptionError::Options(
-            "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml creation \
-             rule"
-                .into(),
-        ));
+        return Err(EncryptionError::Options(OptionsError::NoRecipients));
     }
     if groups.len() > 255 || threshold == 0 || threshold > groups.len() {
-        return Err(EncryptionError::Options(format!(
-            "a Shamir threshold of {threshold} does not fit {} key groups",
-            groups.len()
-        )));
+        return Err(EncryptionError::Options(OptionsError::BadThreshold {
+            threshold,
+            groups: groups.len(),
+        }));
     }
     let payloads = if groups.len() == 1 {
         vec![Zeroizing::new(data_key.to_vec())]
@@ -646,7 +776,8 @@ fn wrap_key(
             let age = recipients
                 .iter()
                 .map(|recipient| {
-                    let enc = keys::wrap(payload, recipient).map_err(EncryptionError::Options)?;
+                    let enc = keys::wrap(payload, recipient)
+                        .map_err(|e| EncryptionError::Options(OptionsError::Recipient(e)))?;
                     Ok(AgeStanza {
                         recipient: recipient.trim().to_owned(),
                         enc,
@@ -712,7 +843,11 @@ mod tests {
         let changed = text.replace("port_unencrypted: 5432", "port_unencrypted: 5433");
         let error = file.check_reads_back(changed.as_bytes()).unwrap_err();
         assert!(
-            matches!(&error, EncryptionError::ReadBack { reason, .. } if reason.contains("MAC")),
+            matches!(
+                &error,
+                EncryptionError::ReadBack { reason: ReadBackProblem::Unreadable(e), .. }
+                    if e.to_string().contains("MAC")
+            ),
             "{error}"
         );
     }

@@ -8,9 +8,10 @@
 //! its output open, and it may print at most [`MAX_OUTPUT_BYTES`] (a key file is a few hundred
 //! bytes). The output is a key: it is kept in a wiped-on-drop buffer and never quoted in a message.
 
+use std::fmt;
 use std::io;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -40,6 +41,84 @@ pub(crate) struct KeyCommand {
     timeout: Duration,
 }
 
+/// Why `SOPS_AGE_KEY_CMD` is unusable or gave no identities. Messages never quote the command (it
+/// may carry a passphrase) nor its output (a key); an I/O failure is kept as the source.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KeyCommandError {
+    /// The variable is not valid UTF-8.
+    NotUtf8,
+    /// The variable cannot be split into words (an unclosed quote, a trailing backslash).
+    Unsplittable,
+    /// The variable holds no word.
+    NoProgram,
+    /// `SECRET_CASCADE_KEY_CMD_TIMEOUT` is not a positive number of seconds.
+    BadTimeout,
+    /// The command could not be started.
+    Start(Arc<io::Error>),
+    /// The child gave no output pipe.
+    NoOutputPipe,
+    /// The thread that reads the output could not be started.
+    ReadThread(Arc<io::Error>),
+    /// Reading the output failed.
+    Output(ReadError),
+    /// The command printed more than its limit (1 MiB).
+    TooMuchOutput,
+    /// The command did not finish in time and was killed.
+    TimedOut {
+        /// The time it had.
+        timeout: Duration,
+    },
+    /// Waiting for the command failed.
+    Wait(Arc<io::Error>),
+    /// What the command printed is not UTF-8.
+    OutputNotUtf8,
+}
+
+impl fmt::Display for KeyCommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !matches!(self, Self::BadTimeout) {
+            write!(f, "{COMMAND_ENV} ")?;
+        }
+        match self {
+            Self::NotUtf8 => f.write_str("is not valid UTF-8"),
+            Self::Unsplittable => f.write_str(
+                "cannot be split into words (an unclosed quote or a trailing backslash); it is \
+                 run as a program and arguments, not by a shell",
+            ),
+            Self::NoProgram => f.write_str("has no program to run"),
+            Self::BadTimeout => write!(f, "{TIMEOUT_ENV} must be a positive number of seconds"),
+            Self::Start(e) => write!(f, "could not be started: {e}"),
+            Self::NoOutputPipe => f.write_str("gave no output pipe"),
+            Self::ReadThread(e) => write!(f, "could not be read: {e}"),
+            Self::Output(e) => write!(f, "output could not be read: {e}"),
+            Self::TooMuchOutput => write!(
+                f,
+                "printed more than {MAX_OUTPUT_BYTES} bytes and was stopped; it must print an \
+                 age key file"
+            ),
+            Self::TimedOut { timeout } => write!(
+                f,
+                "did not finish within {} s and was killed; set {TIMEOUT_ENV} (seconds) to allow \
+                 longer",
+                timeout.as_secs_f64()
+            ),
+            Self::Wait(e) => write!(f, "could not be waited for: {e}"),
+            Self::OutputNotUtf8 => f.write_str("printed invalid UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for KeyCommandError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Start(e) | Self::ReadThread(e) | Self::Wait(e) => Some(&**e),
+            Self::Output(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Why a run gave no identities.
 #[derive(Debug)]
 pub(crate) enum CommandFailure {
@@ -48,31 +127,22 @@ pub(crate) enum CommandFailure {
     Exited(ExitStatus),
     /// It could not be run, did not finish in time or printed too much. Running it again for
     /// another recipient would fail the same way, so this ends the search.
-    Broken(String),
+    Broken(KeyCommandError),
 }
 
 impl KeyCommand {
     /// The command in `SOPS_AGE_KEY_CMD` with the timeout from [`TIMEOUT_ENV`]; `Ok(None)` when
     /// the variable is unset or empty.
-    pub(crate) fn from_env() -> Result<Option<Self>, String> {
+    pub(crate) fn from_env() -> Result<Option<Self>, KeyCommandError> {
         let Some(text) = std::env::var_os(COMMAND_ENV).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        let text = text
-            .into_string()
-            .map_err(|_| format!("{COMMAND_ENV} is not valid UTF-8"))?;
+        let text = text.into_string().map_err(|_| KeyCommandError::NotUtf8)?;
         // The command itself is not quoted back: it may carry a passphrase or a token.
         let mut words = shlex::split(&text)
-            .ok_or_else(|| {
-                format!(
-                    "{COMMAND_ENV} cannot be split into words (an unclosed quote or a trailing \
-                     backslash); it is run as a program and arguments, not by a shell"
-                )
-            })?
+            .ok_or(KeyCommandError::Unsplittable)?
             .into_iter();
-        let program = words
-            .next()
-            .ok_or_else(|| format!("{COMMAND_ENV} has no program to run"))?;
+        let program = words.next().ok_or(KeyCommandError::NoProgram)?;
         Ok(Some(Self {
             program,
             args: words.collect(),
@@ -82,7 +152,6 @@ impl KeyCommand {
 
     /// Runs the command for `recipient` and returns what it printed.
     pub(crate) fn run(&self, recipient: &str) -> Result<Zeroizing<Vec<u8>>, CommandFailure> {
-        let broken = |reason: String| CommandFailure::Broken(format!("{COMMAND_ENV} {reason}"));
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .env("SOPS_AGE_RECIPIENT", recipient)
@@ -90,13 +159,13 @@ impl KeyCommand {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| broken(format!("could not be started: {e}")))?;
+            .map_err(|e| CommandFailure::Broken(KeyCommandError::Start(Arc::new(e))))?;
         let deadline = Instant::now() + self.timeout;
         let output = match self.read_output(&mut child) {
             Ok(output) => output,
             Err(reason) => {
                 stop(&mut child);
-                return Err(broken(reason));
+                return Err(CommandFailure::Broken(reason));
             }
         };
         // The output ended; the command may still be running until the deadline.
@@ -105,11 +174,11 @@ impl KeyCommand {
             Ok(Some(status)) => Err(CommandFailure::Exited(status)),
             Ok(None) => {
                 stop(&mut child);
-                Err(broken(self.timed_out()))
+                Err(CommandFailure::Broken(self.timed_out()))
             }
             Err(e) => {
                 stop(&mut child);
-                Err(broken(format!("could not be waited for: {e}")))
+                Err(CommandFailure::Broken(KeyCommandError::Wait(Arc::new(e))))
             }
         }
     }
@@ -118,11 +187,8 @@ impl KeyCommand {
     /// the command started may hold the pipe open long after the command itself exited. Such a
     /// thread is left behind at the deadline; it ends when the pipe closes, holding nothing but
     /// the pipe and a buffer that is wiped when it is dropped.
-    fn read_output(&self, child: &mut Child) -> Result<Zeroizing<Vec<u8>>, String> {
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| "gave no output pipe".to_owned())?;
+    fn read_output(&self, child: &mut Child) -> Result<Zeroizing<Vec<u8>>, KeyCommandError> {
+        let stdout = child.stdout.take().ok_or(KeyCommandError::NoOutputPipe)?;
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("sops-age-key-cmd".into())
@@ -130,27 +196,23 @@ impl KeyCommand {
                 // If the run was abandoned the receiver is gone, and the output is wiped on drop.
                 let _ = sender.send(bounded_read::stream(stdout, 0, MAX_OUTPUT_BYTES));
             })
-            .map_err(|e| format!("could not be read: {e}"))?;
+            .map_err(|e| KeyCommandError::ReadThread(Arc::new(e)))?;
         match receiver.recv_timeout(self.timeout) {
             Ok(Ok(output)) => Ok(output),
-            Ok(Err(ReadError::TooLarge { .. })) => Err(format!(
-                "printed more than {MAX_OUTPUT_BYTES} bytes and was stopped; it must print an \
-                 age key file"
-            )),
-            Ok(Err(e)) => Err(format!("output could not be read: {e}")),
+            Ok(Err(ReadError::TooLarge { .. })) => Err(KeyCommandError::TooMuchOutput),
+            Ok(Err(e)) => Err(KeyCommandError::Output(e)),
             Err(_) => Err(self.timed_out()),
         }
     }
 
-    fn timed_out(&self) -> String {
-        format!(
-            "did not finish within {} s and was killed; set {TIMEOUT_ENV} (seconds) to allow longer",
-            self.timeout.as_secs_f64()
-        )
+    fn timed_out(&self) -> KeyCommandError {
+        KeyCommandError::TimedOut {
+            timeout: self.timeout,
+        }
     }
 }
 
-fn timeout_from_env() -> Result<Duration, String> {
+fn timeout_from_env() -> Result<Duration, KeyCommandError> {
     let Some(text) = std::env::var_os(TIMEOUT_ENV).filter(|v| !v.is_empty()) else {
         return Ok(DEFAULT_TIMEOUT);
     };
@@ -158,7 +220,7 @@ fn timeout_from_env() -> Result<Duration, String> {
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|seconds| *seconds > 0.0)
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| format!("{TIMEOUT_ENV} must be a positive number of seconds"))
+        .ok_or(KeyCommandError::BadTimeout)
 }
 
 /// The child's exit status, or `None` if it is still running at `deadline`.
@@ -180,4 +242,33 @@ fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitSta
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_command_that_cannot_start_keeps_the_io_error_as_its_source() {
+        let command = KeyCommand {
+            program: "/nonexistent/secret-cascade-key-command".into(),
+            args: Vec::new(),
+            timeout: Duration::from_secs(5),
+        };
+        let Err(CommandFailure::Broken(error)) = command.run("age1recipient") else {
+            panic!("a missing program cannot run");
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("SOPS_AGE_KEY_CMD could not be started: "),
+            "{error}"
+        );
+        let source = error.source().and_then(|e| e.downcast_ref::<io::Error>());
+        assert_eq!(source.map(io::Error::kind), Some(io::ErrorKind::NotFound));
+        // The command's words are never quoted back: they may carry a passphrase.
+        assert!(!error.to_string().contains("secret-cascade-key-command"));
+    }
 }

@@ -1,8 +1,10 @@
 //! The data key: age identities, unwrapping, and Shamir key groups (SOPS_FORMAT.md §4).
 
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use std::io::Write;
 
@@ -10,13 +12,132 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::x25519;
 use zeroize::Zeroizing;
 
-use super::DecryptionError;
 use super::cipher::fill_random;
-use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand};
-use super::metadata::{AgeStanza, KeyGroup, Metadata};
+use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
+use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
+use super::{DecryptionError, ReadError};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
 const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
+
+/// Why an identity source that is set cannot be used. Messages name the source (a file path, a
+/// variable) and the line, never a key; a read or command failure is kept as the source.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// An age key file could not be read.
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+    /// An age key file is not UTF-8.
+    KeyFileNotUtf8 {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// `SOPS_AGE_KEY` is not valid UTF-8.
+    KeyVariableNotUtf8,
+    /// A line of a key source is not an age identity.
+    NotAnIdentity {
+        /// The source: a file path or a variable name.
+        source_name: String,
+        /// The 1-based line.
+        line: usize,
+    },
+    /// `SOPS_AGE_KEY_CMD` is unusable or failed.
+    Command(KeyCommandError),
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KeyFile { path, source } => {
+                write!(
+                    f,
+                    "cannot read the age key file {}: {source}",
+                    path.display()
+                )
+            }
+            Self::KeyFileNotUtf8 { path } => write!(
+                f,
+                "cannot read the age key file {}: it is not UTF-8",
+                path.display()
+            ),
+            Self::KeyVariableNotUtf8 => f.write_str("SOPS_AGE_KEY is not valid UTF-8"),
+            Self::NotAnIdentity { source_name, line } => write!(
+                f,
+                "{source_name}, line {line}: not an age identity (expected AGE-SECRET-KEY-1...)"
+            ),
+            Self::Command(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for IdentityError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::KeyFile { source, .. } => Some(source),
+            Self::Command(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<IdentityError> for DecryptionError {
+    fn from(error: IdentityError) -> Self {
+        Self::Identities(error)
+    }
+}
+
+impl From<KeyCommandError> for DecryptionError {
+    fn from(error: KeyCommandError) -> Self {
+        Self::Identities(IdentityError::Command(error))
+    }
+}
+
+/// An age stanza (`enc`) of the file that could not be opened for a reason other than a
+/// missing key: it is malformed or corrupt. The age error is kept as the source.
+#[derive(Debug, Clone)]
+pub struct StanzaError {
+    recipient: String,
+    failure: StanzaFailure,
+}
+
+#[derive(Debug, Clone)]
+enum StanzaFailure {
+    Malformed(Arc<age::DecryptError>),
+    Corrupt(Arc<std::io::Error>),
+    Failed(Arc<age::DecryptError>),
+}
+
+impl StanzaError {
+    /// The recipient (`age1...`) the stanza is for.
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+}
+
+impl fmt::Display for StanzaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "recipient {}: ", self.recipient)?;
+        match &self.failure {
+            StanzaFailure::Malformed(e) => write!(f, "an age stanza is malformed: {e}"),
+            StanzaFailure::Corrupt(e) => write!(f, "an age payload is corrupt: {e}"),
+            StanzaFailure::Failed(e) => write!(f, "age decryption failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StanzaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.failure {
+            StanzaFailure::Malformed(e) | StanzaFailure::Failed(e) => Some(&**e),
+            StanzaFailure::Corrupt(e) => Some(&**e),
+        }
+    }
+}
 
 /// The age identities available to decrypt with, gathered in sops's order.
 pub struct AgeIdentities {
@@ -46,14 +167,14 @@ impl AgeIdentities {
         if let Some(text) = std::env::var_os("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
             let text = Zeroizing::new(
                 text.into_string()
-                    .map_err(|_| key_error("SOPS_AGE_KEY is not valid UTF-8"))?,
+                    .map_err(|_| IdentityError::KeyVariableNotUtf8)?,
             );
             found.add_text(&text, "SOPS_AGE_KEY")?;
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
             found.add_file(Path::new(&path))?;
         }
-        if let Some(command) = KeyCommand::from_env().map_err(key_error)? {
+        if let Some(command) = KeyCommand::from_env()? {
             found.command = Some(command);
             found.sources.push(COMMAND_ENV.to_owned());
         }
@@ -92,20 +213,20 @@ impl AgeIdentities {
             .collect()
     }
 
-    fn add_file(&mut self, path: &Path) -> Result<(), DecryptionError> {
-        let unreadable = |reason: String| {
-            key_error(format!(
-                "cannot read the age key file {}: {reason}",
-                path.display()
-            ))
-        };
-        let bytes = crate::bounded_read::file(path, MAX_KEY_FILE_BYTES)
-            .map_err(|e| unreadable(e.to_string()))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8".into()))?;
+    fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
+        let bytes = crate::bounded_read::file(path, MAX_KEY_FILE_BYTES).map_err(|source| {
+            IdentityError::KeyFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| IdentityError::KeyFileNotUtf8 {
+            path: path.to_path_buf(),
+        })?;
         self.add_text(text, &path.display().to_string())
     }
 
-    fn add_text(&mut self, text: &str, source: &str) -> Result<(), DecryptionError> {
+    fn add_text(&mut self, text: &str, source: &str) -> Result<(), IdentityError> {
         self.identities.extend(parse_identities(text, source)?);
         self.sources.push(source.to_owned());
         Ok(())
@@ -113,47 +234,46 @@ impl AgeIdentities {
 }
 
 /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
-fn parse_identities(text: &str, source: &str) -> Result<Vec<x25519::Identity>, DecryptionError> {
+fn parse_identities(text: &str, source: &str) -> Result<Vec<x25519::Identity>, IdentityError> {
     let mut identities = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let identity = x25519::Identity::from_str(line).map_err(|_| {
-            key_error(format!(
-                "{source}, line {}: not an age identity (expected AGE-SECRET-KEY-1...)",
-                number + 1
-            ))
-        })?;
+        let identity =
+            x25519::Identity::from_str(line).map_err(|_| IdentityError::NotAnIdentity {
+                source_name: source.to_owned(),
+                line: number + 1,
+            })?;
         identities.push(identity);
     }
     Ok(identities)
 }
 
-/// Age-decrypts one armored `enc` blob; `Ok(None)` when none of `identities` opens it.
+/// Age-decrypts one stanza's armored `enc` blob; `Ok(None)` when none of `identities` opens it.
 fn unwrap_with(
     identities: &[x25519::Identity],
-    armored: &str,
-) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    let decryptor = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
-        .map_err(|e| format!("an age stanza is malformed: {e}"))?;
+    stanza: &AgeStanza,
+) -> Result<Option<Zeroizing<Vec<u8>>>, StanzaError> {
+    let failed = |failure| StanzaError {
+        recipient: stanza.recipient.clone(),
+        failure,
+    };
+    let decryptor = age::Decryptor::new(ArmoredReader::new(stanza.enc.as_bytes()))
+        .map_err(|e| failed(StanzaFailure::Malformed(Arc::new(e))))?;
     let identities = identities.iter().map(|i| i as &dyn age::Identity);
     match decryptor.decrypt(identities) {
         Ok(mut reader) => {
             let mut payload = Zeroizing::new(Vec::with_capacity(33));
             reader
                 .read_to_end(&mut payload)
-                .map_err(|e| format!("an age payload is corrupt: {e}"))?;
+                .map_err(|e| failed(StanzaFailure::Corrupt(Arc::new(e))))?;
             Ok(Some(payload))
         }
         Err(age::DecryptError::NoMatchingKeys) => Ok(None),
-        Err(e) => Err(format!("age decryption failed: {e}")),
+        Err(e) => Err(failed(StanzaFailure::Failed(Arc::new(e)))),
     }
-}
-
-fn key_error(message: impl Into<String>) -> DecryptionError {
-    DecryptionError::Identities(message.into())
 }
 
 fn default_key_file() -> Option<PathBuf> {
@@ -212,9 +332,7 @@ fn unwrap_group(
     command_failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
     let open = |stanza: &AgeStanza, with: &[x25519::Identity]| {
-        unwrap_with(with, &stanza.enc).map_err(|reason| {
-            DecryptionError::Metadata(format!("recipient {}: {reason}", stanza.recipient))
-        })
+        unwrap_with(with, stanza).map_err(DecryptionError::Stanza)
     };
     for stanza in &group.age {
         if let Some(payload) = open(stanza, &identities.identities)? {
@@ -249,11 +367,10 @@ fn command_identities(
             failures.push(format!("{status} for {recipient}"));
             return Ok(None);
         }
-        Err(CommandFailure::Broken(reason)) => return Err(key_error(reason)),
+        Err(CommandFailure::Broken(reason)) => return Err(reason.into()),
     };
-    let text = std::str::from_utf8(&output)
-        .map_err(|_| key_error(format!("{COMMAND_ENV} printed invalid UTF-8")))?;
-    parse_identities(text, COMMAND_ENV).map(Some)
+    let text = std::str::from_utf8(&output).map_err(|_| KeyCommandError::OutputNotUtf8)?;
+    Ok(Some(parse_identities(text, COMMAND_ENV)?))
 }
 
 fn no_match(
@@ -290,35 +407,89 @@ fn check_length(
     if key.len() == expected {
         Ok(key)
     } else {
-        Err(DecryptionError::Metadata(format!(
-            "an age payload is {} bytes; expected a {expected}-byte data key or share",
-            key.len()
-        )))
+        Err(DecryptionError::Metadata(MetadataError::PayloadSize {
+            size: key.len(),
+            expected,
+        }))
+    }
+}
+
+/// Why the data key could not be encrypted to a recipient. The age error, when there is one, is
+/// kept as the source.
+#[derive(Debug, Clone)]
+pub struct RecipientError {
+    recipient: String,
+    failure: RecipientFailure,
+}
+
+#[derive(Debug, Clone)]
+enum RecipientFailure {
+    NotX25519,
+    Encrypt(Arc<age::EncryptError>),
+    Io(Arc<std::io::Error>),
+    NotUtf8Armor,
+}
+
+impl RecipientError {
+    /// The recipient as given.
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+}
+
+impl fmt::Display for RecipientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.failure {
+            RecipientFailure::NotX25519 => write!(
+                f,
+                "`{}` is not an age X25519 recipient (age1...)",
+                self.recipient
+            ),
+            RecipientFailure::Encrypt(e) => write!(f, "{e}"),
+            RecipientFailure::Io(e) => write!(f, "{e}"),
+            RecipientFailure::NotUtf8Armor => f.write_str("age produced non-UTF-8 armor"),
+        }
+    }
+}
+
+impl std::error::Error for RecipientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.failure {
+            RecipientFailure::Encrypt(e) => Some(&**e),
+            RecipientFailure::Io(e) => Some(&**e),
+            RecipientFailure::NotX25519 | RecipientFailure::NotUtf8Armor => None,
+        }
     }
 }
 
 /// Encrypts a data key (or Shamir share) to one age X25519 recipient (`age1...`), ASCII-armored
 /// as sops stores it in `enc` (SOPS_FORMAT.md §3.1).
-pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, String> {
+pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientError> {
+    let failed = |failure| RecipientError {
+        recipient: recipient.trim().to_owned(),
+        failure,
+    };
+    let io = |e| failed(RecipientFailure::Io(Arc::new(e)));
     let recipient = parse_recipient(recipient)?;
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| e.to_string())?;
-    let armored =
-        ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(|e| e.to_string())?;
-    let mut writer = encryptor.wrap_output(armored).map_err(|e| e.to_string())?;
-    writer.write_all(payload).map_err(|e| e.to_string())?;
+            .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
+    let armored = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(io)?;
+    let mut writer = encryptor.wrap_output(armored).map_err(io)?;
+    writer.write_all(payload).map_err(io)?;
     let bytes = writer
         .finish()
         .and_then(|armored| armored.finish())
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|_| "age produced non-UTF-8 armor".to_owned())
+        .map_err(io)?;
+    String::from_utf8(bytes).map_err(|_| failed(RecipientFailure::NotUtf8Armor))
 }
 
 /// An age X25519 recipient (`age1...`); other kinds (SSH keys, plugins) are not supported.
-pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, String> {
-    x25519::Recipient::from_str(text.trim())
-        .map_err(|_| format!("`{}` is not an age X25519 recipient (age1...)", text.trim()))
+pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientError> {
+    x25519::Recipient::from_str(text.trim()).map_err(|_| RecipientError {
+        recipient: text.trim().to_owned(),
+        failure: RecipientFailure::NotX25519,
+    })
 }
 
 /// Splits a secret into `parts` Shamir shares of which any `threshold` recover it, in the layout
@@ -408,6 +579,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_malformed_stanza_names_its_recipient_and_keeps_the_age_error() {
+        use std::error::Error as _;
+        let stanza = AgeStanza {
+            recipient: "age1example".into(),
+            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nnot age\n-----END AGE ENCRYPTED FILE-----\n"
+                .into(),
+        };
+        let error = unwrap_with(&[], &stanza).unwrap_err();
+        assert_eq!(error.recipient(), "age1example");
+        assert!(
+            error
+                .to_string()
+                .starts_with("recipient age1example: an age stanza is malformed: "),
+            "{error}"
+        );
+        assert!(
+            error
+                .source()
+                .is_some_and(|e| e.downcast_ref::<age::DecryptError>().is_some())
+        );
+    }
+
+    #[test]
     fn gf_arithmetic_inverts() {
         for a in 1..=255u8 {
             assert_eq!(gf_mul(gf_div(1, a), a), 1, "{a}");
@@ -434,18 +628,19 @@ mod tests {
     #[test]
     fn wrapped_keys_unwrap_with_the_identity() {
         let identity = x25519::Identity::generate();
-        let armored = wrap(
-            b"0123456789abcdef0123456789abcdef",
-            &identity.to_public().to_string(),
-        )
-        .unwrap();
+        let identity_recipient = identity.to_public().to_string();
+        let armored = wrap(b"0123456789abcdef0123456789abcdef", &identity_recipient).unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let identities = AgeIdentities {
             identities: vec![identity],
             ..AgeIdentities::empty()
         };
-        let payload = unwrap_with(&identities.identities, &armored)
+        let stanza = AgeStanza {
+            recipient: identity_recipient,
+            enc: armored,
+        };
+        let payload = unwrap_with(&identities.identities, &stanza)
             .unwrap()
             .unwrap();
         assert_eq!(payload.as_slice(), b"0123456789abcdef0123456789abcdef");

@@ -1,6 +1,8 @@
 //! The `sops` section: key groups, `lastmodified`, the MAC and the selection rule
 //! (SOPS_FORMAT.md §3, §6).
 
+use std::fmt;
+
 use regex::Regex;
 
 use super::DecryptionError;
@@ -104,11 +106,114 @@ impl Rule {
     }
 }
 
+/// What is wrong with a file's `sops` section ([`DecryptionError::Metadata`]). Messages name
+/// keys, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// The section is not a map.
+    NotAMap,
+    /// `key_groups` is not a list.
+    KeyGroupsNotAList,
+    /// `shamir_threshold` is not between 1 and the number of key groups.
+    BadThreshold,
+    /// `mac_only_encrypted` is not a boolean.
+    MacOnlyEncryptedNotBoolean,
+    /// `age` is not a list.
+    AgeNotAList,
+    /// A key group has no age recipient (perhaps only key types this build cannot open).
+    NoAgeRecipients {
+        /// The other key types the group uses (`pgp`, `kms`, ...).
+        others: Vec<&'static str>,
+    },
+    /// A rule's regular expression does not compile.
+    BadRegex {
+        /// The rule's key.
+        key: &'static str,
+    },
+    /// More than one encryption rule is set.
+    SeveralRules,
+    /// A required key is missing.
+    Missing {
+        /// The key.
+        key: String,
+    },
+    /// A key that holds text holds something else.
+    NotAString {
+        /// The key.
+        key: String,
+    },
+    /// A flattened (dotenv/INI) key has a list index that is not a number.
+    BadListIndex {
+        /// The flattened key.
+        key: String,
+    },
+    /// A flattened key has a segment that is neither `list_` nor `map_`.
+    BadSegment {
+        /// The flattened key.
+        key: String,
+    },
+    /// Flattened keys contradict each other.
+    InconsistentFlatKeys,
+    /// An age payload is not the size of a data key or share.
+    PayloadSize {
+        /// Its size.
+        size: usize,
+        /// The size expected.
+        expected: usize,
+    },
+    /// The data key is not 32 bytes.
+    DataKeySize,
+}
+
+impl fmt::Display for MetadataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAMap => f.write_str("the `sops` section is not a map"),
+            Self::KeyGroupsNotAList => f.write_str("`key_groups` is not a list"),
+            Self::BadThreshold => f.write_str(
+                "`shamir_threshold` is not a number between 1 and the number of key groups",
+            ),
+            Self::MacOnlyEncryptedNotBoolean => {
+                f.write_str("`mac_only_encrypted` is not a boolean")
+            }
+            Self::AgeNotAList => f.write_str("`age` is not a list"),
+            Self::NoAgeRecipients { others } if others.is_empty() => {
+                f.write_str("a key group has no age recipients")
+            }
+            Self::NoAgeRecipients { others } => write!(
+                f,
+                "a key group has no age recipients, only {} (not supported)",
+                others.join(", ")
+            ),
+            Self::BadRegex { key } => write!(f, "`{key}` is not a valid regular expression"),
+            Self::SeveralRules => f.write_str("more than one encryption rule is set"),
+            Self::Missing { key } => write!(f, "`{key}` is missing"),
+            Self::NotAString { key } => write!(f, "`{key}` is not a string"),
+            Self::BadListIndex { key } => {
+                write!(f, "flattened key `{key}` has a bad list index")
+            }
+            Self::BadSegment { key } => write!(
+                f,
+                "flattened key `{key}` has a segment that is neither list_ nor map_"
+            ),
+            Self::InconsistentFlatKeys => f.write_str("flattened metadata keys are inconsistent"),
+            Self::PayloadSize { size, expected } => write!(
+                f,
+                "an age payload is {size} bytes; expected a {expected}-byte data key or share"
+            ),
+            Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
+        }
+    }
+}
+
+impl std::error::Error for MetadataError {}
+
 impl Metadata {
     /// Reads the `sops` map of a YAML or JSON document (or the unflattened one of dotenv/INI).
     pub(crate) fn parse(sops: &Node) -> Result<Self, DecryptionError> {
         let Node::Map(_) = sops else {
-            return Err(bad("the `sops` section is not a map"));
+            return Err(bad(MetadataError::NotAMap));
         };
         let key_groups = match sops.get("key_groups") {
             Some(Node::List(groups)) if !groups.is_empty() => groups
@@ -116,7 +221,7 @@ impl Metadata {
                 .map(key_group)
                 .collect::<Result<Vec<_>, _>>()?,
             Some(Node::List(_)) | Some(Node::Null) | None => vec![key_group(sops)?],
-            Some(_) => return Err(bad("`key_groups` is not a list")),
+            Some(_) => return Err(bad(MetadataError::KeyGroupsNotAList)),
         };
         let threshold = match sops.get("shamir_threshold") {
             None | Some(Node::Null) => key_groups.len(),
@@ -124,9 +229,7 @@ impl Metadata {
                 .parse::<usize>()
                 .ok()
                 .filter(|&n| n >= 1 && n <= key_groups.len())
-                .ok_or_else(|| {
-                    bad("`shamir_threshold` is not a number between 1 and the number of key groups")
-                })?,
+                .ok_or_else(|| bad(MetadataError::BadThreshold))?,
         };
         let threshold = if key_groups.len() == 1 { 1 } else { threshold };
         let last_modified = required_text(sops, "lastmodified")?.to_owned();
@@ -139,7 +242,7 @@ impl Metadata {
             Some(node) => match text(node, "mac_only_encrypted")? {
                 "true" | "True" => true,
                 "false" | "False" => false,
-                _ => return Err(bad("`mac_only_encrypted` is not a boolean")),
+                _ => return Err(bad(MetadataError::MacOnlyEncryptedNotBoolean)),
             },
         };
         Ok(Self {
@@ -267,21 +370,14 @@ fn key_group(group: &Node) -> Result<KeyGroup, DecryptionError> {
             })
             .collect::<Result<Vec<_>, DecryptionError>>()?,
         None | Some(Node::Null) => Vec::new(),
-        Some(_) => return Err(bad("`age` is not a list")),
+        Some(_) => return Err(bad(MetadataError::AgeNotAList)),
     };
     if age.is_empty() {
-        let kinds: Vec<&str> = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
+        let kinds: Vec<&'static str> = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
             .into_iter()
             .filter(|kind| matches!(group.get(kind), Some(Node::List(list)) if !list.is_empty()))
             .collect();
-        return Err(if kinds.is_empty() {
-            bad("a key group has no age recipients")
-        } else {
-            bad(format!(
-                "a key group has no age recipients, only {} (not supported)",
-                kinds.join(", ")
-            ))
-        });
+        return Err(bad(MetadataError::NoAgeRecipients { others: kinds }));
     }
     Ok(KeyGroup { age })
 }
@@ -302,8 +398,8 @@ fn rule(sops: &Node) -> Result<Rule, DecryptionError> {
             .and_then(Node::as_text)
             .filter(|t| !t.is_empty())
     };
-    let regex = |key: &str, pattern: &str| {
-        Regex::new(pattern).map_err(|_| bad(format!("`{key}` is not a valid regular expression")))
+    let regex = |key: &'static str, pattern: &str| {
+        Regex::new(pattern).map_err(|_| bad(MetadataError::BadRegex { key }))
     };
     let mut rules = Vec::new();
     if let Some(s) = given("unencrypted_suffix") {
@@ -333,24 +429,29 @@ fn rule(sops: &Node) -> Result<Rule, DecryptionError> {
     match rules.len() {
         0 => Ok(Rule::UnencryptedSuffix("_unencrypted".to_owned())),
         1 => Ok(rules.remove(0)),
-        _ => Err(bad("more than one encryption rule is set")),
+        _ => Err(bad(MetadataError::SeveralRules)),
     }
 }
 
 fn required_text<'a>(node: &'a Node, key: &str) -> Result<&'a str, DecryptionError> {
     match node.get(key) {
         Some(value) => text(value, key),
-        None => Err(bad(format!("`{key}` is missing"))),
+        None => Err(bad(MetadataError::Missing {
+            key: key.to_owned(),
+        })),
     }
 }
 
 fn text<'a>(node: &'a Node, key: &str) -> Result<&'a str, DecryptionError> {
-    node.as_text()
-        .ok_or_else(|| bad(format!("`{key}` is not a string")))
+    node.as_text().ok_or_else(|| {
+        bad(MetadataError::NotAString {
+            key: key.to_owned(),
+        })
+    })
 }
 
-fn bad(message: impl Into<String>) -> DecryptionError {
-    DecryptionError::Metadata(message.into())
+fn bad(problem: MetadataError) -> DecryptionError {
+    DecryptionError::Metadata(problem)
 }
 
 /// Rebuilds the `sops` tree from dotenv/INI's flattened keys (SOPS_FORMAT.md §3.2):
@@ -375,14 +476,12 @@ pub(crate) fn unflatten(
                 Slot::Index(
                     index
                         .parse()
-                        .map_err(|_| bad(format!("flattened key `{key}` has a bad list index")))?,
+                        .map_err(|_| bad(MetadataError::BadListIndex { key: key.clone() }))?,
                 )
             } else if let Some(name) = segment.strip_prefix("map_") {
                 Slot::Key(name.to_owned())
             } else {
-                return Err(bad(format!(
-                    "flattened key `{key}` has a segment that is neither list_ nor map_"
-                )));
+                return Err(bad(MetadataError::BadSegment { key: key.clone() }));
             };
             if let Slot::Index(_) = slot {
                 if let Node::Null = node {
@@ -421,7 +520,7 @@ fn child(node: &mut Node, slot: Slot) -> Result<&mut Node, DecryptionError> {
             }
             Ok(&mut items[index])
         }
-        _ => Err(bad("flattened metadata keys are inconsistent")),
+        _ => Err(bad(MetadataError::InconsistentFlatKeys)),
     }
 }
 

@@ -26,16 +26,20 @@ use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-pub use creation_rules::{CreationRule, find_creation_rule};
+pub use crate::bounded_read::ReadError;
+pub use creation_rules::{CreationRule, CreationRuleError, RuleProblem, find_creation_rule};
 pub use encrypt::{
-    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, edit_file, encrypt,
+    EditableFile, EncryptOptions, EncryptionError, EncryptionRule, OptionsError, ReadBackProblem,
+    edit_file, encrypt,
 };
-pub use keys::AgeIdentities;
-pub use stores::Format;
+pub use key_command::KeyCommandError;
+pub use keys::{AgeIdentities, IdentityError, RecipientError, StanzaError};
+pub use stores::{EmitError, Format, ParseError, ParseProblem};
 
 use cipher::{DataKey, ValueError};
 use encrypt::Stash;
 use metadata::Metadata;
+pub use metadata::MetadataError;
 use tree::{Kind, Node};
 
 /// Files larger than this are refused before parsing.
@@ -48,11 +52,16 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
 ];
 
 /// Why a SOPS file could not be decrypted. Messages name keys and recipients, never values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A failure with a typed cause (the I/O error of a read, the parse error of the file, an
+/// identity source's failure) keeps it: [`std::error::Error::source`] returns it, and the chain
+/// ends at the [`std::io::Error`] when there is one. `Clone`, because the causes are shared; not
+/// `PartialEq`, because an I/O error has no equality: match with `matches!`.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum DecryptionError {
-    /// The file could not be read.
-    Read(String),
+    /// The file could not be read (it is missing, unreadable, or not a regular file).
+    Read(ReadError),
     /// The file is larger than [`MAX_FILE_BYTES`].
     TooLarge {
         /// Its size in bytes as reported, or as many bytes as were read when the report was
@@ -60,13 +69,15 @@ pub enum DecryptionError {
         size: u64,
     },
     /// The file is not valid in its store's syntax, or is hostile (too deep, too many nodes).
-    Parse(String),
+    Parse(ParseError),
     /// There is no `sops` section: the file is not encrypted by sops.
     MissingMetadata,
     /// The `sops` section is malformed.
-    Metadata(String),
+    Metadata(MetadataError),
     /// An identity source is set but unusable (unreadable key file, malformed key, failed command).
-    Identities(String),
+    Identities(IdentityError),
+    /// An age stanza of the file is malformed or corrupt.
+    Stanza(StanzaError),
     /// No age identity is available at all.
     NoIdentities,
     /// None of the available identities opens the data key.
@@ -124,6 +135,7 @@ impl fmt::Display for DecryptionError {
             }
             Self::Metadata(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::Identities(reason) => write!(f, "cannot load age identities: {reason}"),
+            Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
                  SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
@@ -158,7 +170,24 @@ impl fmt::Display for DecryptionError {
     }
 }
 
-impl std::error::Error for DecryptionError {}
+impl From<ParseError> for DecryptionError {
+    fn from(error: ParseError) -> Self {
+        Self::Parse(error)
+    }
+}
+
+impl std::error::Error for DecryptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read(cause) => Some(cause),
+            Self::Parse(cause) => Some(cause),
+            Self::Metadata(cause) => Some(cause),
+            Self::Identities(cause) => Some(cause),
+            Self::Stanza(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
 
 /// A decrypted, MAC-verified SOPS document. Values are held in zeroizing buffers and wiped when
 /// the document is dropped. `Debug` shows the shape, never a value.
@@ -213,14 +242,17 @@ impl Document {
         &self,
         format: Format,
         extract: Option<&[String]>,
-    ) -> Result<Zeroizing<Vec<u8>>, String> {
+    ) -> Result<Zeroizing<Vec<u8>>, EmitError> {
         let Some(path) = extract else {
             return stores::emit(&self.branches, format);
         };
-        let first = self.branches.first().ok_or("the file has no document")?;
-        let node = first
-            .at(path.iter().map(String::as_str))
-            .ok_or_else(|| format!("the file has no value at {}", path.join(".")))?;
+        let first = self.branches.first().ok_or(EmitError::NoDocument)?;
+        let node =
+            first
+                .at(path.iter().map(String::as_str))
+                .ok_or_else(|| EmitError::NoValueAt {
+                    path: path.join("."),
+                })?;
         match node {
             // A string as its bytes; another scalar as sops prints it (`0.75`, `.inf`, `true`).
             Node::Leaf(leaf) if leaf.kind == Kind::Str => Ok(Zeroizing::new(leaf.bytes.to_vec())),
@@ -240,9 +272,36 @@ impl fmt::Debug for Document {
     }
 }
 
+/// A path in sops's `--extract` syntax that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractSyntaxError {
+    text: String,
+}
+
+impl ExtractSyntaxError {
+    /// The text given as the path.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for ExtractSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--extract: expected a path like '[\"key\"][0]', got {:?}",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for ExtractSyntaxError {}
+
 /// Parses sops's `--extract` syntax, `["key"]["other"][0]`, into path segments.
-pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
-    let invalid = || format!("--extract: expected a path like '[\"key\"][0]', got {text:?}");
+pub fn parse_extract(text: &str) -> Result<Vec<String>, ExtractSyntaxError> {
+    let invalid = || ExtractSyntaxError {
+        text: text.to_owned(),
+    };
     let mut rest = text.trim();
     let mut path = Vec::new();
     while let Some(inner) = rest.strip_prefix('[') {
@@ -265,8 +324,8 @@ pub fn parse_extract(text: &str) -> Result<Vec<String>, String> {
 /// refused before anything is read, and the limit holds even when the reported size lies.
 pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
     crate::bounded_read::file(path, MAX_FILE_BYTES).map_err(|e| match e {
-        crate::bounded_read::ReadError::TooLarge { size, .. } => DecryptionError::TooLarge { size },
-        other => DecryptionError::Read(other.to_string()),
+        ReadError::TooLarge { size, .. } => DecryptionError::TooLarge { size },
+        other => DecryptionError::Read(other),
     })
 }
 
@@ -328,7 +387,8 @@ pub(crate) fn parse_encrypted(
         });
     }
     let stores::Parsed { branches, sops } = stores::parse(text, format)?;
-    let metadata = Metadata::parse(&sops.ok_or(DecryptionError::MissingMetadata)?)?;
+    let sops = sops.ok_or(DecryptionError::MissingMetadata)?.into_tree()?;
+    let metadata = Metadata::parse(&sops)?;
     Ok((branches, metadata))
 }
 
@@ -339,8 +399,8 @@ pub(crate) fn open_with_key(
     data_key: Zeroizing<Vec<u8>>,
     stash: Option<&mut Stash>,
 ) -> Result<Opened, DecryptionError> {
-    let key = DataKey::new(&data_key)
-        .ok_or_else(|| DecryptionError::Metadata("the data key is not 32 bytes".into()))?;
+    let key =
+        DataKey::new(&data_key).ok_or(DecryptionError::Metadata(MetadataError::DataKeySize))?;
     let mut hasher = Sha512::new();
     if metadata.mac_only_encrypted {
         hasher.update(MAC_ONLY_ENCRYPTED_INIT);

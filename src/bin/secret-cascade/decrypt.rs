@@ -50,7 +50,7 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
         .as_deref()
         .map(sops::parse_extract)
         .transpose()
-        .map_err(usage)?;
+        .map_err(|e| usage(e.to_string()))?;
     let failed = |error: sops::DecryptionError| Failure {
         code: if matches!(error, sops::DecryptionError::Read(_)) {
             2

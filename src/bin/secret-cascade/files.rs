@@ -336,7 +336,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// `a.b.0` as segments, or sops's `["a.b"][0]` syntax.
 fn name_path(name: &str) -> Result<Vec<String>, Failure> {
     let path = if name.trim_start().starts_with('[') {
-        sops::parse_extract(name).map_err(Failure::usage)?
+        sops::parse_extract(name).map_err(|e| Failure::usage(e.to_string()))?
     } else {
         name.split('.').map(str::to_owned).collect()
     };
@@ -358,7 +358,9 @@ fn edit(
     let failed = |error: EncryptionError| {
         let code = match &error {
             EncryptionError::Decryption(_) => 3,
-            EncryptionError::Missing { .. } | EncryptionError::Io(_) => 1,
+            EncryptionError::Missing { .. }
+            | EncryptionError::Read { .. }
+            | EncryptionError::Io { .. } => 1,
             _ => 2,
         };
         Failure {

@@ -4,17 +4,20 @@
 
 use zeroize::Zeroizing;
 
-use super::Parsed;
+use super::{EmitError, ParseError, ParseProblem, Parsed, SopsSection};
 use crate::plaintext::PlaintextBuffer;
-use crate::sops::DecryptionError;
-use crate::sops::metadata::{unescape_newlines, unflatten};
+use crate::sops::metadata::unescape_newlines;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
+pub(crate) fn parse(text: &str) -> Result<Parsed, ParseError> {
     let mut data = Vec::new();
     let mut keys = KeySet::default();
     let mut metadata = Vec::new();
     for (number, line) in text.split('\n').enumerate() {
+        let at = |problem| ParseError::AtLine {
+            line: number + 1,
+            problem,
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -26,42 +29,34 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(DecryptionError::Parse(format!(
-                "line {}: expected KEY=VALUE",
-                number + 1
-            )));
+            return Err(at(ParseProblem::NoEquals));
         };
         if key.is_empty() {
-            return Err(DecryptionError::Parse(format!(
-                "line {}: the name before `=` is empty",
-                number + 1
-            )));
+            return Err(at(ParseProblem::EmptyName));
         }
         let leaf = Leaf::new(Kind::Str, unescape_newlines(value.as_bytes()));
         match key.strip_prefix("sops_") {
             Some(meta) => metadata.push((meta.to_owned(), leaf)),
             None if !keys.is_new(key, &data) => {
-                return Err(DecryptionError::Parse(format!(
-                    "line {}: the key `{key}` appears twice",
-                    number + 1
-                )));
+                return Err(at(ParseProblem::DuplicateName {
+                    name: key.to_owned(),
+                }));
             }
             None => data.push((key.to_owned(), Node::Leaf(leaf))),
         }
     }
     Ok(Parsed {
         branches: vec![Node::Map(data)],
-        sops: if metadata.is_empty() {
-            None
-        } else {
-            Some(unflatten(metadata, false)?)
-        },
+        sops: (!metadata.is_empty()).then_some(SopsSection::Flat {
+            entries: metadata,
+            unescape: false,
+        }),
     })
 }
 
-pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     let Node::Map(entries) = document else {
-        return Err("dotenv output needs a map of names to values".into());
+        return Err(EmitError::DotenvNotAMap);
     };
     let mut out = PlaintextBuffer::new();
     for (key, value) in entries {
@@ -72,17 +67,12 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
             continue;
         }
         let Node::Leaf(leaf) = value else {
-            return Err(format!(
-                "dotenv output needs flat values; `{key}` is nested"
-            ));
+            return Err(EmitError::DotenvNested { key: key.clone() });
         };
         // sops reads every `\n` as a line break: a value holding those two characters would
         // come back changed.
         if leaf.bytes.windows(2).any(|pair| pair == b"\\n") {
-            return Err(format!(
-                "the value of `{key}` holds a backslash before an `n`, which dotenv reads as a \
-                 line break: it cannot be written so that it reads back the same"
-            ));
+            return Err(EmitError::DotenvBackslashN { key: key.clone() });
         }
         out.extend_from_slice(key.as_bytes());
         out.push(b'=');

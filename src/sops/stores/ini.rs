@@ -11,13 +11,11 @@
 
 use zeroize::Zeroizing;
 
-use super::Parsed;
+use super::{EmitError, ParseError, ParseProblem, Parsed, SopsSection};
 use crate::plaintext::PlaintextBuffer;
-use crate::sops::DecryptionError;
-use crate::sops::metadata::unflatten;
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
+pub(crate) fn parse(text: &str) -> Result<Parsed, ParseError> {
     // go-ini always has a DEFAULT section, and sops keeps it, empty or not.
     let mut sections: Vec<(String, Vec<(String, Node)>)> = vec![("DEFAULT".to_owned(), Vec::new())];
     let mut keys = vec![KeySet::default()];
@@ -58,17 +56,22 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             continue;
         }
         let Some(split) = line.find(['=', ':']) else {
-            return Err(DecryptionError::Parse(format!(
-                "line {}: expected `key = value` or `[section]`",
-                number + 1
-            )));
+            return Err(ParseError::AtLine {
+                line: number + 1,
+                problem: ParseProblem::NotIniLine,
+            });
         };
         let key = line[..split].trim().to_owned();
         // The value as go-ini reads it, from the untrimmed line: a quoted one keeps its spaces and
         // may take the lines after it.
         let after = &raw[raw.find(['=', ':']).map_or(raw.len(), |i| i + 1)..];
-        let value = read_value(after, &mut lines.by_ref().map(|(_, line)| line))
-            .map_err(|reason| DecryptionError::Parse(format!("line {}: {reason}", number + 1)))?;
+        let value =
+            read_value(after, &mut lines.by_ref().map(|(_, line)| line)).map_err(|reason| {
+                ParseError::AtLine {
+                    line: number + 1,
+                    problem: ParseProblem::IniValue(reason),
+                }
+            })?;
         let value = value.as_str();
         let (name, entries) = &mut sections[current];
         if name == "sops" {
@@ -77,10 +80,13 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
             continue;
         }
         if key.is_empty() || !keys[current].is_new(&key, entries) {
-            return Err(DecryptionError::Parse(format!(
-                "line {}: `{key}` is empty or appears twice in [{name}]",
-                number + 1
-            )));
+            return Err(ParseError::AtLine {
+                line: number + 1,
+                problem: ParseProblem::EmptyOrDuplicateIniKey {
+                    key,
+                    section: name.clone(),
+                },
+            });
         }
         entries.append(&mut pending);
         entries.push((key, Node::Leaf(Leaf::string(value))));
@@ -95,11 +101,10 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, DecryptionError> {
     );
     Ok(Parsed {
         branches: vec![tree],
-        sops: if metadata.is_empty() {
-            None
-        } else {
-            Some(unflatten(metadata, true)?)
-        },
+        sops: (!metadata.is_empty()).then_some(SopsSection::Flat {
+            entries: metadata,
+            unescape: true,
+        }),
     })
 }
 
@@ -218,17 +223,17 @@ fn reads_back(written: &str, value: &str) -> bool {
 
 /// Writes sections as go-ini does: `DEFAULT`'s keys first without a header, `=` aligned within a
 /// section, a blank line between sections, a section's leading comments above its header.
-pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     let Node::Map(sections) = document else {
-        return Err("INI output needs a map of sections".into());
+        return Err(EmitError::IniNotAMap);
     };
     let mut out = PlaintextBuffer::new();
     let mut first = true;
     for (name, section) in sections {
         let Node::Map(entries) = section else {
-            return Err(format!(
-                "INI output needs sections of key = value; `{name}` is not a map"
-            ));
+            return Err(EmitError::IniSectionNotAMap {
+                section: name.clone(),
+            });
         };
         if name == "DEFAULT" && entries.is_empty() {
             continue;
@@ -260,12 +265,9 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
                     let value = std::str::from_utf8(&leaf.bytes)
                         .ok()
                         .and_then(quoted)
-                        .ok_or_else(|| {
-                            format!(
-                                "the value of `{name}.{key}` cannot be written in INI so that \
-                                 it reads back the same (quotes, a trailing backslash or a \
-                                 line break that no INI quoting carries)"
-                            )
+                        .ok_or_else(|| EmitError::IniUnquotable {
+                            section: name.clone(),
+                            key: key.clone(),
                         })?;
                     out.extend_from_slice(key.as_bytes());
                     out.extend(std::iter::repeat_n(b' ', width - key.len()));
@@ -275,9 +277,10 @@ pub(crate) fn emit(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
                 }
                 Node::Comment(_) => comment_line(&mut out, value),
                 _ => {
-                    return Err(format!(
-                        "INI output needs flat values; `{name}.{key}` is nested"
-                    ));
+                    return Err(EmitError::IniNested {
+                        section: name.clone(),
+                        key: key.clone(),
+                    });
                 }
             }
         }

@@ -6,23 +6,21 @@ use std::fmt::{self, Write as _};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
+use super::{EmitError, Format, ParseError};
 use crate::plaintext::PlaintextBuffer;
-use crate::sops::DecryptionError;
 use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
-pub(crate) fn parse(text: &[u8]) -> Result<Node, DecryptionError> {
+pub(crate) fn parse(text: &[u8]) -> Result<Node, ParseError> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
     let node = NodeSeed
         .deserialize(&mut deserializer)
         .and_then(|node| deserializer.end().map(|()| node))
-        .map_err(|e| {
-            DecryptionError::Parse(format!(
-                "not valid JSON: line {}, column {}: {}",
-                e.line(),
-                e.column(),
-                describe(&e)
-            ))
+        .map_err(|e| ParseError::Syntax {
+            format: Format::Json,
+            line: e.line(),
+            column: e.column(),
+            reason: describe(&e).to_owned(),
         })?;
     Ok(node)
 }
@@ -127,10 +125,10 @@ pub(crate) fn compact(node: &Node) -> Zeroizing<Vec<u8>> {
 }
 
 /// The binary store's output: the raw bytes of its `data` value.
-pub(crate) fn emit_binary(document: &Node) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(crate) fn emit_binary(document: &Node) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     match document.get("data") {
         Some(Node::Leaf(leaf)) => Ok(Zeroizing::new(leaf.bytes.to_vec())),
-        _ => Err("binary output needs a document with a `data` string".into()),
+        _ => Err(EmitError::BinaryNoData),
     }
 }
 

@@ -15,8 +15,8 @@ use base64::Engine;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use zeroize::Zeroizing;
 
+use super::{Format, ParseError, ParseProblem};
 use crate::plaintext::PlaintextBuffer;
-use crate::sops::DecryptionError;
 use crate::sops::scalar::{resolve_plain, yaml_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
 
@@ -46,28 +46,25 @@ impl Size {
     }
 }
 
-pub(crate) fn parse(text: &str) -> Result<Vec<Node>, DecryptionError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
     let mut builder = Builder::default();
     let mut gaps = Gaps::new(text);
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| {
-            DecryptionError::Parse(format!(
-                "not valid YAML: line {}, column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            ))
+        let (event, span) = next.map_err(|e| ParseError::Syntax {
+            format: Format::Yaml,
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            reason: e.info().to_owned(),
         })?;
-        let at = |message: &str| {
-            DecryptionError::Parse(format!("line {}: {message}", span.start.line()))
+        let at = |problem| ParseError::AtLine {
+            line: span.start.line(),
+            problem,
         };
         for comment in gaps.comments_before(span.start.index()) {
             builder.comment(comment);
         }
-        builder
-            .event(event, span.start.col())
-            .map_err(|message| at(&message))?;
+        builder.event(event, span.start.col()).map_err(at)?;
         gaps.skip_to(&span.end);
     }
     Ok(builder.documents)
@@ -279,7 +276,7 @@ impl Builder {
         }
     }
 
-    fn event(&mut self, event: Event<'_>, column: usize) -> Result<(), String> {
+    fn event(&mut self, event: Event<'_>, column: usize) -> Result<(), ParseProblem> {
         if matches!(
             event,
             Event::Scalar(..)
@@ -309,7 +306,7 @@ impl Builder {
                 anchor,
             ),
             Event::SequenceEnd | Event::MappingEnd => {
-                let mut frame = self.stack.pop().ok_or("unbalanced collection end")?;
+                let mut frame = self.stack.pop().ok_or(ParseProblem::UnbalancedEnd)?;
                 self.close_pending(&mut frame);
                 let node = match frame.collection {
                     Collection::List(items) => Node::List(items),
@@ -321,7 +318,7 @@ impl Builder {
             Event::Alias(id) => {
                 let (size, depth) = match self.anchors.get(&id) {
                     Some((_, size, depth)) => (*size, *depth),
-                    None => return Err("an alias refers to an unknown anchor".into()),
+                    None => return Err(ParseProblem::UnknownAnchor),
                 };
                 // Count before copying: the copy itself is what a bomb would blow up.
                 self.count(size)?;
@@ -336,9 +333,9 @@ impl Builder {
         }
     }
 
-    fn open(&mut self, collection: Collection, anchor: usize) -> Result<(), String> {
+    fn open(&mut self, collection: Collection, anchor: usize) -> Result<(), ParseProblem> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return Err(ParseProblem::TooDeep);
         }
         let before = self.total;
         self.count(Size { nodes: 1, bytes: 0 })?;
@@ -352,19 +349,16 @@ impl Builder {
         Ok(())
     }
 
-    fn count(&mut self, size: Size) -> Result<(), String> {
+    fn count(&mut self, size: Size) -> Result<(), ParseProblem> {
         self.total.nodes = self.total.nodes.saturating_add(size.nodes);
         self.total.bytes = self.total.bytes.saturating_add(size.bytes);
         if self.total.nodes > MAX_NODES {
-            return Err(format!(
-                "the document expands to more than {MAX_NODES} nodes (aliases are expanded)"
-            ));
+            return Err(ParseProblem::TooManyNodes { limit: MAX_NODES });
         }
         if self.total.bytes > MAX_EXPANDED_BYTES {
-            return Err(format!(
-                "the document expands to more than {MAX_EXPANDED_BYTES} bytes (aliases are \
-                 expanded): refused as a likely alias bomb"
-            ));
+            return Err(ParseProblem::TooManyBytes {
+                limit: MAX_EXPANDED_BYTES,
+            });
         }
         Ok(())
     }
@@ -376,9 +370,9 @@ impl Builder {
         anchor: usize,
         size: Size,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ParseProblem> {
         if self.stack.len() + depth > MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+            return Err(ParseProblem::TooDeep);
         }
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), size, depth));
@@ -403,11 +397,11 @@ impl Builder {
                             kind: Kind::Str,
                             bytes,
                         }) => String::from_utf8(bytes.to_vec())
-                            .map_err(|_| "a key is not valid UTF-8".to_owned())?,
-                        _ => return Err("a key is not a string (sops requires string keys)".into()),
+                            .map_err(|_| ParseProblem::KeyNotUtf8)?,
+                        _ => return Err(ParseProblem::KeyNotString),
                     };
                     if !keys.is_new(&name, entries) {
-                        return Err(format!("the key `{name}` appears twice in one map"));
+                        return Err(ParseProblem::DuplicateKey { key: name });
                     }
                     *key = Some(name);
                 }
@@ -419,7 +413,7 @@ impl Builder {
 
 /// A scalar event as go-yaml v3 decodes it: quoted and block scalars are strings, `!!str` forces a
 /// string, `!!binary` is base64-decoded into a string's bytes, everything else resolves as plain.
-fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, String> {
+fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, ParseProblem> {
     let core = tag
         .filter(|t| t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
         .map(|t| t.suffix.as_str());
@@ -429,7 +423,7 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, St
             let compact: String = value.split_whitespace().collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(compact)
-                .map_err(|_| "a !!binary value is not valid base64".to_owned())?;
+                .map_err(|_| ParseProblem::BadBase64)?;
             return Ok(Node::Leaf(Leaf::new(Kind::Str, bytes)));
         }
         _ => {}

@@ -3,7 +3,7 @@
 //! keys. Providers report these from [`crate::Provider::diagnose`]; `secret-cascade doctor`
 //! prints them.
 
-use std::fmt;
+use crate::words::words;
 use std::path::Path;
 
 /// One layer's checks, under its label (`env`, `sops:/etc/app/secrets.yaml`, or `config`).
@@ -108,22 +108,11 @@ pub enum Status {
     Fail,
 }
 
-impl Status {
-    /// `ok`, `warn` or `fail`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Warn => "warn",
-            Self::Fail => "fail",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Status, "status" {
+    Ok => "ok",
+    Warn => "warn",
+    Fail => "fail",
+});
 
 /// The check of a file that holds secrets or keys: [`Status::Ok`] with its mode when only its
 /// owner has access, a warning naming the `chmod` that fixes it when group or others have any.

@@ -92,6 +92,7 @@ mod sensitive;
 pub mod shred;
 pub mod sops;
 mod timestamp;
+mod words;
 
 pub use cache::{DocumentCache, FileIdentity};
 pub use check::{Check, LayerDiagnosis, Status};
@@ -104,6 +105,7 @@ pub use request::SecretRequest;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
+pub use words::UnknownWord;
 
 /// Resolves `name` with the process-wide resolver.
 ///

@@ -1,5 +1,6 @@
 //! What a resolved secret looks like: its value, where it came from, and how it was found.
 
+use crate::words::words;
 use std::fmt;
 
 use secrecy::{ExposeSecret, ExposeSecretMut, SecretString};
@@ -140,25 +141,14 @@ pub enum SecretSource {
     Other(&'static str),
 }
 
-impl SecretSource {
-    /// The lower-case word for this source, as printed by the CLI and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Override => "override",
-            Self::Env => "env",
-            Self::Keyring => "keyring",
-            Self::Sops => "sops",
-            Self::Default => "default",
-            Self::Other(name) => name,
-        }
-    }
-}
-
-impl fmt::Display for SecretSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(SecretSource {
+    Override => "override",
+    Env => "env",
+    Keyring => "keyring",
+    Sops => "sops",
+    Default => "default";
+    Self::Other(name) => name
+});
 
 #[cfg(test)]
 mod tests {

@@ -61,12 +61,11 @@
 //! truncates the file to zero bytes before removing it, which hides from the other names of the
 //! file whether it was overwritten at all.
 
-use std::fmt;
+use crate::words::words;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::str::FromStr;
 
 /// Overwrites the regular file at `path` as `options` say, flushing after each pass, then
 /// unlinks it.
@@ -146,39 +145,11 @@ pub enum Method {
     Overwrite,
 }
 
-impl Method {
-    /// The method's name on the command line: `auto`, `command` or `overwrite`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Command => "command",
-            Self::Overwrite => "overwrite",
-        }
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(word: &str) -> Result<Self, Self::Err> {
-        Ok(match word {
-            "auto" => Self::Auto,
-            "command" => Self::Command,
-            "overwrite" => Self::Overwrite,
-            other => {
-                return Err(format!(
-                    "unknown method `{other}`; expected auto, command or overwrite"
-                ));
-            }
-        })
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Method, "method" {
+    Auto => "auto",
+    Command => "command",
+    Overwrite => "overwrite",
+});
 
 /// What [`shred`] does; [`Default`] is 3 passes, [`Method::Auto`], the last pass zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -578,6 +549,9 @@ mod tests {
             assert_eq!(method.as_str().parse::<Method>(), Ok(method));
         }
         let error = "wipe".parse::<Method>().unwrap_err();
-        assert!(error.contains("auto, command or overwrite"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "unknown method `wipe`; expected `auto`, `command` or `overwrite`"
+        );
     }
 }

@@ -26,6 +26,8 @@
 //! resolvers and tests do not share or fight over one. Values go from the store's buffer into a
 //! zeroizing one; the store crates' own copies (and the daemon's) are theirs.
 
+use crate::words::UnknownWord;
+use crate::words::words;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -81,44 +83,17 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The word used by the `backend` option.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SecretService => "secret-service",
-            Self::Keyutils => "keyutils",
-            Self::Mock => "mock",
-        }
-    }
-
     /// Whether calls can block (D-Bus) and so run on a helper thread under the timeout.
     fn can_block(self) -> bool {
         self == Self::SecretService
     }
 }
 
-impl std::str::FromStr for Backend {
-    type Err = String;
-
-    fn from_str(word: &str) -> Result<Self, Self::Err> {
-        Ok(match word {
-            "secret-service" => Self::SecretService,
-            "keyutils" => Self::Keyutils,
-            "mock" => Self::Mock,
-            other => {
-                return Err(format!(
-                    "unknown keyring backend `{other}`; expected `secret-service`, `keyutils` or \
-                     `mock`"
-                ));
-            }
-        })
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Backend, "keyring backend" {
+    SecretService => "secret-service",
+    Keyutils => "keyutils",
+    Mock => "mock",
+});
 
 /// What the provider's calls share with the helper threads that make them.
 struct Shared {
@@ -259,7 +234,7 @@ impl KeyringProvider {
             None => Backend::SecretService,
             Some(word) => word
                 .parse()
-                .map_err(|reason| options.error(Some("backend"), reason))?,
+                .map_err(|e: UnknownWord| options.error(Some("backend"), e.to_string()))?,
         };
         let mut provider = Self::with_backend(service, backend);
         if let Some(ms) = options.positive_integer("timeout_ms")? {

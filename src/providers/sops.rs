@@ -34,6 +34,7 @@ use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::sops::{self, AgeIdentities, DecryptionError, Format, Lookup};
+use crate::words::UnknownWord;
 
 /// Reads secrets from one SOPS-encrypted file.
 #[derive(Debug)]
@@ -103,7 +104,7 @@ impl SopsProvider {
         if let Some(word) = options.non_empty_string("input_type")? {
             let format = word
                 .parse()
-                .map_err(|message: String| options.error(Some("input_type"), message))?;
+                .map_err(|e: UnknownWord| options.error(Some("input_type"), e.to_string()))?;
             provider = provider.with_format(format);
         }
         Ok(provider)

@@ -128,13 +128,12 @@ impl<'a> EncryptedValue<'a> {
         if fields.next().is_some() {
             return Err(ValueError::Syntax("it has fields after type"));
         }
-        let kind =
-            std::str::from_utf8(kind)
-                .ok()
-                .and_then(Kind::parse)
-                .ok_or(ValueError::Syntax(
-                    "unknown type (expected str, int, float, bool or time)",
-                ))?;
+        let kind = std::str::from_utf8(kind)
+            .ok()
+            .and_then(|word| word.parse::<Kind>().ok())
+            .ok_or(ValueError::Syntax(
+                "unknown type (expected str, int, float, bool or time)",
+            ))?;
         Ok(Self {
             data,
             iv,

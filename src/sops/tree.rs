@@ -1,5 +1,6 @@
 //! The tree every store parses into and the decryptor walks (SOPS_FORMAT.md §2).
 
+use crate::words::words;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 
@@ -42,34 +43,14 @@ pub(crate) enum Kind {
     Comment,
 }
 
-impl Kind {
-    /// The word used in `ENC[...,type:<word>]`.
-    pub(crate) fn parse(word: &str) -> Option<Self> {
-        Some(match word {
-            "str" => Self::Str,
-            "int" => Self::Int,
-            "float" => Self::Float,
-            "bool" => Self::Bool,
-            "time" => Self::Time,
-            "comment" => Self::Comment,
-            _ => return None,
-        })
-    }
-}
-
-impl Kind {
-    /// The word used in `ENC[...,type:<word>]`.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Str => "str",
-            Self::Int => "int",
-            Self::Float => "float",
-            Self::Bool => "bool",
-            Self::Time => "time",
-            Self::Comment => "comment",
-        }
-    }
-}
+words!(Kind, "value type" {
+    Str => "str",
+    Int => "int",
+    Float => "float",
+    Bool => "bool",
+    Time => "time",
+    Comment => "comment",
+});
 
 impl Leaf {
     pub(crate) fn new(kind: Kind, bytes: impl Into<Vec<u8>>) -> Self {

@@ -27,20 +27,16 @@ pub(crate) struct DecryptArgs {
     file: PathBuf,
 
     /// The file's store [default: by extension, binary for others].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     /// The output's store [default: the input's].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     output_type: Option<Format>,
 
     /// Print only the value at this path, e.g. '["database"]["password"]' or '["hosts"][0]'.
     #[arg(long, value_name = "PATH")]
     extract: Option<String>,
-}
-
-pub(crate) fn parse_format(word: &str) -> Result<Format, String> {
-    word.parse()
 }
 
 pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {

@@ -13,7 +13,6 @@ use secret_cascade::sops::{
 };
 
 use crate::Failure;
-use crate::decrypt::parse_format;
 
 pub(crate) const ENCRYPT_EXAMPLES: &str = "\
 Examples:
@@ -44,11 +43,11 @@ pub(crate) struct EncryptArgs {
     age: Vec<String>,
 
     /// The input's store [default: by extension, binary for others].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     /// The output's store [default: the input's].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     output_type: Option<Format>,
 
     /// Encrypt only values under keys matching this regular expression.
@@ -218,7 +217,7 @@ pub(crate) struct SetArgs {
     name: String,
 
     /// The file's store [default: by extension, binary for others].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     #[command(flatten)]
@@ -253,7 +252,7 @@ pub(crate) struct UnsetArgs {
     name: String,
 
     /// The file's store [default: by extension, binary for others].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     #[command(flatten)]
@@ -291,7 +290,7 @@ pub(crate) struct RotateArgs {
     rm_age: Vec<String>,
 
     /// The file's store [default: by extension, binary for others].
-    #[arg(long, value_name = "TYPE", value_parser = parse_format)]
+    #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     #[command(flatten)]

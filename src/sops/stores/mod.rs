@@ -6,9 +6,9 @@ pub(crate) mod ini;
 pub(crate) mod json;
 pub(crate) mod yaml;
 
+use crate::words::words;
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use super::DecryptionError;
 use super::metadata::unflatten;
@@ -40,43 +40,15 @@ impl Format {
             _ => Self::Binary,
         }
     }
-
-    /// The word used by `--input-type` and `--output-type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Yaml => "yaml",
-            Self::Json => "json",
-            Self::Dotenv => "dotenv",
-            Self::Ini => "ini",
-            Self::Binary => "binary",
-        }
-    }
 }
 
-impl FromStr for Format {
-    type Err = String;
-
-    fn from_str(word: &str) -> Result<Self, Self::Err> {
-        Ok(match word {
-            "yaml" => Self::Yaml,
-            "json" => Self::Json,
-            "dotenv" => Self::Dotenv,
-            "ini" => Self::Ini,
-            "binary" => Self::Binary,
-            other => {
-                return Err(format!(
-                    "unknown format `{other}`; expected yaml, json, dotenv, ini or binary"
-                ));
-            }
-        })
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Format, "format" {
+    Yaml => "yaml",
+    Json => "json",
+    Dotenv => "dotenv",
+    Ini => "ini",
+    Binary => "binary",
+});
 
 /// Why a file's text (an encrypted file, or the cleartext given to `encrypt`) could not be read
 /// in its store. Messages name lines, columns and keys, never a value.

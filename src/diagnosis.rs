@@ -39,10 +39,15 @@ impl Diagnosis {
     /// An invalid or missing file is not an error here but a failed check naming the file, the
     /// line and the key: reporting it is the diagnosis's job.
     pub fn of_config_file(path: impl AsRef<Path>) -> Self {
+        Self::of_config_file_with(path, &config::Registry::builtin())
+    }
+
+    /// Like [`Diagnosis::of_config_file`], with the kinds of `registry` (your own among them).
+    pub fn of_config_file_with(path: impl AsRef<Path>, registry: &config::Registry) -> Self {
         let path = path.as_ref();
         let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let mut checks = Vec::new();
-        let layers = match config::load(&file, &config::Registry::builtin()) {
+        let layers = match config::load(&file, registry) {
             Ok(builder) => {
                 let resolver = builder.build();
                 checks.push(Check::ok(

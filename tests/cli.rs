@@ -80,13 +80,21 @@ fn get_reads_the_default_from_stdin_and_keeps_it_out_of_the_command_line() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // The process is waiting for stdin: its command line is final and must not hold the value.
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
-    let cmdline = String::from_utf8_lossy(&cmdline);
-    assert!(
-        cmdline.contains("--default-from-stdin"),
-        "read another command line: {cmdline:?}"
-    );
+    // Once the child has exec'd (until then /proc shows this test's command line), it waits for
+    // stdin: its command line is final and must not hold the value.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let cmdline = loop {
+        let bytes = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+        let cmdline = String::from_utf8_lossy(&bytes).into_owned();
+        if cmdline.contains("--default-from-stdin") {
+            break cmdline;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never showed its command line: {cmdline:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     assert!(!cmdline.contains(default), "{cmdline:?}");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{default}\n").as_bytes()).unwrap();

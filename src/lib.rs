@@ -92,6 +92,7 @@ mod sensitive;
 pub mod shred;
 pub mod sops;
 mod timestamp;
+mod value_cache;
 mod words;
 
 pub use cache::{DocumentCache, FileIdentity};
@@ -99,12 +100,13 @@ pub use check::{Check, LayerDiagnosis, Status};
 pub use diagnosis::Diagnosis;
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use plaintext::PlaintextBuffer;
-pub use provider::{Answer, Provider};
+pub use provider::{Answer, Management, Provider};
 pub use record::{Metadata, SecretRecord, SecretSource};
 pub use request::SecretRequest;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
+pub use value_cache::ValueCache;
 pub use words::UnknownWord;
 
 /// Resolves `name` with the process-wide resolver.

@@ -1,6 +1,9 @@
-//! The trait every source of secrets implements, and the three answers it can give.
+//! The trait every source of secrets implements, the three answers it can give, and the trait of
+//! the layers whose secrets can be written.
 
 use std::borrow::Cow;
+
+use secrecy::SecretString;
 
 use crate::check::Check;
 use crate::error::Error;
@@ -37,6 +40,12 @@ pub trait Provider: Send + Sync {
     fn diagnose(&self) -> Vec<Check> {
         Vec::new()
     }
+
+    /// The layer's [`Management`], if its secrets can be set, listed and deleted (`secret-cascade
+    /// store`, [`crate::Resolver::managed_layers`]). The default, `None`, is a read-only layer.
+    fn management(&self) -> Option<&dyn Management> {
+        None
+    }
 }
 
 /// A provider's answer to one request.
@@ -50,4 +59,20 @@ pub enum Answer {
     Miss(Cow<'static, str>),
     /// Could not be consulted; the reason says why (`no D-Bus session`).
     Unavailable(Cow<'static, str>),
+}
+
+/// Writing a layer's secrets: ModelMesh's `SecretManagement`. Names are the layer's own (flat
+/// names such as `api.key` for the memory and encrypted-file kinds). A layer with a value cache
+/// evicts a name it sets or deletes.
+pub trait Management: Send + Sync {
+    /// Inserts `name` or replaces its value. A file-backed layer writes its file atomically
+    /// before returning (creating it, mode 0600, when it does not exist yet).
+    fn set(&self, name: &str, value: SecretString) -> Result<(), Error>;
+
+    /// The names the layer holds, sorted (code-point order, as ModelMesh sorts them). Never
+    /// values.
+    fn list(&self) -> Result<Vec<String>, Error>;
+
+    /// Removes `name`. A name the layer does not hold is [`Error::NotFound`], naming the layer.
+    fn delete(&self, name: &str) -> Result<(), Error>;
 }

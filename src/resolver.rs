@@ -9,7 +9,7 @@ use tracing::{debug, trace};
 use crate::cache::DocumentCache;
 use crate::check::LayerDiagnosis;
 use crate::error::{Attempt, Error, Outcome};
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Management, Provider};
 use crate::providers::overrides::Overrides;
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
@@ -72,6 +72,13 @@ impl Resolver {
             .iter()
             .map(|layer| LayerDiagnosis::new(layer.label(), layer.diagnose()))
             .collect()
+    }
+
+    /// The layers whose secrets can be written, as (label, [`Management`]), in chain order.
+    pub fn managed_layers(&self) -> impl Iterator<Item = (&str, &dyn Management)> {
+        self.layers
+            .iter()
+            .filter_map(|layer| Some((layer.label(), layer.management()?)))
     }
 
     /// The decrypted documents this resolver's SOPS layers keep, for purging.

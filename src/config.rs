@@ -47,7 +47,9 @@ use saphyr::{LoadableYamlNode, MarkedYaml};
 use crate::error::{ConfigError, Error};
 use crate::options::{Context, quoted};
 use crate::provider::Provider;
+use crate::providers::modelmesh::ModelMeshLayer;
 use crate::providers::{EnvProvider, KeyringProvider, SopsProvider};
+use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
 
 pub use crate::options::Options;
@@ -127,6 +129,27 @@ impl Registry {
                 .map(drop),
             registry
                 .register("sops", "secret-cascade.sops.v1", SopsProvider::from_options)
+                .map(drop),
+            // ModelMesh's ids, with its option names and lookup rules (providers/modelmesh.rs).
+            registry
+                .register("modelmesh.env.v1", "modelmesh.env.v1", |options| {
+                    ModelMeshLayer::read(
+                        options,
+                        SecretSource::Env,
+                        false,
+                        EnvProvider::from_modelmesh_options,
+                    )
+                })
+                .map(drop),
+            registry
+                .register("modelmesh.keyring.v1", "modelmesh.keyring.v1", |options| {
+                    ModelMeshLayer::read(
+                        options,
+                        SecretSource::Keyring,
+                        false,
+                        KeyringProvider::from_modelmesh_options,
+                    )
+                })
                 .map(drop),
         ] {
             // The built-in names and ids are distinct, so registering them cannot collide.
@@ -439,14 +462,15 @@ mod tests {
     fn a_name_or_connector_id_is_registered_once() {
         let mut registry = Registry::builtin();
         let names: Vec<_> = registry.kinds().collect();
-        assert_eq!(
-            names,
-            [
-                ("env", "secret-cascade.env.v1"),
-                ("keyring", "secret-cascade.keyring.v1"),
-                ("sops", "secret-cascade.sops.v1")
-            ]
-        );
+        for kind in [
+            ("env", "secret-cascade.env.v1"),
+            ("keyring", "secret-cascade.keyring.v1"),
+            ("sops", "secret-cascade.sops.v1"),
+            ("modelmesh.env.v1", "modelmesh.env.v1"),
+            ("modelmesh.keyring.v1", "modelmesh.keyring.v1"),
+        ] {
+            assert!(names.contains(&kind), "{kind:?} in {names:?}");
+        }
         let taken = registry
             .register("env", "other.v1", EnvProvider::from_options)
             .unwrap_err();

@@ -140,6 +140,21 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// A whole number of at least 0 at `key`.
+    pub fn non_negative_integer(&mut self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(MarkedYaml {
+                data: YamlData::Value(Scalar::Integer(n)),
+                ..
+            }) => match u64::try_from(*n) {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(self.error(Some(key), "expected a whole number of at least 0")),
+            },
+            Some(other) => Err(self.expected(key, other, "a whole number of at least 0")),
+        }
+    }
+
     /// `true` or `false` at `key`.
     pub fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
         match self.take(key) {

@@ -1003,3 +1003,32 @@ fn trace_logs_of_a_hit_name_the_layer_never_the_value() {
     assert_eq!(code, 0, "{stderr}");
     assert_no_value("keyring delete -vv", &stderr);
 }
+
+/// `kind: modelmesh.keyring.v1`: ModelMesh's keyring store reads `keyring.get_password(service,
+/// name)`, the user being the name itself; what Python's keyring writes that way we read, with
+/// ModelMesh's option `service_name`.
+#[test]
+fn modelmesh_keyring_layers_read_what_python_wrote_under_modelmesh_naming() {
+    let service = SecretService::start();
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "modelmesh.yml",
+        "providers:\n  - kind: modelmesh.keyring.v1\n    service_name: mm-test\n    cache_enabled: false\n",
+    );
+    run_python(service.python(&sandbox, PY_SET, &["mm-test", "OPENAI_API_KEY"]));
+    let (code, stdout, stderr) = run(service
+        .cli(&sandbox)
+        .args(["get", "OPENAI_API_KEY", "--json", "--config"])
+        .arg(&config));
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let record = json(&stdout);
+    assert_eq!(record["source"], "keyring");
+    assert_eq!(record["value"], VALUE);
+    // kstlib's naming (`default:OPENAI_API_KEY`) is not what this layer asks for.
+    run_python(service.python(&sandbox, PY_DELETE, &["mm-test", "OPENAI_API_KEY"]));
+    let (code, _, stderr) = run(service
+        .cli(&sandbox)
+        .args(["get", "OPENAI_API_KEY", "--config"])
+        .arg(&config));
+    assert_eq!(code, EXIT_MISSING, "{stderr}");
+}

@@ -30,6 +30,8 @@ use crate::request::SecretRequest;
 pub struct EnvProvider {
     prefix: Option<String>,
     delimiter: String,
+    /// ModelMesh's names: the prefix and the name joined as given, nothing translated.
+    verbatim_names: bool,
 }
 
 impl EnvProvider {
@@ -41,6 +43,7 @@ impl EnvProvider {
         Self {
             prefix: None,
             delimiter: Self::DEFAULT_DELIMITER.to_owned(),
+            verbatim_names: false,
         }
     }
 
@@ -57,8 +60,30 @@ impl EnvProvider {
         self
     }
 
+    /// Names variables as ModelMesh's env store does: the prefix, then the name (`scope.name`
+    /// with a scope) exactly as given, with no delimiter, no case change, nothing translated
+    /// (`prefix: MM_`, name `openai` reads `MM_openai`).
+    pub fn with_verbatim_names(mut self) -> Self {
+        self.verbatim_names = true;
+        self
+    }
+
+    /// `kind: modelmesh.env.v1`: ModelMesh's option `prefix` (default none), with ModelMesh's
+    /// variable names.
+    pub fn from_modelmesh_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
+        let prefix = options.string("prefix")?.unwrap_or_default();
+        Ok(Self::new().with_prefix(prefix).with_verbatim_names())
+    }
+
     /// The variable a request maps to.
     pub fn variable_name(&self, request: &SecretRequest) -> String {
+        if self.verbatim_names {
+            return format!(
+                "{}{}",
+                self.prefix.as_deref().unwrap_or_default(),
+                request.qualified_name()
+            );
+        }
         let delimiter = self.delimiter.as_bytes();
         let parts = || {
             self.prefix
@@ -166,10 +191,15 @@ impl Provider for EnvProvider {
                 ),
             )];
         };
-        // The prefix is mapped like the rest of a name: `my-app` is looked up as `MY_APP__`.
+        // The prefix is mapped like the rest of a name: `my-app` is looked up as `MY_APP__`
+        // (ModelMesh's names take it as it is).
         let mut start = Vec::with_capacity(prefix.len() + self.delimiter.len());
-        push_segments(&mut start, prefix.as_bytes(), self.delimiter.as_bytes());
-        start.extend_from_slice(self.delimiter.as_bytes());
+        if self.verbatim_names {
+            start.extend_from_slice(prefix.as_bytes());
+        } else {
+            push_segments(&mut start, prefix.as_bytes(), self.delimiter.as_bytes());
+            start.extend_from_slice(self.delimiter.as_bytes());
+        }
         let found = std::env::vars_os()
             .filter(|(name, _)| name.as_encoded_bytes().starts_with(&start))
             .count();

@@ -65,6 +65,8 @@ pub struct KeyringProvider {
     label: String,
     shared: Arc<Shared>,
     cache: Option<AnswerCache>,
+    /// ModelMesh's entry names (the name itself) instead of kstlib's (`scope:name`).
+    verbatim_names: bool,
 }
 
 /// A keyring backend.
@@ -139,6 +141,7 @@ impl KeyringProvider {
                 abandoned: AtomicUsize::new(0),
             }),
             cache: None,
+            verbatim_names: false,
         }
     }
 
@@ -174,7 +177,10 @@ impl KeyringProvider {
     }
 
     /// The keyring username for a request: `"{scope or 'default'}:{name}"`.
-    pub fn username(request: &SecretRequest) -> String {
+    pub fn username(&self, request: &SecretRequest) -> String {
+        if self.verbatim_names {
+            return request.qualified_name();
+        }
         format!(
             "{}:{}",
             request.scope().unwrap_or("default"),
@@ -182,9 +188,25 @@ impl KeyringProvider {
         )
     }
 
+    /// Names entries as ModelMesh's keyring store does: the user is the secret's name itself
+    /// (`scope.name` with a scope), not kstlib's `scope:name`.
+    pub fn with_verbatim_names(mut self) -> Self {
+        self.verbatim_names = true;
+        self
+    }
+
+    /// `kind: modelmesh.keyring.v1`: ModelMesh's option `service_name` (default `modelmesh`),
+    /// on the Secret Service, with ModelMesh's entry names.
+    pub fn from_modelmesh_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
+        let service = options
+            .non_empty_string("service_name")?
+            .unwrap_or_else(|| "modelmesh".to_owned());
+        Ok(Self::with_backend(service, Backend::SecretService).with_verbatim_names())
+    }
+
     /// Stores `value` for the request (replacing any value it had).
     pub fn set(&self, request: &SecretRequest, value: &str) -> Result<(), Error> {
-        let user = Self::username(request);
+        let user = self.username(request);
         let value = Zeroizing::new(value.as_bytes().to_vec());
         let backend = self.shared.backend;
         let outcome = self.call(&user, move |entry| {
@@ -212,7 +234,7 @@ impl KeyringProvider {
 
     /// Removes the request's entry; `Ok(false)` when there was none.
     pub fn delete(&self, request: &SecretRequest) -> Result<bool, Error> {
-        let user = Self::username(request);
+        let user = self.username(request);
         let outcome = self.call(&user, |entry| match entry.delete_credential() {
             Err(keyring_core::Error::Ambiguous(entries)) => delete_all(entries),
             other => other,
@@ -435,7 +457,7 @@ impl Provider for KeyringProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let user = Self::username(request);
+        let user = self.username(request);
         if let Some(cached) = self.cache.as_ref().and_then(|cache| cache.get(&user)) {
             debug!(layer = %self.label, user = %user, "answered from the keyring cache");
             return Ok(self.answer(&user, cached.as_deref().map(|v| v.as_str())));
@@ -469,7 +491,7 @@ impl Provider for KeyringProvider {
         // Read one stored entry of the service when the store can list them: a locked collection
         // answers a search, and a miss, without unlocking, but not a read.
         let service = self.service.clone();
-        let probe = Self::username(&SecretRequest::new("secret-cascade-doctor-probe"));
+        let probe = self.username(&SecretRequest::new("secret-cascade-doctor-probe"));
         let outcome = self.call_store(move |store| {
             let spec = HashMap::from([("service", service.as_str())]);
             let entries = match store.search(&spec) {
@@ -577,11 +599,17 @@ mod tests {
     #[test]
     fn usernames_follow_kstlib() {
         assert_eq!(
-            KeyringProvider::username(&SecretRequest::new("smtp.user")),
+            mock().username(&SecretRequest::new("smtp.user")),
             "default:smtp.user"
         );
         let scoped = SecretRequest::new("smtp.password").with_scope("mail");
-        assert_eq!(KeyringProvider::username(&scoped), "mail:smtp.password");
+        assert_eq!(mock().username(&scoped), "mail:smtp.password");
+        let modelmesh = mock().with_verbatim_names();
+        assert_eq!(modelmesh.username(&scoped), "mail.smtp.password");
+        assert_eq!(
+            modelmesh.username(&SecretRequest::new("OPENAI_KEY")),
+            "OPENAI_KEY"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod env;
 mod keyring;
+pub(crate) mod modelmesh;
 pub(crate) mod overrides;
 mod sops;
 

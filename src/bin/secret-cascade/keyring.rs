@@ -102,10 +102,7 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
             } else {
                 Err(Failure {
                     code: 1,
-                    message: format!(
-                        "no keyring entry for user `{}`",
-                        KeyringProvider::username(&request)
-                    ),
+                    message: format!("no keyring entry for user `{}`", keyring.username(&request)),
                 })
             }
         }

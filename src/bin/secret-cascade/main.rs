@@ -10,6 +10,7 @@ mod get;
 mod init;
 mod keyring;
 mod shred;
+mod store;
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -81,6 +82,9 @@ enum Command {
     /// Set, get or delete a secret in the OS keyring.
     #[command(subcommand)]
     Keyring(keyring::KeyringCommand),
+    /// Set, list or delete the secrets of a layer that can be written (memory, encrypted-file).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Run a command with secrets in its environment, resolving all of them first.
     #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Exec(args) => exec::run(args),
         Command::Keyring(command) => keyring::run(command),
+        Command::Store(command) => store::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

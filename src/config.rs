@@ -48,7 +48,7 @@ use crate::error::{ConfigError, Error};
 use crate::options::{Context, quoted};
 use crate::provider::Provider;
 use crate::providers::modelmesh::ModelMeshLayer;
-use crate::providers::{EnvProvider, KeyringProvider, SopsProvider};
+use crate::providers::{EnvProvider, KeyringProvider, SopsProvider, VaultProvider};
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
 
@@ -129,6 +129,13 @@ impl Registry {
                 .map(drop),
             registry
                 .register("sops", "secret-cascade.sops.v1", SopsProvider::from_options)
+                .map(drop),
+            registry
+                .register(
+                    "vault",
+                    "secret-cascade.vault.v1",
+                    VaultProvider::from_options,
+                )
                 .map(drop),
             // ModelMesh's ids, with its option names and lookup rules (providers/modelmesh.rs).
             registry

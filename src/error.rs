@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// Everything that can go wrong while resolving a secret.
 ///
 /// The command-line tool maps these to its exit codes: `NotFound` is 1, `Config` and
-/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3, `Unavailable` is 4.
+/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3, `Unavailable` is 4, `Denied` is 5.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,6 +57,16 @@ pub enum Error {
         /// The error that caused it, if any.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A server refused access (a Vault/OpenBao 403: a token without the policy for the path, an
+    /// expired token). This stops the chain, unless the layer was configured to skip it.
+    #[error("`{layer}` denied access: {reason}")]
+    Denied {
+        /// The layer's label.
+        layer: String,
+        /// What was refused, without any token or value.
+        reason: String,
     },
 
     /// A backend that an operation needs could not be reached (writing to a keyring that has no

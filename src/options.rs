@@ -167,6 +167,23 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// A list of strings at `key` (references expanded in each), if present.
+    pub fn string_list(&mut self, key: &'static str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(items) = self.list(key)? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|item| match &item.data {
+                YamlData::Value(Scalar::String(text)) => self
+                    .expand(key, text)
+                    .map(|mut text| std::mem::take(&mut *text)),
+                _ => Err(self.expected(key, item, "a list of strings")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     /// The nested mapping at `key`, if present.
     pub fn section(&mut self, key: &'static str) -> Result<Option<Options<'a>>, ConfigError> {
         let at = self.key_path(key);

@@ -135,6 +135,8 @@ pub enum SecretSource {
     Keyring,
     /// A SOPS-encrypted file.
     Sops,
+    /// A Vault or OpenBao server's KV engine.
+    Vault,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -146,6 +148,7 @@ words!(SecretSource {
     Env => "env",
     Keyring => "keyring",
     Sops => "sops",
+    Vault => "vault",
     Default => "default";
     Self::Other(name) => name
 });

@@ -94,6 +94,11 @@ impl SecretRequest {
             .chain(self.name.split('.'))
     }
 
+    /// The key path, if one was given ([`SecretRequest::with_key_path`]).
+    pub fn key_path(&self) -> Option<&[String]> {
+        self.key_path.as_deref()
+    }
+
     /// The path inside a document: the key path if one was given, else the name segments.
     pub fn document_path(&self) -> Vec<&str> {
         let mut path = Vec::with_capacity(8);

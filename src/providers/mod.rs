@@ -8,7 +8,9 @@ mod keyring;
 pub(crate) mod modelmesh;
 pub(crate) mod overrides;
 mod sops;
+mod vault;
 
 pub use env::EnvProvider;
 pub use keyring::{Backend, KeyringProvider};
 pub use sops::SopsProvider;
+pub use vault::VaultProvider;

@@ -20,6 +20,8 @@ Exit codes:
   1  not found (stderr names every layer tried and why it missed)
   2  usage or config error
   3  decryption or integrity error, or a layer that answered with an unusable value
+  4  a backend the command needs is unavailable
+  5  a server denied access (a Vault/OpenBao 403; `on_denied: skip` passes the layer over)
 
 Logs go to stderr: -v for debug (which layer answered), -vv for trace; or set SECRET_CASCADE_LOG
 to a tracing filter. Values are never logged.";

@@ -32,9 +32,9 @@ Examples:
   secret-cascade doctor
 
 Exit codes: 0 done, 1 not found, 2 usage or config error, 3 decryption or integrity error (wrong
-key, tampered file), 4 a backend the command needs is unavailable (`keyring`); `exec` exits with
-its command's status. `secret-cascade help COMMAND` has
-each command's examples and details.
+key, tampered file), 4 a backend the command needs is unavailable (`keyring`), 5 a server
+denied access (a Vault/OpenBao 403); `exec` exits with its command's status.
+`secret-cascade help COMMAND` has each command's examples and details.
 
 Logs go to stderr: -v for debug, -vv for trace; or set SECRET_CASCADE_LOG to a tracing filter.
 Values are never logged.";
@@ -142,6 +142,7 @@ impl From<Error> for Failure {
             Error::Config(_) | Error::InvalidRequest { .. } => 2,
             Error::Decryption { .. } | Error::Provider { .. } => 3,
             Error::Unavailable { .. } => 4,
+            Error::Denied { .. } => 5,
             _ => 3,
         };
         Self {

@@ -1,0 +1,565 @@
+//! `kind: vault`: secrets in a HashiCorp Vault or OpenBao server's KV v2 engine, for fleets of
+//! machines that share one highly available store.
+//!
+//! Options: `address` (`http://127.0.0.1:8200`) or `addresses` (a list: the nodes of a cluster),
+//! `mount` (default `secret`), `path` (a template with `{team}`, `{job}` and `{scope}`, such as
+//! `teams/{team}/jobs/{job}`; default empty), `team`, `job`, `namespace` (sent as Vault
+//! Enterprise's `X-Vault-Namespace`), `auth` (`{method: token, token: ...}`, usually a reference
+//! such as `${env:VAULT_TOKEN}`, or `{method: approle, role_id: ..., secret_id: ...}`; without it,
+//! `VAULT_TOKEN`, then `BAO_TOKEN`, then `~/.vault-token`), `ca_file`, `insecure_skip_verify`
+//! (default false), `timeout_ms` (default 2000, for the whole lookup), `on_denied` (`stop`, the
+//! default, or `skip`), `cache_ttl_ms` (default 0: off).
+//!
+//! A name `a.b.c` reads the key `c` of the KV secret at `<path>/a/b`; a one-segment name `c` reads
+//! the key `c` of the secret at `<path>` itself; `with_key_path` gives the segments. With `path:
+//! teams/{team}`, `team: payments` and scope `billing` in the template, `db.password` reads key
+//! `password` of `secret/data/teams/payments/db`. Strings come back as they are, other scalars as
+//! text, maps and lists as compact JSON; a missing secret or key, or a null, is a miss.
+//!
+//! Outcomes: 404 is a miss. 403 (a token without access, an expired one) is [`Error::Denied`],
+//! which stops the chain, unless `on_denied: skip` makes it *unavailable*. A connection refused, a
+//! timeout, 429 or 5xx (a sealed node, a cluster without a leader) is retried on the next node with
+//! a short backoff until `timeout_ms` runs out, then *unavailable*: the chain goes on.
+//!
+//! Tokens are secrets: kept in wiped buffers, never in errors, logs or `Debug`. An AppRole token is
+//! obtained at the first lookup, renewed when two thirds of its lease have passed, and obtained
+//! again when renewal is refused.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use serde_json::Value;
+use tracing::debug;
+use zeroize::Zeroizing;
+
+use crate::check::Check;
+use crate::error::{ConfigError, Error};
+use crate::options::Options;
+use crate::provider::{Answer, Provider};
+use crate::record::{Metadata, SecretRecord, SecretSource};
+use crate::request::SecretRequest;
+use crate::value_cache::ValueCache;
+
+/// Reads secrets from a Vault or OpenBao KV v2 engine.
+pub struct VaultProvider {
+    label: String,
+    addresses: Vec<String>,
+    mount: String,
+    path: String,
+    namespace: Option<String>,
+    auth: Auth,
+    timeout: Duration,
+    skip_denied: bool,
+    agent: ureq::Agent,
+    token: Mutex<Option<Token>>,
+    cache: Option<ValueCache>,
+}
+
+/// How the layer gets its token.
+enum Auth {
+    /// A token given in the config or found in the environment or `~/.vault-token`.
+    Token(Zeroizing<String>),
+    /// AppRole login.
+    AppRole {
+        role_id: Zeroizing<String>,
+        secret_id: Zeroizing<String>,
+    },
+}
+
+/// A token in use, and when to renew it (AppRole tokens; a given token is never renewed here).
+struct Token {
+    value: Zeroizing<String>,
+    renew_at: Option<Instant>,
+}
+
+/// Why one request to one node did not give an answer.
+enum Failure {
+    /// Worth trying another node or again: no connection, a timeout, 429, 5xx.
+    Retry(String),
+    /// 403.
+    Denied(String),
+    /// Anything else: a bad request, an answer that is not Vault's.
+    Broken(String),
+}
+
+impl VaultProvider {
+    /// The layer a config mapping describes (`kind: vault`).
+    pub fn from_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
+        let mut addresses = options.string_list("addresses")?.unwrap_or_default();
+        if let Some(address) = options.non_empty_string("address")? {
+            addresses.insert(0, address);
+        }
+        if addresses.is_empty() {
+            return Err(options.error(
+                None,
+                "missing `address` (or `addresses`): the Vault/OpenBao server, e.g. \
+                 http://127.0.0.1:8200",
+            ));
+        }
+        for address in &addresses {
+            if !(address.starts_with("http://") || address.starts_with("https://")) {
+                return Err(options.error(
+                    Some("address"),
+                    format!("`{address}` is not an http:// or https:// address"),
+                ));
+            }
+        }
+        let addresses: Vec<String> = addresses
+            .into_iter()
+            .map(|a| a.trim_end_matches('/').to_owned())
+            .collect();
+        let mount = options
+            .non_empty_string("mount")?
+            .unwrap_or_else(|| "secret".to_owned());
+        let template = options.string("path")?.unwrap_or_default();
+        let team = options.non_empty_string("team")?;
+        let job = options.non_empty_string("job")?;
+        let mut path = template.clone();
+        for (placeholder, value) in [("{team}", &team), ("{job}", &job)] {
+            if path.contains(placeholder) {
+                let Some(value) = value else {
+                    return Err(options.error(
+                        Some("path"),
+                        format!(
+                            "the template uses {placeholder} but `{}` is not set",
+                            &placeholder[1..placeholder.len() - 1]
+                        ),
+                    ));
+                };
+                path = path.replace(placeholder, value);
+            }
+        }
+        let namespace = options.non_empty_string("namespace")?;
+        let auth = match options.section("auth")? {
+            Some(mut section) => {
+                let auth = match section.non_empty_string("method")?.as_deref() {
+                    Some("token") => Auth::Token(section.secret("token")?.ok_or_else(|| {
+                        section.error(None, "missing `token` for `method: token`")
+                    })?),
+                    Some("approle") => Auth::AppRole {
+                        role_id: section
+                            .secret("role_id")?
+                            .ok_or_else(|| section.error(None, "missing `role_id`"))?,
+                        secret_id: section
+                            .secret("secret_id")?
+                            .ok_or_else(|| section.error(None, "missing `secret_id`"))?,
+                    },
+                    Some(other) => {
+                        return Err(section.error(
+                            Some("method"),
+                            format!("unknown method `{other}`; expected `token` or `approle`"),
+                        ));
+                    }
+                    None => {
+                        return Err(section.error(None, "missing `method` (`token` or `approle`)"));
+                    }
+                };
+                section.finish()?;
+                auth
+            }
+            None => Auth::Token(token_from_environment().ok_or_else(|| {
+                options.error(
+                    None,
+                    "no token: set `auth`, VAULT_TOKEN or BAO_TOKEN, or log in (~/.vault-token)",
+                )
+            })?),
+        };
+        let timeout =
+            Duration::from_millis(options.positive_integer("timeout_ms")?.unwrap_or(2000) as u64);
+        let skip_denied = match options.non_empty_string("on_denied")?.as_deref() {
+            None | Some("stop") => false,
+            Some("skip") => true,
+            Some(other) => {
+                return Err(options.error(
+                    Some("on_denied"),
+                    format!("unknown `{other}`; expected `stop` or `skip`"),
+                ));
+            }
+        };
+        let mut tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(options.boolean("insecure_skip_verify")?.unwrap_or(false));
+        if let Some(ca_file) = options.path("ca_file")? {
+            let pem = std::fs::read(&ca_file).map_err(|e| {
+                options.error(
+                    Some("ca_file"),
+                    format!("cannot read {}: {e}", ca_file.display()),
+                )
+            })?;
+            let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certificates.is_empty() {
+                return Err(options.error(
+                    Some("ca_file"),
+                    format!("{} holds no PEM certificate", ca_file.display()),
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                certificates,
+            )));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls.build())
+            .build()
+            .new_agent();
+        let cache = options
+            .positive_integer("cache_ttl_ms")?
+            .map(|ms| ValueCache::new(Duration::from_millis(ms as u64)));
+        Ok(Self {
+            label: format!("vault:{}/{mount}/{template}", addresses[0]),
+            addresses,
+            mount,
+            path: path.trim_matches('/').to_owned(),
+            namespace,
+            auth,
+            timeout,
+            skip_denied,
+            agent,
+            token: Mutex::new(None),
+            cache,
+        })
+    }
+
+    /// The KV path and key a request reads: `(path/a/b, c)` for `a.b.c`. A scope goes where the
+    /// template says `{scope}`, else before the name, as in the other layers.
+    fn location(&self, request: &SecretRequest) -> (String, String) {
+        let in_template = self.path.contains("{scope}");
+        let segments: Vec<&str> = match (in_template, request.key_path()) {
+            (true, None) => request.name().split('.').collect(),
+            _ => request.document_path(),
+        };
+        let base = self
+            .path
+            .replace("{scope}", request.scope().unwrap_or_default());
+        let Some((key, parents)) = segments.split_last() else {
+            return (base, String::new());
+        };
+        let path = std::iter::once(base.trim_matches('/'))
+            .chain(parents.iter().copied())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("/");
+        (path, (*key).to_owned())
+    }
+
+    /// A token, logging in or renewing first when needed.
+    fn token(&self, deadline: Instant) -> Result<Zeroizing<String>, Failure> {
+        let mut held = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(token) = held.as_ref() {
+            match token.renew_at {
+                Some(at) if Instant::now() >= at => {
+                    match self.renew(&token.value, deadline) {
+                        Ok(renewed) => *held = Some(renewed),
+                        // Refused (expired, past its max TTL): log in again below.
+                        Err(Failure::Denied(_) | Failure::Broken(_)) => *held = None,
+                        Err(retry) => return Err(retry),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if held.is_none() {
+            *held = Some(self.login(deadline)?);
+        }
+        Ok(held.as_ref().map(|t| t.value.clone()).unwrap_or_default())
+    }
+
+    fn login(&self, deadline: Instant) -> Result<Token, Failure> {
+        let (role_id, secret_id) = match &self.auth {
+            Auth::Token(token) => {
+                return Ok(Token {
+                    value: token.clone(),
+                    renew_at: None,
+                });
+            }
+            Auth::AppRole { role_id, secret_id } => (role_id, secret_id),
+        };
+        let body = Zeroizing::new(
+            serde_json::json!({"role_id": role_id.as_str(), "secret_id": secret_id.as_str()})
+                .to_string(),
+        );
+        let answer = self.call(deadline, None, "POST", "auth/approle/login", Some(&body))?;
+        answer
+            .as_ref()
+            .and_then(token_from_auth)
+            .ok_or_else(|| Failure::Broken("the AppRole login gave no token".into()))
+    }
+
+    fn renew(&self, token: &Zeroizing<String>, deadline: Instant) -> Result<Token, Failure> {
+        let answer = self.call(
+            deadline,
+            Some(token),
+            "POST",
+            "auth/token/renew-self",
+            Some("{}"),
+        )?;
+        answer
+            .as_ref()
+            .and_then(token_from_auth)
+            .ok_or_else(|| Failure::Broken("renewal gave no token".into()))
+    }
+
+    /// One API call, tried on each node in turn (then again, with a short backoff) until it gets
+    /// an answer or `deadline` passes. `Ok(None)` is a 404.
+    fn call(
+        &self,
+        deadline: Instant,
+        token: Option<&Zeroizing<String>>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Option<Value>, Failure> {
+        let mut pause = Duration::from_millis(20);
+        let mut last = String::from("no node was tried");
+        loop {
+            for address in &self.addresses {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Failure::Retry(format!(
+                        "no answer within {} ms ({last})",
+                        self.timeout.as_millis()
+                    )));
+                }
+                match self.once(address, left, token, method, path, body) {
+                    Err(Failure::Retry(reason)) => {
+                        debug!(layer = %self.label, node = %address, %reason, "node did not answer");
+                        last = format!("{address}: {reason}");
+                    }
+                    outcome => return outcome,
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            // Jitter from the clock's low bits: retries of several clients spread out.
+            let jitter =
+                Duration::from_millis(u64::from(Instant::now().elapsed().subsec_nanos() % 17));
+            std::thread::sleep((pause + jitter).min(left));
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    fn once(
+        &self,
+        address: &str,
+        left: Duration,
+        token: Option<&Zeroizing<String>>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Option<Value>, Failure> {
+        let url = format!("{address}/v1/{path}");
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Content-Type", "application/json");
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token.as_str());
+        }
+        if let Some(namespace) = &self.namespace {
+            request = request.header("X-Vault-Namespace", namespace.as_str());
+        }
+        let request = request
+            .body(body.unwrap_or_default().as_bytes())
+            .map_err(|e| Failure::Broken(e.to_string()))?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(left))
+            .build();
+        let response = self.agent.run(request);
+        let mut response = response.map_err(|e| Failure::Retry(e.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = Zeroizing::new(
+            response
+                .body_mut()
+                .with_config()
+                .limit(MAX_RESPONSE_BYTES)
+                .read_to_vec()
+                .map_err(|e| Failure::Retry(format!("reading the answer: {e}")))?,
+        );
+        match status {
+            200 | 204 => Ok(Some(if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .map_err(|_| Failure::Broken("the answer is not JSON".into()))?
+            })),
+            404 => Ok(None),
+            403 => Err(Failure::Denied(format!(
+                "{address}: permission denied on {path}"
+            ))),
+            429 | 500..=599 => Err(Failure::Retry(format!("HTTP {status}{}", errors(&bytes)))),
+            _ => Err(Failure::Broken(format!("HTTP {status}{}", errors(&bytes)))),
+        }
+    }
+
+    fn answer(&self, request: &SecretRequest) -> Result<Answer, Error> {
+        let (path, key) = self.location(request);
+        let full = format!("{}/data/{path}", self.mount);
+        let cache_key = format!("{full}#{key}");
+        if let Some(value) = self.cache.as_ref().and_then(|c| c.get(&cache_key)) {
+            return Ok(Answer::Hit(self.record(value, &full, &key)));
+        }
+        let deadline = Instant::now() + self.timeout;
+        let outcome = self
+            .token(deadline)
+            .and_then(|token| self.call(deadline, Some(&token), "GET", &full, None));
+        let document = match outcome {
+            Ok(document) => document,
+            Err(Failure::Retry(reason)) => return Ok(Answer::Unavailable(reason.into())),
+            Err(Failure::Denied(reason)) => {
+                if let Some(cache) = &self.cache {
+                    cache.evict(&cache_key);
+                }
+                if self.skip_denied {
+                    return Ok(Answer::Unavailable(format!("denied: {reason}").into()));
+                }
+                return Err(Error::Denied {
+                    layer: self.label.clone(),
+                    reason,
+                });
+            }
+            Err(Failure::Broken(reason)) => {
+                return Err(Error::Provider {
+                    layer: self.label.clone(),
+                    reason,
+                    source: None,
+                });
+            }
+        };
+        let Some(document) = document else {
+            if let Some(cache) = &self.cache {
+                cache.evict(&cache_key);
+            }
+            return Ok(Answer::Miss(format!("no secret at {full}").into()));
+        };
+        let value = match document
+            .pointer("/data/data")
+            .and_then(|data| data.get(&key))
+        {
+            None | Some(Value::Null) => {
+                return Ok(Answer::Miss(format!("{full} has no key `{key}`").into()));
+            }
+            Some(Value::String(text)) => SecretString::from(text.as_str()),
+            Some(other) => SecretString::from(other.to_string()),
+        };
+        if let Some(cache) = &self.cache {
+            cache.put(&cache_key, &value, None);
+        }
+        Ok(Answer::Hit(self.record(value, &full, &key)))
+    }
+
+    fn record(&self, value: SecretString, path: &str, key: &str) -> SecretRecord {
+        SecretRecord::new(
+            value,
+            SecretSource::Vault,
+            Metadata::new().with("path", path).with("key", key),
+        )
+    }
+}
+
+impl Provider for VaultProvider {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
+        self.answer(request)
+    }
+
+    fn diagnose(&self) -> Vec<Check> {
+        let deadline = Instant::now() + self.timeout;
+        match self.token(deadline).and_then(|token| {
+            self.call(
+                deadline,
+                Some(&token),
+                "GET",
+                "auth/token/lookup-self",
+                None,
+            )
+        }) {
+            Ok(_) => vec![Check::ok(
+                "server",
+                format!(
+                    "{} answers and the token is valid",
+                    self.addresses.join(", ")
+                ),
+            )],
+            Err(Failure::Denied(reason)) => vec![Check::fail("token", reason)],
+            Err(Failure::Retry(reason) | Failure::Broken(reason)) => {
+                vec![Check::fail("server", reason)]
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for VaultProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultProvider")
+            .field("addresses", &self.addresses)
+            .field("mount", &self.mount)
+            .field("path", &self.path)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token of an `auth` answer (login, renewal), renewed when two thirds of its lease passed.
+fn token_from_auth(answer: &Value) -> Option<Token> {
+    let auth = answer.get("auth")?;
+    let value = Zeroizing::new(auth.get("client_token")?.as_str()?.to_owned());
+    let lease = auth
+        .get("lease_duration")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let renewable = auth
+        .get("renewable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(Token {
+        value,
+        renew_at: (renewable && lease > 0)
+            .then(|| Instant::now() + Duration::from_secs(lease) * 2 / 3),
+    })
+}
+
+/// `VAULT_TOKEN`, then `BAO_TOKEN`, then `~/.vault-token`.
+fn token_from_environment() -> Option<Zeroizing<String>> {
+    for variable in ["VAULT_TOKEN", "BAO_TOKEN"] {
+        if let Some(token) = std::env::var_os(variable)
+            .and_then(|v| v.into_string().ok())
+            .filter(|token| !token.is_empty())
+        {
+            return Some(Zeroizing::new(token));
+        }
+    }
+    let home = std::env::var_os("HOME")?;
+    let text =
+        crate::bounded_read::file(&std::path::Path::new(&home).join(".vault-token"), 1 << 16)
+            .ok()?;
+    let token = std::str::from_utf8(&text).ok()?.trim();
+    (!token.is_empty()).then(|| Zeroizing::new(token.to_owned()))
+}
+
+/// `: message; message` from a Vault error answer, when it has `errors`.
+fn errors(bytes: &[u8]) -> String {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            let list: Vec<String> = v
+                .get("errors")?
+                .as_array()?
+                .iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect();
+            (!list.is_empty()).then(|| format!(": {}", list.join("; ")))
+        })
+        .unwrap_or_default()
+}
+
+/// Answers larger than this are refused: a KV secret is small.
+const MAX_RESPONSE_BYTES: u64 = 16 << 20;

@@ -1,0 +1,262 @@
+//! `kind: vault` against a real OpenBao dev server (scripts/install-openbao): hits, misses, scopes
+//! and path templates, AppRole login, policies (403 is `Error::Denied`, exit 5, or skipped with
+//! `on_denied: skip`), a server that is down is unavailable within `timeout_ms`, and no value or
+//! token in any error, `Debug` or log.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use secret_cascade::{Error, ExposeSecret, Resolver, SecretRequest, SecretSource};
+use serde_json::json;
+use support::openbao::{DevServer, ROOT_TOKEN, free_port};
+use support::{Sandbox, run};
+
+fn config(dir: &Path, layer: &str) -> PathBuf {
+    let path = dir.join("secret-cascade.yml");
+    std::fs::write(&path, format!("providers:\n  - kind: vault\n{layer}")).unwrap();
+    path
+}
+
+fn token_layer(server: &DevServer, token: &str, extra: &str) -> String {
+    format!(
+        "    address: {}\n    auth:\n      method: token\n      token: {token}\n{extra}",
+        server.address
+    )
+}
+
+const VALUE: &str = "vault-s3cr3t-2b9e";
+
+#[test]
+fn names_map_to_kv_paths_and_keys_with_scalars_as_text() {
+    let server = DevServer::start();
+    server.put(
+        "myapp/db",
+        json!({"password": VALUE, "port": 5432, "tls": true, "hosts": ["a", "b"], "none": null}),
+    );
+    server.put("myapp", json!({"token": "top"}));
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &token_layer(&server, ROOT_TOKEN, "    path: myapp\n"),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let resolve = |name: &str| resolver.resolve(&SecretRequest::new(name));
+    let record = resolve("db.password").unwrap();
+    assert_eq!(record.expose_secret(), VALUE);
+    assert_eq!(record.source(), SecretSource::Vault);
+    assert_eq!(record.metadata().get("path"), Some("secret/data/myapp/db"));
+    assert_eq!(record.metadata().get("key"), Some("password"));
+    assert_eq!(resolve("db.port").unwrap().expose_secret(), "5432");
+    assert_eq!(resolve("db.tls").unwrap().expose_secret(), "true");
+    assert_eq!(resolve("db.hosts").unwrap().expose_secret(), r#"["a","b"]"#);
+    assert_eq!(resolve("token").unwrap().expose_secret(), "top");
+    for missing in ["db.none", "db.absent", "other.key"] {
+        let error = resolve(missing).unwrap_err();
+        assert!(
+            matches!(error, Error::NotFound { .. }),
+            "{missing}: {error}"
+        );
+    }
+    let dotted = SecretRequest::new("x").with_key_path(["db", "password"]);
+    assert_eq!(resolver.resolve(&dotted).unwrap().expose_secret(), VALUE);
+}
+
+#[test]
+fn the_path_template_takes_team_job_and_the_request_scope() {
+    let server = DevServer::start();
+    server.put(
+        "teams/payments/jobs/nightly/billing/db",
+        json!({"password": VALUE}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &token_layer(
+            &server,
+            ROOT_TOKEN,
+            "    path: teams/{team}/jobs/{job}/{scope}\n    team: payments\n    job: nightly\n",
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let request = SecretRequest::new("db.password").with_scope("billing");
+    assert_eq!(resolver.resolve(&request).unwrap().expose_secret(), VALUE);
+
+    let path = config(
+        dir.path(),
+        &token_layer(&server, ROOT_TOKEN, "    path: teams/{team}\n"),
+    );
+    let Err(Error::Config(error)) = Resolver::from_config_file(&path) else {
+        panic!("{{team}} without `team` must be refused");
+    };
+    assert_eq!(error.key(), Some("providers[0].path"));
+}
+
+#[test]
+fn a_token_without_the_policy_is_denied_and_stops_the_chain_with_exit_5() {
+    let server = DevServer::start();
+    server.put("teams/a/db", json!({"password": "a-value"}));
+    server.put("teams/b/db", json!({"password": VALUE}));
+    let token = server.token_reading("teams/a/");
+    let sandbox = Sandbox::new();
+    let path = config(
+        sandbox.path(),
+        &format!(
+            "{}  - kind: env\n",
+            token_layer(&server, &token, "    path: teams/b\n")
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let request = SecretRequest::new("db.password").with_default("never used");
+    let error = resolver.resolve(&request).unwrap_err();
+    assert!(matches!(error, Error::Denied { .. }), "{error:?}");
+    assert!(!error.to_string().contains(&token) && !format!("{error:?}").contains(&token));
+
+    let (code, stdout, stderr) = run(sandbox
+        .cli()
+        .args(["get", "db.password", "--config"])
+        .arg(&path));
+    assert_eq!(code, 5, "{stdout}{stderr}");
+    assert!(stderr.contains("denied"), "{stderr}");
+    assert!(
+        !stderr.contains(&token) && !stderr.contains(VALUE),
+        "{stderr}"
+    );
+
+    // `on_denied: skip`: the layer is passed over and the chain goes on.
+    let path = config(
+        sandbox.path(),
+        &token_layer(&server, &token, "    path: teams/b\n    on_denied: skip\n"),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let record = resolver.resolve(&request).unwrap();
+    assert_eq!(record.source(), SecretSource::Default);
+    // The token still reads what its policy allows.
+    let path = config(
+        sandbox.path(),
+        &token_layer(&server, &token, "    path: teams/a\n"),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    assert_eq!(
+        resolver
+            .resolve(&SecretRequest::new("db.password"))
+            .unwrap()
+            .expose_secret(),
+        "a-value"
+    );
+}
+
+#[test]
+fn approle_logs_in_and_reads_with_its_policy() {
+    let server = DevServer::start();
+    server.put("myapp/db", json!({"password": VALUE}));
+    let (status, _) = server.api(
+        "POST",
+        "sys/auth/approle",
+        Some(json!({"type": "approle"})),
+        None,
+    );
+    assert!(status == 204 || status == 200);
+    let (status, _) = server.api(
+        "PUT",
+        "sys/policies/acl/myapp",
+        Some(json!({"policy": "path \"secret/data/myapp/*\" { capabilities = [\"read\"] }"})),
+        None,
+    );
+    assert!(status == 204 || status == 200);
+    let (status, _) = server.api(
+        "POST",
+        "auth/approle/role/app",
+        Some(json!({"token_policies": ["myapp"], "token_ttl": "1h"})),
+        None,
+    );
+    assert!(status == 204 || status == 200);
+    let (_, body) = server.api("GET", "auth/approle/role/app/role-id", None, None);
+    let role_id = body["data"]["role_id"].as_str().unwrap().to_owned();
+    let (_, body) = server.api(
+        "POST",
+        "auth/approle/role/app/secret-id",
+        Some(json!({})),
+        None,
+    );
+    let secret_id = body["data"]["secret_id"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    // SAFETY: std serializes its own environment access; variables of this test alone.
+    unsafe { std::env::set_var("VT_SECRET_ID", &secret_id) };
+    let layer = format!(
+        "    address: {}\n    path: myapp\n    auth:\n      method: approle\n      role_id: {role_id}\n      \
+         secret_id: ${{env:VT_SECRET_ID}}\n",
+        server.address
+    );
+    let path = config(dir.path(), &layer);
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let logs = support::capture_logs(|| {
+        let record = resolver
+            .resolve(&SecretRequest::new("db.password"))
+            .unwrap();
+        assert_eq!(record.expose_secret(), VALUE);
+    });
+    assert!(
+        !logs.contains(&secret_id) && !logs.contains(VALUE),
+        "{logs}"
+    );
+    assert!(!format!("{resolver:?}").contains(&secret_id));
+
+    // A wrong secret id: the login fails, an error (not a silent miss) naming no secret.
+    unsafe { std::env::set_var("VT_SECRET_ID", "00000000-0000-0000-0000-000000000000") };
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let error = resolver
+        .resolve(&SecretRequest::new("db.password"))
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Provider { .. } | Error::Denied { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_server_that_is_down_is_unavailable_within_the_timeout_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &format!(
+            "    addresses: [http://127.0.0.1:{}, http://127.0.0.1:{}]\n    timeout_ms: 500\n    \
+             auth: {{method: token, token: t}}\n  - kind: env\n    prefix: VT_DOWN\n",
+            free_port(),
+            free_port()
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let started = Instant::now();
+    let error = resolver
+        .resolve(&SecretRequest::new("db.password"))
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded");
+    let Error::NotFound { tried, .. } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(tried[0].to_string().contains("unavailable"), "{error}");
+    assert!(tried[1].layer == "env", "{error}");
+}
+
+#[test]
+fn a_cluster_address_list_goes_on_to_a_node_that_answers() {
+    let server = DevServer::start();
+    server.put("myapp/db", json!({"password": VALUE}));
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &format!(
+            "    addresses: [http://127.0.0.1:{}, {}]\n    path: myapp\n    auth: {{method: token, token: {ROOT_TOKEN}}}\n",
+            free_port(),
+            server.address
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let record = resolver
+        .resolve(&SecretRequest::new("db.password"))
+        .unwrap();
+    assert_eq!(record.expose_secret(), VALUE);
+}

@@ -288,12 +288,12 @@ fn an_invalid_config_is_a_failed_check_with_exit_1() {
     let sandbox = Sandbox::new();
     let config = sandbox.write(
         "secret-cascade.yml",
-        "providers:\n  - kind: env\n  - kind: vault\n    address: x\n",
+        "providers:\n  - kind: env\n  - kind: nosuch\n    address: x\n",
     );
     let (code, stdout, stderr) = run(isolated(&sandbox).args(["doctor"]));
     assert_eq!(code, 1, "stderr: {stderr}");
     let expected = format!(
-        "FAIL  file  invalid config {}, line 3, at `providers[1].kind`: unknown provider kind `vault`",
+        "FAIL  file  invalid config {}, line 3, at `providers[1].kind`: unknown provider kind `nosuch`",
         config.display()
     );
     assert!(stdout.contains(&expected), "{stdout}");

@@ -260,3 +260,80 @@ fn a_cluster_address_list_goes_on_to_a_node_that_answers() {
         .unwrap();
     assert_eq!(record.expose_secret(), VALUE);
 }
+
+#[test]
+fn set_list_and_delete_write_the_kv_secret_and_concurrent_writers_lose_nothing() {
+    let server = DevServer::start();
+    server.put("myapp/db", json!({"user": "app"}));
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &token_layer(
+            &server,
+            ROOT_TOKEN,
+            "    path: myapp\n    cache_ttl_ms: 60000\n",
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let (_, layer) = resolver
+        .managed_layers()
+        .next()
+        .expect("a vault layer can be written");
+    layer.set("db.password", VALUE.into()).unwrap();
+    // A cached miss never exists, and the set evicted nothing stale: the new value reads back.
+    let read = |name: &str| resolver.resolve(&SecretRequest::new(name));
+    assert_eq!(read("db.password").unwrap().expose_secret(), VALUE);
+    assert_eq!(
+        read("db.user").unwrap().expose_secret(),
+        "app",
+        "the other key is kept"
+    );
+    layer.set("db.password", "second".into()).unwrap();
+    assert_eq!(
+        read("db.password").unwrap().expose_secret(),
+        "second",
+        "set evicts the cache"
+    );
+
+    // Eight writers, each its own key of the same secret: check-and-set keeps every one.
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            scope.spawn(move || {
+                layer
+                    .set(&format!("db.key{i}"), format!("v{i}").into())
+                    .unwrap()
+            });
+        }
+    });
+    let names = layer.list().unwrap();
+    for i in 0..8 {
+        assert!(names.contains(&format!("db.key{i}")), "{names:?}");
+    }
+    assert!(names.contains(&"db.user".to_owned()) && names.contains(&"db.password".to_owned()));
+
+    layer.delete("db.key0").unwrap();
+    assert!(
+        resolver
+            .lookup(&SecretRequest::new("db.key0"))
+            .unwrap()
+            .is_none()
+    );
+    let error = layer.delete("db.key0").unwrap_err();
+    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+
+    // The same through the command line, the value from stdin.
+    let sandbox = Sandbox::new();
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .args(["store", "set", "db.cli", "--config"])
+        .arg(&path)
+        .write_stdin("from-stdin\n"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read("db.cli").unwrap().expose_secret(), "from-stdin");
+    let (code, stdout, _) = run(sandbox.cli().args(["store", "list", "--config"]).arg(&path));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.lines().any(|l| l == "db.cli") && !stdout.contains("from-stdin"),
+        "{stdout}"
+    );
+}

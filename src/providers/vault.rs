@@ -25,10 +25,11 @@
 //! obtained at the first lookup, renewed when two thirds of its lease have passed, and obtained
 //! again when renewal is refused.
 
+use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::debug;
 use zeroize::Zeroizing;
@@ -36,7 +37,7 @@ use zeroize::Zeroizing;
 use crate::check::Check;
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Management, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
@@ -54,6 +55,9 @@ pub struct VaultProvider {
     agent: ureq::Agent,
     token: Mutex<Option<Token>>,
     cache: Option<ValueCache>,
+    /// The `X-Vault-Index` of this layer's last write, sent with every request so that a standby
+    /// answers only once it has that write (read-your-writes across a cluster).
+    index: Mutex<Option<String>>,
 }
 
 /// How the layer gets its token.
@@ -81,6 +85,8 @@ enum Failure {
     Denied(String),
     /// Anything else: a bad request, an answer that is not Vault's.
     Broken(String),
+    /// A check-and-set write lost to another writer.
+    Conflict,
 }
 
 impl VaultProvider {
@@ -222,6 +228,7 @@ impl VaultProvider {
             agent,
             token: Mutex::new(None),
             cache,
+            index: Mutex::new(None),
         })
     }
 
@@ -286,7 +293,7 @@ impl VaultProvider {
         let answer = self.call(deadline, None, "POST", "auth/approle/login", Some(&body))?;
         answer
             .as_ref()
-            .and_then(token_from_auth)
+            .and_then(|answer| token_from_auth(&answer.0))
             .ok_or_else(|| Failure::Broken("the AppRole login gave no token".into()))
     }
 
@@ -300,7 +307,7 @@ impl VaultProvider {
         )?;
         answer
             .as_ref()
-            .and_then(token_from_auth)
+            .and_then(|answer| token_from_auth(&answer.0))
             .ok_or_else(|| Failure::Broken("renewal gave no token".into()))
     }
 
@@ -313,7 +320,7 @@ impl VaultProvider {
         method: &str,
         path: &str,
         body: Option<&str>,
-    ) -> Result<Option<Value>, Failure> {
+    ) -> Result<Option<Json>, Failure> {
         let mut pause = Duration::from_millis(20);
         let mut last = String::from("no node was tried");
         loop {
@@ -350,7 +357,7 @@ impl VaultProvider {
         method: &str,
         path: &str,
         body: Option<&str>,
-    ) -> Result<Option<Value>, Failure> {
+    ) -> Result<Option<Json>, Failure> {
         let url = format!("{address}/v1/{path}");
         let mut request = ureq::http::Request::builder()
             .method(method)
@@ -361,6 +368,14 @@ impl VaultProvider {
         }
         if let Some(namespace) = &self.namespace {
             request = request.header("X-Vault-Namespace", namespace.as_str());
+        }
+        if let Some(index) = self
+            .index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+        {
+            request = request.header("X-Vault-Index", index);
         }
         let request = request
             .body(body.unwrap_or_default().as_bytes())
@@ -373,6 +388,14 @@ impl VaultProvider {
         let response = self.agent.run(request);
         let mut response = response.map_err(|e| Failure::Retry(e.to_string()))?;
         let status = response.status().as_u16();
+        if let Some(index) = response
+            .headers()
+            .get("X-Vault-Index")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| method != "GET")
+        {
+            *self.index.lock().unwrap_or_else(|p| p.into_inner()) = Some(index.to_owned());
+        }
         let bytes = Zeroizing::new(
             response
                 .body_mut()
@@ -382,17 +405,21 @@ impl VaultProvider {
                 .map_err(|e| Failure::Retry(format!("reading the answer: {e}")))?,
         );
         match status {
-            200 | 204 => Ok(Some(if bytes.is_empty() {
+            200 | 204 => Ok(Some(Json(if bytes.is_empty() {
                 Value::Null
             } else {
                 serde_json::from_slice(&bytes)
                     .map_err(|_| Failure::Broken("the answer is not JSON".into()))?
-            })),
+            }))),
             404 => Ok(None),
             403 => Err(Failure::Denied(format!(
                 "{address}: permission denied on {path}"
             ))),
-            429 | 500..=599 => Err(Failure::Retry(format!("HTTP {status}{}", errors(&bytes)))),
+            // A standby that has not caught up with `X-Vault-Index` answers 412 or 429.
+            412 | 429 | 500..=599 => {
+                Err(Failure::Retry(format!("HTTP {status}{}", errors(&bytes))))
+            }
+            400 if errors(&bytes).contains("check-and-set") => Err(Failure::Conflict),
             _ => Err(Failure::Broken(format!("HTTP {status}{}", errors(&bytes)))),
         }
     }
@@ -410,25 +437,11 @@ impl VaultProvider {
             .and_then(|token| self.call(deadline, Some(&token), "GET", &full, None));
         let document = match outcome {
             Ok(document) => document,
-            Err(Failure::Retry(reason)) => return Ok(Answer::Unavailable(reason.into())),
-            Err(Failure::Denied(reason)) => {
+            Err(failure) => {
                 if let Some(cache) = &self.cache {
                     cache.evict(&cache_key);
                 }
-                if self.skip_denied {
-                    return Ok(Answer::Unavailable(format!("denied: {reason}").into()));
-                }
-                return Err(Error::Denied {
-                    layer: self.label.clone(),
-                    reason,
-                });
-            }
-            Err(Failure::Broken(reason)) => {
-                return Err(Error::Provider {
-                    layer: self.label.clone(),
-                    reason,
-                    source: None,
-                });
+                return self.failed(failure);
             }
         };
         let Some(document) = document else {
@@ -438,6 +451,7 @@ impl VaultProvider {
             return Ok(Answer::Miss(format!("no secret at {full}").into()));
         };
         let value = match document
+            .0
             .pointer("/data/data")
             .and_then(|data| data.get(&key))
         {
@@ -451,6 +465,78 @@ impl VaultProvider {
             cache.put(&cache_key, &value, None);
         }
         Ok(Answer::Hit(self.record(value, &full, &key)))
+    }
+
+    /// A lookup's answer to a failure: unavailable (the chain goes on) or an error.
+    fn failed(&self, failure: Failure) -> Result<Answer, Error> {
+        match failure {
+            Failure::Retry(reason) => Ok(Answer::Unavailable(reason.into())),
+            Failure::Denied(reason) if self.skip_denied => {
+                Ok(Answer::Unavailable(format!("denied: {reason}").into()))
+            }
+            other => Err(self.error(other)),
+        }
+    }
+
+    /// The error for a failure of a write or of a lookup that must answer.
+    fn error(&self, failure: Failure) -> Error {
+        let layer = self.label.clone();
+        match failure {
+            Failure::Retry(reason) => Error::Unavailable { layer, reason },
+            Failure::Denied(reason) => Error::Denied { layer, reason },
+            other => Error::Provider {
+                layer,
+                reason: other.to_string(),
+                source: None,
+            },
+        }
+    }
+
+    /// Changes the KV secret at `path` with `change` (its data, empty for a new secret) and
+    /// writes it back with check-and-set on the version read: a concurrent writer's update is
+    /// never lost; a lost race is read again and retried a few times.
+    fn update(
+        &self,
+        path: &str,
+        change: impl Fn(&mut serde_json::Map<String, Value>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let full = format!("{}/data/{path}", self.mount);
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let deadline = Instant::now() + self.timeout;
+            let token = self.token(deadline).map_err(|f| self.error(f))?;
+            let current = self
+                .call(deadline, Some(&token), "GET", &full, None)
+                .map_err(|f| self.error(f))?;
+            let (version, mut data) = match current {
+                Some(mut document) => {
+                    let version = document
+                        .0
+                        .pointer("/data/metadata/version")
+                        .and_then(Value::as_u64);
+                    let data = match document.0.pointer_mut("/data/data").map(Value::take) {
+                        Some(Value::Object(data)) => data,
+                        _ => serde_json::Map::new(),
+                    };
+                    (version.unwrap_or(0), data)
+                }
+                None => (0, serde_json::Map::new()),
+            };
+            change(&mut data)?;
+            let body = Json(serde_json::json!({"options": {"cas": version}, "data": data}));
+            let text = Zeroizing::new(body.0.to_string());
+            match self.call(deadline, Some(&token), "POST", &full, Some(&text)) {
+                Ok(_) => return Ok(()),
+                Err(Failure::Conflict) => continue,
+                Err(failure) => return Err(self.error(failure)),
+            }
+        }
+        Err(Error::Provider {
+            layer: self.label.clone(),
+            reason: format!(
+                "{full} was changed by another writer {MAX_WRITE_ATTEMPTS} times in a row; try again"
+            ),
+            source: None,
+        })
     }
 
     fn record(&self, value: SecretString, path: &str, key: &str) -> SecretRecord {
@@ -469,6 +555,10 @@ impl Provider for VaultProvider {
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
         self.answer(request)
+    }
+
+    fn management(&self) -> Option<&dyn Management> {
+        Some(self)
     }
 
     fn diagnose(&self) -> Vec<Check> {
@@ -490,9 +580,134 @@ impl Provider for VaultProvider {
                 ),
             )],
             Err(Failure::Denied(reason)) => vec![Check::fail("token", reason)],
-            Err(Failure::Retry(reason) | Failure::Broken(reason)) => {
-                vec![Check::fail("server", reason)]
+            Err(failure) => vec![Check::fail("server", failure.to_string())],
+        }
+    }
+}
+
+/// Names are as for lookups: `a.b.c` is the key `c` of the secret at `<path>/a/b`.
+impl Management for VaultProvider {
+    fn set(&self, name: &str, value: SecretString) -> Result<(), Error> {
+        let (path, key) = self.location(&SecretRequest::new(name));
+        self.update(&path, |data| {
+            data.insert(key.clone(), Value::String(value.expose_secret().to_owned()));
+            Ok(())
+        })?;
+        if let Some(cache) = &self.cache {
+            cache.evict(&format!("{}/data/{path}#{key}", self.mount));
+        }
+        Ok(())
+    }
+
+    /// The keys of the secret at `<path>` and, one level down, `secret.key` for each secret under
+    /// it.
+    fn list(&self) -> Result<Vec<String>, Error> {
+        let base = self.path.replace("{scope}", "");
+        let base = base.trim_matches('/');
+        let deadline = Instant::now() + self.timeout;
+        let token = self.token(deadline).map_err(|f| self.error(f))?;
+        let keys_of = |path: &str| -> Result<Vec<String>, Error> {
+            let document = self
+                .call(
+                    deadline,
+                    Some(&token),
+                    "GET",
+                    &format!("{}/data/{path}", self.mount),
+                    None,
+                )
+                .map_err(|f| self.error(f))?;
+            Ok(document
+                .and_then(|d| {
+                    d.0.pointer("/data/data")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                })
+                .unwrap_or_default())
+        };
+        let mut names = if base.is_empty() {
+            Vec::new()
+        } else {
+            keys_of(base)?
+        };
+        let listing = self
+            .call(
+                deadline,
+                Some(&token),
+                "GET",
+                &format!("{}/metadata/{base}?list=true", self.mount),
+                None,
+            )
+            .map_err(|f| self.error(f))?;
+        let children: Vec<String> = listing
+            .and_then(|l| l.0.pointer("/data/keys").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .filter(|k| !k.ends_with('/'))
+            .collect();
+        for child in children {
+            let path = [base, &child]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/");
+            names.extend(
+                keys_of(&path)?
+                    .into_iter()
+                    .map(|key| format!("{child}.{key}")),
+            );
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), Error> {
+        let (path, key) = self.location(&SecretRequest::new(name));
+        if let Some(cache) = &self.cache {
+            cache.evict(&format!("{}/data/{path}#{key}", self.mount));
+        }
+        self.update(&path, |data| match data.remove(&key) {
+            Some(mut removed) => {
+                wipe(&mut removed);
+                Ok(())
             }
+            None => Err(Error::NotFound {
+                name: name.to_owned(),
+                resolver: self.label.clone(),
+                tried: Vec::new(),
+            }),
+        })
+    }
+}
+
+/// A JSON answer of the server, its strings wiped when it is dropped: a KV answer holds every
+/// value of the secret, not only the one asked for.
+struct Json(Value);
+
+impl Drop for Json {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites every string in `value` with zeros.
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => zeroize::Zeroize::zeroize(text),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Retry(reason) | Self::Denied(reason) | Self::Broken(reason) => {
+                f.write_str(reason)
+            }
+            Self::Conflict => f.write_str("a check-and-set write lost to another writer"),
         }
     }
 }
@@ -560,6 +775,9 @@ fn errors(bytes: &[u8]) -> String {
         })
         .unwrap_or_default()
 }
+
+/// How many times a check-and-set write is tried against concurrent writers.
+const MAX_WRITE_ATTEMPTS: usize = 5;
 
 /// Answers larger than this are refused: a KV secret is small.
 const MAX_RESPONSE_BYTES: u64 = 16 << 20;

@@ -501,7 +501,16 @@ impl VaultProvider {
         change: impl Fn(&mut serde_json::Map<String, Value>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let full = format!("{}/data/{path}", self.mount);
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            if attempt > 0 {
+                // Writers that lost a race wait a random while, so they do not collide again.
+                let mut draw = [0u8; 2];
+                let _ = getrandom::fill(&mut draw);
+                let most = (10 * attempt as u64).min(200);
+                std::thread::sleep(Duration::from_millis(
+                    u64::from(u16::from_le_bytes(draw)) % most,
+                ));
+            }
             let deadline = Instant::now() + self.timeout;
             let token = self.token(deadline).map_err(|f| self.error(f))?;
             let current = self
@@ -777,7 +786,7 @@ fn errors(bytes: &[u8]) -> String {
 }
 
 /// How many times a check-and-set write is tried against concurrent writers.
-const MAX_WRITE_ATTEMPTS: usize = 5;
+const MAX_WRITE_ATTEMPTS: usize = 50;
 
 /// Answers larger than this are refused: a KV secret is small.
 const MAX_RESPONSE_BYTES: u64 = 16 << 20;

@@ -55,7 +55,7 @@ pub struct VaultProvider {
     agent: ureq::Agent,
     token: Mutex<Option<Token>>,
     cache: Option<ValueCache>,
-    /// The `X-Vault-Index` of this layer's last write, sent with every request so that a standby
+    /// The `X-Vault-Index` of this layer's last write, sent with every read so that a standby
     /// answers only once it has that write (read-your-writes across a cluster).
     index: Mutex<Option<String>>,
 }
@@ -210,6 +210,9 @@ impl VaultProvider {
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A standby redirects to the node it believes active, which in a failover may be the
+            // one that just died: redirects are answered by trying the next node instead.
+            .max_redirects(0)
             .tls_config(tls.build())
             .build()
             .new_agent();
@@ -369,12 +372,11 @@ impl VaultProvider {
         if let Some(namespace) = &self.namespace {
             request = request.header("X-Vault-Namespace", namespace.as_str());
         }
-        if let Some(index) = self
-            .index
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_deref()
-        {
+        // Reads only: a write is forwarded to the active node anyway, and a standby holding a
+        // write back until it has caught up with an index was seen answering 429 for seconds
+        // after a failover.
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(index) = index.filter(|_| method == "GET") {
             request = request.header("X-Vault-Index", index);
         }
         let request = request
@@ -415,8 +417,9 @@ impl VaultProvider {
             403 => Err(Failure::Denied(format!(
                 "{address}: permission denied on {path}"
             ))),
-            // A standby that has not caught up with `X-Vault-Index` answers 412 or 429.
-            412 | 429 | 500..=599 => {
+            // A standby that has not caught up with `X-Vault-Index` answers 412 or 429; one that
+            // does not forward redirects (307) to the active node.
+            307 | 308 | 412 | 429 | 500..=599 => {
                 Err(Failure::Retry(format!("HTTP {status}{}", errors(&bytes))))
             }
             400 if errors(&bytes).contains("check-and-set") => Err(Failure::Conflict),

@@ -122,7 +122,7 @@ impl fmt::Debug for SecretRecord {
 
 /// The kind of layer a record came from.
 ///
-/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`, or a third-party kind's
+/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `encrypted-file`, `default`, or a third-party kind's
 /// name. New built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -135,6 +135,8 @@ pub enum SecretSource {
     Keyring,
     /// A SOPS-encrypted file.
     Sops,
+    /// A ModelMesh-format encrypted file (`kind: encrypted-file`).
+    EncryptedFile,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -146,6 +148,7 @@ words!(SecretSource {
     Env => "env",
     Keyring => "keyring",
     Sops => "sops",
+    EncryptedFile => "encrypted-file",
     Default => "default";
     Self::Other(name) => name
 });
@@ -161,6 +164,7 @@ mod tests {
             SecretSource::Env,
             SecretSource::Keyring,
             SecretSource::Sops,
+            SecretSource::EncryptedFile,
             SecretSource::Default,
             SecretSource::Other("acme-vault"),
         ]
@@ -174,6 +178,7 @@ mod tests {
                 "env",
                 "keyring",
                 "sops",
+                "encrypted-file",
                 "default",
                 "acme-vault"
             ]

@@ -4,7 +4,7 @@
 //! and emoji names and values, empty and 10 KB values); a wrong passphrase, tampered data or a
 //! broken envelope is an error (exit 3) and a `set` then leaves the file's bytes unchanged; a
 //! missing file is skipped and `set` creates it with mode 0600; saves keep the salt and renew the
-//! nonce; a SIGKILLed writer leaves a whole file; xor files open only when allowed and never for
+//! nonce; a SIGKILLed writer leaves a whole file, and readers never see a partial one; xor files open only when allowed and never for
 //! writing; config errors name the key; no value reaches an error, a `Debug` or a log line.
 
 mod support;
@@ -742,12 +742,12 @@ fn sets_in_a_row_each_land() {
 
 #[test]
 fn a_killed_set_leaves_a_whole_file() {
-    const KILLS: u32 = 20;
+    const KILLS: u32 = 12;
     let sandbox = Sandbox::new();
     let file = sandbox.path().join("big.enc");
     let provider = EncryptedFileProvider::with_key(&file, key(FIXTURE_KEY));
-    // Large enough that a save takes a while (encrypt, check and write half a megabyte).
-    let filler = "x".repeat(500_000);
+    // Large enough that a save takes a while (encrypt, check and write 200 KB).
+    let filler = "x".repeat(200_000);
     provider
         .set("filler", SecretString::from(filler.as_str()))
         .unwrap();
@@ -772,8 +772,9 @@ fn a_killed_set_leaves_a_whole_file() {
     };
     // How long a child takes to start and land its first set, here and now.
     let started = Instant::now();
+    let before = std::fs::read(&file).unwrap();
     let mut child = spawn();
-    while victim() == 0 {
+    while std::fs::read(&file).unwrap() == before {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the child's set never landed"
@@ -783,12 +784,24 @@ fn a_killed_set_leaves_a_whole_file() {
     let first_set = started.elapsed();
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(victim() >= 1, "the first set did not land whole");
+    provider.set("victim", SecretString::from("v-0")).unwrap();
     let (mut rounds, mut landed) = (Vec::new(), 0);
     for kill in 1..=KILLS {
         // From before the first set lands to several sets later.
         let delay = first_set.mul_f64(2.0 * f64::from(kill - 1) / f64::from(KILLS));
         let mut child = spawn();
-        std::thread::sleep(delay);
+        // Until the kill, a reader keeps reading the file: it must always see a whole one.
+        let started = Instant::now();
+        while started.elapsed() < delay {
+            let bytes = std::fs::read(&file).unwrap();
+            let envelope: Result<Json, _> = serde_json::from_slice(&bytes);
+            assert!(
+                envelope.is_ok(),
+                "a reader saw a partial file ({} bytes)",
+                bytes.len()
+            );
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // A fresh reader: the file decrypts whole, every secret intact.

@@ -461,7 +461,9 @@ mod tests {
             [
                 ("env", "secret-cascade.env.v1"),
                 ("keyring", "secret-cascade.keyring.v1"),
-                ("sops", "secret-cascade.sops.v1")
+                ("sops", "secret-cascade.sops.v1"),
+                ("encrypted-file", "secret-cascade.encrypted-file.v1"),
+                ("modelmesh.encrypted-file.v1", "modelmesh.encrypted-file.v1")
             ]
         );
         let taken = registry

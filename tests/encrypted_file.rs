@@ -829,3 +829,47 @@ fn a_killed_set_leaves_a_whole_file() {
         );
     }
 }
+
+#[test]
+fn doctor_checks_the_file_mode_and_that_the_key_opens_it() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write_bytes(
+        "team.enc",
+        &std::fs::read(fixture("rawkey_mixed.enc")).unwrap(),
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let summary = |provider: &EncryptedFileProvider| -> Vec<(String, String)> {
+        provider
+            .diagnose()
+            .iter()
+            .map(|check| {
+                (
+                    format!("{} {}", check.status(), check.subject()),
+                    check.message().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let good = summary(&EncryptedFileProvider::with_key(&file, key(FIXTURE_KEY)));
+    assert_eq!(good[0].0, "warn file");
+    assert!(good[0].1.contains("chmod 600"), "{good:?}");
+    assert_eq!(
+        good[1],
+        ("ok decryption".to_owned(), "opens; 3 secrets".to_owned())
+    );
+    let wrong = summary(&EncryptedFileProvider::with_key(
+        &file,
+        key(&"1".repeat(64)),
+    ));
+    assert_eq!(wrong[1].0, "fail decryption");
+    assert!(
+        wrong[1].1.contains("passphrase or key is wrong"),
+        "{wrong:?}"
+    );
+    let missing = summary(&EncryptedFileProvider::with_key(
+        sandbox.path().join("no.enc"),
+        key(FIXTURE_KEY),
+    ));
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].0, "warn file");
+}

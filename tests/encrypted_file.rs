@@ -407,20 +407,7 @@ fn a_changed_file_is_read_again() {
 fn files_we_write_are_read_by_modelmesh() {
     let sandbox = Sandbox::new();
     let secrets = interop_secrets();
-    for (credential, file) in [
-        (
-            Credential::Passphrase("pässphrase ✓ 🔑"),
-            sandbox.path().join("ours-pass.enc"),
-        ),
-        (
-            Credential::Key(FIXTURE_KEY),
-            sandbox.path().join("ours-key.enc"),
-        ),
-    ] {
-        let provider = match credential {
-            Credential::Passphrase(p) => with_passphrase(&file, p),
-            Credential::Key(k) => EncryptedFileProvider::with_key(&file, key(k)),
-        };
+    for (credential, file, provider) in interop_layers(&sandbox, "ours") {
         for (name, value) in &secrets {
             provider
                 .set(name, SecretString::from(value.as_str()))
@@ -431,8 +418,6 @@ fn files_we_write_are_read_by_modelmesh() {
             secrets,
             "{credential:?}"
         );
-        // ASCII-only plaintext as Python writes it: modelmesh re-saving our file changes
-        // nothing but the nonce.
         assert_eq!(mode(&file), 0o600);
     }
 }
@@ -441,21 +426,8 @@ fn files_we_write_are_read_by_modelmesh() {
 fn files_modelmesh_writes_are_read_by_us() {
     let sandbox = Sandbox::new();
     let secrets = interop_secrets();
-    for (credential, file) in [
-        (
-            Credential::Passphrase("pässphrase ✓ 🔑"),
-            sandbox.path().join("mm-pass.enc"),
-        ),
-        (
-            Credential::Key(FIXTURE_KEY),
-            sandbox.path().join("mm-key.enc"),
-        ),
-    ] {
+    for (credential, file, provider) in interop_layers(&sandbox, "theirs") {
         modelmesh::write(&file, credential, &secrets);
-        let provider = match credential {
-            Credential::Passphrase(p) => with_passphrase(&file, p),
-            Credential::Key(k) => EncryptedFileProvider::with_key(&file, key(k)),
-        };
         for (name, expected) in &secrets {
             assert_eq!(
                 value(&provider, name).as_ref(),
@@ -472,6 +444,29 @@ fn files_modelmesh_writes_are_read_by_us() {
         more.push(("added".to_owned(), "later".to_owned()));
         assert_eq!(modelmesh::read(&file, credential), more);
     }
+}
+
+/// A passphrase layer (a passphrase with non-ASCII characters) and a raw-key layer, on files named
+/// `PREFIX-pass.enc` and `PREFIX-key.enc` that do not exist yet.
+fn interop_layers(
+    sandbox: &Sandbox,
+    prefix: &str,
+) -> [(Credential<'static>, PathBuf, EncryptedFileProvider); 2] {
+    const PASSPHRASE: &str = "pässphrase ✓ 🔑";
+    let pass = sandbox.path().join(format!("{prefix}-pass.enc"));
+    let raw = sandbox.path().join(format!("{prefix}-key.enc"));
+    [
+        (
+            Credential::Passphrase(PASSPHRASE),
+            pass.clone(),
+            with_passphrase(&pass, PASSPHRASE),
+        ),
+        (
+            Credential::Key(FIXTURE_KEY),
+            raw.clone(),
+            EncryptedFileProvider::with_key(&raw, key(FIXTURE_KEY)),
+        ),
+    ]
 }
 
 /// Unicode and emoji names and values, quotes and control characters, empty and 10 KB values.

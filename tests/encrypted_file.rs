@@ -363,10 +363,13 @@ fn saves_keep_the_salt_and_renew_the_nonce() {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
     let before = envelope(&file);
+    // modelmesh saves with the umask's mode; our save makes it private.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     provider.set("GREETING", SecretString::from("hi")).unwrap();
     let first = envelope(&file);
     provider.set("GREETING", SecretString::from("hi")).unwrap();
     let second = envelope(&file);
+    assert_eq!(mode(&file), 0o600);
     assert_eq!(before["salt"], first["salt"]);
     assert_eq!(first["salt"], second["salt"]);
     let nonce = |envelope: &serde_json::Map<String, Json>| {

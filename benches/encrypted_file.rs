@@ -4,7 +4,9 @@
 //! - pbkdf2 600k: the key derivation alone (`pbkdf2` + `sha2`), what a cold passphrase open pays;
 //! - cold open: a new layer each time, so the lookup reads the file, derives the key (passphrase,
 //!   600 000 rounds) or takes it (raw key), decrypts with AES-256-GCM and parses the JSON;
-//! - warm lookup: the decrypted map is kept and the file's identity checked (one `stat`).
+//! - warm lookup: the decrypted map is kept and the file's identity checked (one `stat`);
+//! - warm lookup with `cache_ttl_ms`: the value cache answers without looking at the file, as
+//!   ModelMesh's cache does.
 //!
 //! ModelMesh's side is `benches/modelmesh/encrypted_file_open.py`; results are in
 //! docs/performance.md.
@@ -77,6 +79,12 @@ fn lookups(c: &mut Criterion) {
     length(&warm, &passphrase_request);
     fast.bench_function("warm lookup", |b| {
         b.iter(|| length(&warm, black_box(&passphrase_request)))
+    });
+    // ModelMesh's own warm path: its value cache, no look at the file.
+    let cached = passphrase_layer().with_cache_ttl(Duration::from_secs(3600));
+    length(&cached, &passphrase_request);
+    fast.bench_function("warm lookup, cache_ttl_ms", |b| {
+        b.iter(|| length(&cached, black_box(&passphrase_request)))
     });
     fast.finish();
 }

@@ -48,7 +48,9 @@ use crate::error::{ConfigError, Error};
 use crate::options::{Context, quoted};
 use crate::provider::Provider;
 use crate::providers::modelmesh::ModelMeshLayer;
-use crate::providers::{EnvProvider, KeyringProvider, SopsProvider, VaultProvider};
+use crate::providers::{
+    EncryptedFileProvider, EnvProvider, KeyringProvider, SopsProvider, VaultProvider,
+};
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
 
@@ -90,7 +92,8 @@ impl Resolver {
 /// The kinds of layer a config file may name, each under its name (`sops`) and its connector id
 /// (`secret-cascade.sops.v1`), with the factory that builds it from its options.
 ///
-/// [`Registry::builtin`] has `env`, `keyring` and `sops`; [`Registry::register`] adds a kind of
+/// [`Registry::builtin`] has `env`, `keyring`, `sops` and `encrypted-file` (also as
+/// `modelmesh.encrypted-file.v1`); [`Registry::register`] adds a kind of
 /// your own. `examples/custom_provider.rs` is a complete one.
 pub struct Registry {
     kinds: Vec<Kind>,
@@ -113,7 +116,8 @@ impl<F> Factory for F where
 
 impl Registry {
     /// The built-in kinds: `env` (`secret-cascade.env.v1`), `keyring`
-    /// (`secret-cascade.keyring.v1`) and `sops` (`secret-cascade.sops.v1`).
+    /// (`secret-cascade.keyring.v1`), `sops` (`secret-cascade.sops.v1`), `encrypted-file`
+    /// (`secret-cascade.encrypted-file.v1`) and ModelMesh's `modelmesh.encrypted-file.v1`.
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         for result in [
@@ -157,6 +161,21 @@ impl Registry {
                         KeyringProvider::from_modelmesh_options,
                     )
                 })
+                .map(drop),
+            registry
+                .register(
+                    "encrypted-file",
+                    "secret-cascade.encrypted-file.v1",
+                    EncryptedFileProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register(
+                    // ModelMesh's id is the kind's only word: it has no short name there.
+                    "modelmesh.encrypted-file.v1",
+                    "modelmesh.encrypted-file.v1",
+                    EncryptedFileProvider::from_modelmesh_options,
+                )
                 .map(drop),
         ] {
             // The built-in names and ids are distinct, so registering them cannot collide.
@@ -475,6 +494,8 @@ mod tests {
             ("sops", "secret-cascade.sops.v1"),
             ("modelmesh.env.v1", "modelmesh.env.v1"),
             ("modelmesh.keyring.v1", "modelmesh.keyring.v1"),
+            ("encrypted-file", "secret-cascade.encrypted-file.v1"),
+            ("modelmesh.encrypted-file.v1", "modelmesh.encrypted-file.v1"),
         ] {
             assert!(names.contains(&kind), "{kind:?} in {names:?}");
         }

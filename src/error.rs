@@ -47,7 +47,10 @@ pub enum Error {
     /// A layer is present but answered with something unusable (for example an environment
     /// variable that is not valid UTF-8), or failed in its own way (a third-party layer's error,
     /// kept as the [`source`](std::error::Error::source)). Like `Decryption`, this stops the
-    /// chain.
+    /// chain. An `encrypted-file` layer whose file does not open (a wrong passphrase or key, a
+    /// modified file) is this variant, its source a
+    /// [`EncryptedFileError`](crate::providers::EncryptedFileError): `Decryption` carries the SOPS
+    /// format's own error type.
     #[error("layer `{layer}` failed: {reason}")]
     Provider {
         /// The layer's label, as in [`Attempt::layer`].

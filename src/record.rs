@@ -122,7 +122,7 @@ impl fmt::Debug for SecretRecord {
 
 /// The kind of layer a record came from.
 ///
-/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`, or a third-party kind's
+/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `encrypted-file`, `default`, or a third-party kind's
 /// name. New built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -137,6 +137,8 @@ pub enum SecretSource {
     Sops,
     /// A Vault or OpenBao server's KV engine.
     Vault,
+    /// A ModelMesh-format encrypted file (`kind: encrypted-file`).
+    EncryptedFile,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -149,6 +151,7 @@ words!(SecretSource {
     Keyring => "keyring",
     Sops => "sops",
     Vault => "vault",
+    EncryptedFile => "encrypted-file",
     Default => "default";
     Self::Other(name) => name
 });
@@ -164,6 +167,7 @@ mod tests {
             SecretSource::Env,
             SecretSource::Keyring,
             SecretSource::Sops,
+            SecretSource::EncryptedFile,
             SecretSource::Default,
             SecretSource::Other("acme-vault"),
         ]
@@ -177,6 +181,7 @@ mod tests {
                 "env",
                 "keyring",
                 "sops",
+                "encrypted-file",
                 "default",
                 "acme-vault"
             ]

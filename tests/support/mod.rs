@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod interop;
+pub mod modelmesh;
 pub mod openbao;
 pub mod plaintext_scan;
 pub mod secret_service;

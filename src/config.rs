@@ -47,7 +47,9 @@ use saphyr::{LoadableYamlNode, MarkedYaml};
 use crate::error::{ConfigError, Error};
 use crate::options::{Context, quoted};
 use crate::provider::Provider;
-use crate::providers::{EnvProvider, KeyringProvider, SopsProvider};
+use crate::providers::{
+    DotenvProvider, EnvProvider, JsonProvider, KeyringProvider, MemoryProvider, SopsProvider,
+};
 use crate::resolver::{Resolver, ResolverBuilder};
 
 pub use crate::options::Options;
@@ -88,7 +90,8 @@ impl Resolver {
 /// The kinds of layer a config file may name, each under its name (`sops`) and its connector id
 /// (`secret-cascade.sops.v1`), with the factory that builds it from its options.
 ///
-/// [`Registry::builtin`] has `env`, `keyring` and `sops`; [`Registry::register`] adds a kind of
+/// [`Registry::builtin`] has `env`, `keyring`, `sops`, `dotenv`, `json` and `memory` (and
+/// ModelMesh's ids for the last three); [`Registry::register`] adds a kind of
 /// your own. `examples/custom_provider.rs` is a complete one.
 pub struct Registry {
     kinds: Vec<Kind>,
@@ -111,7 +114,10 @@ impl<F> Factory for F where
 
 impl Registry {
     /// The built-in kinds: `env` (`secret-cascade.env.v1`), `keyring`
-    /// (`secret-cascade.keyring.v1`) and `sops` (`secret-cascade.sops.v1`).
+    /// (`secret-cascade.keyring.v1`), `sops` (`secret-cascade.sops.v1`), `dotenv`, `json` and
+    /// `memory` (`secret-cascade.dotenv.v1`, ...), and ModelMesh's `modelmesh.dotenv.v1`,
+    /// `modelmesh.json-secrets.v1` and `modelmesh.memory-secrets.v1`, which take ModelMesh's
+    /// option names and lookup rules.
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         for result in [
@@ -127,6 +133,47 @@ impl Registry {
                 .map(drop),
             registry
                 .register("sops", "secret-cascade.sops.v1", SopsProvider::from_options)
+                .map(drop),
+            registry
+                .register(
+                    "dotenv",
+                    "secret-cascade.dotenv.v1",
+                    DotenvProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register("json", "secret-cascade.json.v1", JsonProvider::from_options)
+                .map(drop),
+            registry
+                .register(
+                    "memory",
+                    "secret-cascade.memory.v1",
+                    MemoryProvider::from_options,
+                )
+                .map(drop),
+            // ModelMesh's connector ids: the same kinds, read with ModelMesh's option names and
+            // lookup rules (MODELMESH_REFERENCE.md §4-§6). The names are never written in a
+            // config file, so they carry ModelMesh's word for the kind.
+            registry
+                .register(
+                    "modelmesh-dotenv",
+                    "modelmesh.dotenv.v1",
+                    DotenvProvider::from_modelmesh_options,
+                )
+                .map(drop),
+            registry
+                .register(
+                    "modelmesh-json-secrets",
+                    "modelmesh.json-secrets.v1",
+                    JsonProvider::from_modelmesh_options,
+                )
+                .map(drop),
+            registry
+                .register(
+                    "modelmesh-memory-secrets",
+                    "modelmesh.memory-secrets.v1",
+                    MemoryProvider::from_modelmesh_options,
+                )
                 .map(drop),
         ] {
             // The built-in names and ids are distinct, so registering them cannot collide.

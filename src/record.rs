@@ -122,8 +122,8 @@ impl fmt::Debug for SecretRecord {
 
 /// The kind of layer a record came from.
 ///
-/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `default`, or a third-party kind's
-/// name. New built-in providers add variants, hence `#[non_exhaustive]`.
+/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `dotenv`, `json`, `memory`,
+/// `default`, or a third-party kind's name. New built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SecretSource {
@@ -135,6 +135,14 @@ pub enum SecretSource {
     Keyring,
     /// A SOPS-encrypted file.
     Sops,
+    /// A dotenv file (a value the dotenv layer took from the process environment is [`Env`]).
+    ///
+    /// [`Env`]: SecretSource::Env
+    Dotenv,
+    /// A JSON file.
+    Json,
+    /// Values held in memory, given in code or in the config file.
+    Memory,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -146,6 +154,9 @@ words!(SecretSource {
     Env => "env",
     Keyring => "keyring",
     Sops => "sops",
+    Dotenv => "dotenv",
+    Json => "json",
+    Memory => "memory",
     Default => "default";
     Self::Other(name) => name
 });
@@ -161,6 +172,9 @@ mod tests {
             SecretSource::Env,
             SecretSource::Keyring,
             SecretSource::Sops,
+            SecretSource::Dotenv,
+            SecretSource::Json,
+            SecretSource::Memory,
             SecretSource::Default,
             SecretSource::Other("acme-vault"),
         ]
@@ -174,6 +188,9 @@ mod tests {
                 "env",
                 "keyring",
                 "sops",
+                "dotenv",
+                "json",
+                "memory",
                 "default",
                 "acme-vault"
             ]

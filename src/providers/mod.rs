@@ -3,11 +3,18 @@
 //! Each file opens with what its config `kind` is, its options, how a name maps to the backend,
 //! and when it answers *unavailable* rather than failing.
 
+mod dotenv;
 mod env;
+mod json;
 mod keyring;
+mod memory;
+mod modelmesh;
 pub(crate) mod overrides;
 mod sops;
 
+pub use dotenv::DotenvProvider;
 pub use env::EnvProvider;
+pub use json::JsonProvider;
 pub use keyring::{Backend, KeyringProvider};
+pub use memory::MemoryProvider;
 pub use sops::SopsProvider;

@@ -152,25 +152,25 @@ impl Registry {
                 )
                 .map(drop),
             // ModelMesh's connector ids: the same kinds, read with ModelMesh's option names and
-            // lookup rules (MODELMESH_REFERENCE.md §4-§6). The names are never written in a
-            // config file, so they carry ModelMesh's word for the kind.
+            // lookup rules (MODELMESH_REFERENCE.md §4-§6). The id is also the name, so that an
+            // error listing the kinds shows the word a ModelMesh config holds.
             registry
                 .register(
-                    "modelmesh-dotenv",
+                    "modelmesh.dotenv.v1",
                     "modelmesh.dotenv.v1",
                     DotenvProvider::from_modelmesh_options,
                 )
                 .map(drop),
             registry
                 .register(
-                    "modelmesh-json-secrets",
+                    "modelmesh.json-secrets.v1",
                     "modelmesh.json-secrets.v1",
                     JsonProvider::from_modelmesh_options,
                 )
                 .map(drop),
             registry
                 .register(
-                    "modelmesh-memory-secrets",
+                    "modelmesh.memory-secrets.v1",
                     "modelmesh.memory-secrets.v1",
                     MemoryProvider::from_modelmesh_options,
                 )
@@ -491,7 +491,13 @@ mod tests {
             [
                 ("env", "secret-cascade.env.v1"),
                 ("keyring", "secret-cascade.keyring.v1"),
-                ("sops", "secret-cascade.sops.v1")
+                ("sops", "secret-cascade.sops.v1"),
+                ("dotenv", "secret-cascade.dotenv.v1"),
+                ("json", "secret-cascade.json.v1"),
+                ("memory", "secret-cascade.memory.v1"),
+                ("modelmesh.dotenv.v1", "modelmesh.dotenv.v1"),
+                ("modelmesh.json-secrets.v1", "modelmesh.json-secrets.v1"),
+                ("modelmesh.memory-secrets.v1", "modelmesh.memory-secrets.v1"),
             ]
         );
         let taken = registry

@@ -15,7 +15,7 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "providers:\n  - kind: nosuch\n",
         "at `providers[0].kind`",
-        "unknown provider kind `nosuch`; expected one of `env`, `keyring`, `sops`",
+        "unknown provider kind `nosuch`; expected one of `env`, `keyring`, `sops`, `dotenv`, `json`, `memory`, `modelmesh.dotenv.v1`, `modelmesh.json-secrets.v1`, `modelmesh.memory-secrets.v1`",
     ),
     (
         "providers:\n  - kind: keyring\n    backend: wallet\n",

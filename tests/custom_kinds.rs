@@ -146,7 +146,21 @@ fn a_kind_name_or_connector_id_cannot_be_registered_twice() {
             .is_err()
     );
     let kinds: Vec<_> = registry.kinds().map(|(name, _)| name).collect();
-    assert_eq!(kinds, ["env", "keyring", "sops", "vendor"]);
+    assert_eq!(
+        kinds,
+        [
+            "env",
+            "keyring",
+            "sops",
+            "dotenv",
+            "json",
+            "memory",
+            "modelmesh.dotenv.v1",
+            "modelmesh.json-secrets.v1",
+            "modelmesh.memory-secrets.v1",
+            "vendor"
+        ]
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! (`replicas.1.token`), `with_key_path(["hosts", "db.internal"])` reaches keys with dots. Values
 //! come back as the SOPS layer hands them out (they share the parser and the conversion): strings
 //! as they are, other scalars as text (`8080`, `true`, `0.125`), maps and lists as compact JSON; a
-//! `null` is a miss. Under ModelMesh's id a segment only ever names an object's key (ModelMesh has
+//! `null` is a miss. Unlike sops, which reads every JSON number as a float, whole numbers within
+//! the 64-bit range are kept exactly (`12345678901234567890`). Under ModelMesh's id a segment only ever names an object's key (ModelMesh has
 //! no list indexes: `arr.0` is a miss).
 //!
 //! A file that does not exist is *unavailable* (skipped, named in `NotFound`). One that exists but
@@ -40,7 +41,8 @@ use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::sops::Lookup;
-use crate::sops::stores::{ParseError, json};
+use crate::sops::stores::ParseError;
+use crate::sops::stores::json::{self, Numbers};
 use crate::sops::tree::Node;
 use crate::value_cache::ValueCache;
 
@@ -214,10 +216,11 @@ fn json_path(options: &mut Options<'_>) -> Result<String, ConfigError> {
     Ok(json_path)
 }
 
-/// The file's object. A UTF-8 byte order mark is skipped (serde_json refuses it).
+/// The file's object, whole numbers read exactly. A UTF-8 byte order mark is skipped (serde_json
+/// refuses it).
 fn parse(bytes: &[u8]) -> Result<Node, ParseError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    match json::parse(bytes)? {
+    match json::parse_with(bytes, Numbers::Exact)? {
         object @ Node::Map(_) => Ok(object),
         _ => Err(ParseError::NotAMap),
     }

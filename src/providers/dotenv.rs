@@ -57,6 +57,8 @@ pub struct DotenvProvider {
     file: ParsedFile<Entries>,
     override_env: bool,
     rules: Rules,
+    /// How [`Rules::Dotenv`] maps names: the env layer without a prefix, made once.
+    mapping: EnvProvider,
     cache: Option<ValueCache>,
 }
 
@@ -81,6 +83,7 @@ impl DotenvProvider {
             file: ParsedFile::new(path),
             override_env: false,
             rules: Rules::Dotenv,
+            mapping: EnvProvider::new(),
             cache: None,
         }
     }
@@ -107,7 +110,7 @@ impl DotenvProvider {
     /// (`DB__PASSWORD`), or verbatim under ModelMesh's rules.
     pub fn variable_name(&self, request: &SecretRequest) -> String {
         match self.rules {
-            Rules::Dotenv => EnvProvider::new().variable_name(request),
+            Rules::Dotenv => self.mapping.variable_name(request),
             Rules::ModelMesh => request.qualified_name(),
         }
     }

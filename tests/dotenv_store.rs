@@ -224,6 +224,10 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
         let resolver = one_layer(&sandbox, "modelmesh.dotenv.v1", options).unwrap();
         let found = value(&resolver, "SCDOTENV_DEFAULT_FILE").unwrap();
         assert_eq!(found.as_deref(), Some("beside-the-config"), "{options}");
+        // Verbatim names that no variable can have are misses, not panics.
+        for odd in ["NAME=WITH=EQUALS", "NUL\0IN_NAME"] {
+            assert_eq!(value(&resolver, odd).unwrap(), None);
+        }
     }
     for (kind, options, key) in [
         ("modelmesh.dotenv.v1", "    path: .env\n", "path"),

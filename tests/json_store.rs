@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use secret_cascade::providers::JsonProvider;
 use secret_cascade::{
-    Error, ExposeSecret, Outcome, Provider, Resolver, SecretRequest, SecretSource,
+    Error, ExposeSecret, Outcome, Provider, Resolver, SecretRequest, SecretSource, Status,
 };
 use support::{Sandbox, capture_logs, run};
 
@@ -324,4 +324,34 @@ fn no_value_reaches_an_error_debug_or_log() {
     for text in shown.iter().chain([&logs]) {
         assert!(!text.contains(CANARY), "{text}");
     }
+}
+
+#[test]
+fn doctor_reports_a_missing_a_broken_and_a_good_file() {
+    let sandbox = Sandbox::new();
+    let good = sandbox.write("good.json", r#"{"token": "x"}"#);
+    let resolver = Resolver::builder()
+        .provider(JsonProvider::new(sandbox.path().join("absent.json")))
+        .provider(JsonProvider::new(fixtures().join("duplicate_key.json")))
+        .provider(JsonProvider::new(&good))
+        .build();
+    let findings: Vec<Vec<(Status, String)>> = resolver
+        .diagnose()
+        .iter()
+        .map(|layer| {
+            let checks = layer.checks().iter();
+            checks
+                .map(|c| (c.status(), c.message().to_owned()))
+                .collect()
+        })
+        .collect();
+    let last = |layer: &Vec<(Status, String)>| layer.last().unwrap().clone();
+    assert_eq!(last(&findings[0]).0, Status::Fail);
+    assert!(last(&findings[0]).1.ends_with("absent.json does not exist"));
+    assert_eq!(last(&findings[1]).0, Status::Fail);
+    assert!(
+        last(&findings[1]).1.contains("not valid JSON: line 3"),
+        "{findings:?}"
+    );
+    assert_eq!(last(&findings[2]).0, Status::Ok, "{findings:?}");
 }

@@ -1,7 +1,8 @@
 //! The built-in layers, one file per source.
 //!
 //! Each file opens with what its config `kind` is, its options, how a name maps to the backend,
-//! and when it answers *unavailable* rather than failing.
+//! and when it answers *unavailable* rather than failing. `modelmesh` is not a source: it reads
+//! the options every ModelMesh connector id shares.
 
 mod dotenv;
 mod env;

@@ -150,6 +150,25 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
             "{error}"
         );
     }
+    for (options, key, message) in [
+        (
+            "    cache_ttl_ms: -1\n",
+            "cache_ttl_ms",
+            "expected a whole number of at least 0",
+        ),
+        (
+            "    cache_enabled: yes please\n",
+            "cache_enabled",
+            "expected true or false",
+        ),
+    ] {
+        let Err(Error::Config(error)) = one_layer(&sandbox, "modelmesh.memory-secrets.v1", options)
+        else {
+            panic!("accepted {options}");
+        };
+        assert_eq!(error.key(), Some(format!("providers[0].{key}").as_str()));
+        assert!(error.message().starts_with(message), "{error}");
+    }
     let logs = capture_logs(|| {
         one_layer(
             &sandbox,

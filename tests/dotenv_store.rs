@@ -17,15 +17,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dotenv")
 }
 
-/// A resolver with one layer of `kind`, its options given as YAML lines (indented four spaces).
-fn one_layer(sandbox: &Sandbox, kind: &str, options: &str) -> Result<Resolver, Error> {
-    let config = sandbox.write(
-        "secret-cascade.yml",
-        &format!("providers:\n  - kind: {kind}\n{options}"),
-    );
-    Resolver::from_config_file(config)
-}
-
 /// The value of `name`, `None` for a miss.
 fn value(resolver: &Resolver, name: &str) -> Result<Option<String>, Error> {
     let record = resolver.lookup(&SecretRequest::new(name))?;
@@ -61,11 +52,7 @@ fn every_case_reads_as_expected_under_both_rules() {
     let mut failures = Vec::new();
     for case in &cases {
         let beside = |suffix: &str| case.with_extension(suffix);
-        let ours = one_layer(
-            &sandbox,
-            "dotenv",
-            &format!("    path: '{}'\n", case.display()),
-        );
+        let ours = sandbox.one_layer("dotenv", &format!("    path: '{}'\n", case.display()));
         let ours = ours.unwrap();
         let (expected, error) = (beside("expected.json"), beside("error.txt"));
         if expected.exists() {
@@ -90,8 +77,7 @@ fn every_case_reads_as_expected_under_both_rules() {
         }
         let modelmesh = beside("modelmesh.json");
         if modelmesh.exists() {
-            let theirs = one_layer(
-                &sandbox,
+            let theirs = sandbox.one_layer(
                 "modelmesh.dotenv.v1",
                 &format!("    file_path: '{}'\n", case.display()),
             );
@@ -126,7 +112,7 @@ fn the_environment_wins_unless_override_env_says_the_file() {
                 "    {key}: '{}'\n    override_env: {override_env}\n",
                 file.display()
             );
-            let resolver = one_layer(&sandbox, kind, &options).unwrap();
+            let resolver = sandbox.one_layer(kind, &options).unwrap();
             let record = resolver.resolve(&SecretRequest::new(name)).unwrap();
             assert_eq!(
                 (record.expose_secret(), record.source()),
@@ -192,7 +178,7 @@ fn a_cached_value_outlives_an_edit_until_its_ttl_and_a_miss_is_never_cached() {
     let sandbox = Sandbox::new();
     let file = sandbox.write("app.env", "SCDOTENV_TTL=first\n");
     let options = format!("    path: '{}'\n    cache_ttl_ms: 400\n", file.display());
-    let resolver = one_layer(&sandbox, "dotenv", &options).unwrap();
+    let resolver = sandbox.one_layer("dotenv", &options).unwrap();
     assert_eq!(
         value(&resolver, "scdotenv_ttl").unwrap().as_deref(),
         Some("first")
@@ -221,7 +207,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
     let every_option = "    file_path: .env\n    override_env: true\n    cache_enabled: true\n    \
          cache_ttl_ms: 0\n    fail_on_missing: false\n    secrets:\n      ignored: ${env:NEVER_SET_ANYWHERE}\n";
     for options in ["", every_option] {
-        let resolver = one_layer(&sandbox, "modelmesh.dotenv.v1", options).unwrap();
+        let resolver = sandbox.one_layer("modelmesh.dotenv.v1", options).unwrap();
         let found = value(&resolver, "SCDOTENV_DEFAULT_FILE").unwrap();
         assert_eq!(found.as_deref(), Some("beside-the-config"), "{options}");
         // Verbatim names that no variable can have are misses, not panics.
@@ -243,7 +229,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
             "fail_on_missing",
         ),
     ] {
-        let Err(Error::Config(error)) = one_layer(&sandbox, kind, options) else {
+        let Err(Error::Config(error)) = sandbox.one_layer(kind, options) else {
             panic!("{kind} accepted {options}");
         };
         assert_eq!(error.key(), Some(format!("providers[0].{key}").as_str()));
@@ -254,8 +240,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
             "{error}"
         );
     }
-    let Err(Error::Config(error)) = one_layer(&sandbox, "dotenv", "    override_env: true\n")
-    else {
+    let Err(Error::Config(error)) = sandbox.one_layer("dotenv", "    override_env: true\n") else {
         panic!("a dotenv layer without a path was accepted");
     };
     assert!(error.message().contains("missing `path`"), "{error}");

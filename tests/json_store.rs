@@ -19,15 +19,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/json")
 }
 
-/// A resolver with one layer of `kind`, its options given as YAML lines (indented four spaces).
-fn one_layer(sandbox: &Sandbox, kind: &str, options: &str) -> Result<Resolver, Error> {
-    let config = sandbox.write(
-        "secret-cascade.yml",
-        &format!("providers:\n  - kind: {kind}\n{options}"),
-    );
-    Resolver::from_config_file(config)
-}
-
 fn value(resolver: &Resolver, request: &SecretRequest) -> Result<Option<String>, Error> {
     let record = resolver.lookup(request)?;
     Ok(record.map(|record| record.expose_secret().to_owned()))
@@ -44,7 +35,7 @@ fn compare(sandbox: &Sandbox, kind: &str, key: &str, file: &Path, expected: &Pat
             "    {key}: '{}'\n    json_path: '{json_path}'\n",
             file.display()
         );
-        let resolver = one_layer(sandbox, kind, &options).unwrap();
+        let resolver = sandbox.one_layer(kind, &options).unwrap();
         for (name, want) in lookups.as_object().unwrap() {
             let want = want.as_str().map(str::to_owned);
             match value(&resolver, &SecretRequest::new(name)) {
@@ -88,7 +79,7 @@ fn every_case_reads_as_expected_under_both_ids() {
                 )
             });
             let options = format!("    path: '{}'\n", case.display());
-            let resolver = one_layer(&sandbox, "json", &options).unwrap();
+            let resolver = sandbox.one_layer("json", &options).unwrap();
             match resolver.lookup(&SecretRequest::new("any.name")) {
                 Err(error @ Error::Provider { .. })
                     if error.to_string().contains(want.trim())
@@ -196,7 +187,7 @@ fn a_cached_value_outlives_an_edit_until_its_ttl_and_a_miss_is_never_cached() {
     ] {
         std::fs::write(&file, r#"{"token": "first"}"#).unwrap();
         let options = format!("    {key}: '{}'\n{ttl}", file.display());
-        let resolver = one_layer(&sandbox, kind, &options).unwrap();
+        let resolver = sandbox.one_layer(kind, &options).unwrap();
         let (token, later) = (SecretRequest::new("token"), SecretRequest::new("later"));
         assert_eq!(value(&resolver, &token).unwrap().as_deref(), Some("first"));
         assert_eq!(value(&resolver, &later).unwrap(), None);
@@ -229,7 +220,9 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
          cache_ttl_ms: 0\n    fail_on_missing: true\n    secrets:\n      x: ${{env:NEVER_SET_ANYWHERE}}\n",
         file.display()
     );
-    let resolver = one_layer(&sandbox, "modelmesh.json-secrets.v1", &every_option).unwrap();
+    let resolver = sandbox
+        .one_layer("modelmesh.json-secrets.v1", &every_option)
+        .unwrap();
     let found = value(&resolver, &SecretRequest::new("deep.x")).unwrap();
     assert_eq!(found.as_deref(), Some("y"));
     let path = format!("    path: '{}'\n", file.display());
@@ -250,7 +243,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
             "cache_enabled",
         ),
     ] {
-        let Err(Error::Config(error)) = one_layer(&sandbox, kind, &options) else {
+        let Err(Error::Config(error)) = sandbox.one_layer(kind, &options) else {
             panic!("{kind} accepted {options}");
         };
         assert_eq!(error.key(), Some(format!("providers[0].{key}").as_str()));
@@ -262,7 +255,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
         );
     }
     let Err(Error::Config(error)) =
-        one_layer(&sandbox, "json", &format!("{path}    json_path: a..b\n"))
+        sandbox.one_layer("json", &format!("{path}    json_path: a..b\n"))
     else {
         panic!("an empty json_path segment was accepted");
     };

@@ -11,15 +11,6 @@ use secret_cascade::{
 };
 use support::{Sandbox, capture_logs};
 
-/// A resolver with one layer of `kind`, its options given as YAML lines (indented four spaces).
-fn one_layer(sandbox: &Sandbox, kind: &str, options: &str) -> Result<Resolver, Error> {
-    let config = sandbox.write(
-        "secret-cascade.yml",
-        &format!("providers:\n  - kind: {kind}\n{options}"),
-    );
-    Resolver::from_config_file(config)
-}
-
 fn value(resolver: &Resolver, request: &SecretRequest) -> Option<String> {
     let record = resolver.lookup(request).unwrap();
     record.map(|record| record.expose_secret().to_owned())
@@ -35,7 +26,7 @@ fn config_values_expand_references_and_names_are_flat() {
     let secrets = "    secrets:\n      api.key: ${env:SCMEM_API_KEY}\n      token: ${file:token.txt}\n      \
          mixed: \"id-${env:SCMEM_API_KEY}\"\n      empty: \"\"\n";
     for kind in ["memory", "modelmesh.memory-secrets.v1"] {
-        let resolver = one_layer(&sandbox, kind, secrets).unwrap();
+        let resolver = sandbox.one_layer(kind, secrets).unwrap();
         let record = resolver.resolve(&SecretRequest::new("api.key")).unwrap();
         assert_eq!(record.expose_secret(), "from-the-environment");
         assert_eq!(record.source(), SecretSource::Memory);
@@ -79,7 +70,7 @@ fn a_bad_entry_is_a_config_error_naming_it() {
             "expected a mapping of names to strings, found a list",
         ),
     ] {
-        let Err(Error::Config(error)) = one_layer(&sandbox, "memory", options) else {
+        let Err(Error::Config(error)) = sandbox.one_layer("memory", options) else {
             panic!("accepted {options}");
         };
         assert_eq!(error.key(), Some(key), "{error}");
@@ -118,7 +109,9 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
     let sandbox = Sandbox::new();
     let every_option = "    secrets:\n      OPENAI_API_KEY: sk-test\n    cache_enabled: true\n    \
          cache_ttl_ms: 300000\n    fail_on_missing: true\n";
-    let resolver = one_layer(&sandbox, "modelmesh.memory-secrets.v1", every_option).unwrap();
+    let resolver = sandbox
+        .one_layer("modelmesh.memory-secrets.v1", every_option)
+        .unwrap();
     let (_, managed) = resolver.managed_layers().next().unwrap();
     let key = SecretRequest::new("OPENAI_API_KEY");
     assert_eq!(value(&resolver, &key).as_deref(), Some("sk-test"));
@@ -139,7 +132,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
         ("memory", "    cache_ttl_ms: 5\n", "cache_ttl_ms"),
         ("memory", "    fail_on_missing: false\n", "fail_on_missing"),
     ] {
-        let Err(Error::Config(error)) = one_layer(&sandbox, kind, options) else {
+        let Err(Error::Config(error)) = sandbox.one_layer(kind, options) else {
             panic!("{kind} accepted {options}");
         };
         assert_eq!(error.key(), Some(format!("providers[0].{key}").as_str()));
@@ -162,7 +155,7 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
             "expected true or false",
         ),
     ] {
-        let Err(Error::Config(error)) = one_layer(&sandbox, "modelmesh.memory-secrets.v1", options)
+        let Err(Error::Config(error)) = sandbox.one_layer("modelmesh.memory-secrets.v1", options)
         else {
             panic!("accepted {options}");
         };
@@ -170,12 +163,12 @@ fn modelmesh_options_are_read_and_unknown_ones_refused_naming_the_key() {
         assert!(error.message().starts_with(message), "{error}");
     }
     let logs = capture_logs(|| {
-        one_layer(
-            &sandbox,
-            "modelmesh.memory-secrets.v1",
-            "    fail_on_missing: false\n",
-        )
-        .unwrap();
+        sandbox
+            .one_layer(
+                "modelmesh.memory-secrets.v1",
+                "    fail_on_missing: false\n",
+            )
+            .unwrap();
     });
     assert!(logs.contains("fail_on_missing: false"), "{logs}");
 }

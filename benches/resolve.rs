@@ -3,10 +3,11 @@
 //! kstlib 3.8.2 on this machine kind: 0.95 µs from overrides, 2.3-3.5 µs from the environment
 //! (KSTLIB_REFERENCE.md). Results are recorded in docs/performance.md.
 
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use secret_cascade::providers::EnvProvider;
-use secret_cascade::{ExposeSecret, Resolver, SecretRequest};
-use std::hint::black_box;
+use secret_cascade::{Resolver, SecretRequest};
 
 fn layers(c: &mut Criterion) {
     // SAFETY: set before any benchmark runs; nothing else touches the environment.
@@ -36,19 +37,7 @@ fn layers(c: &mut Criterion) {
             SecretRequest::new("absent.name").with_default("fallback"),
         ),
     ];
-    let mut group = c.benchmark_group("resolve");
-    for (name, resolver, request) in &cases {
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                resolver
-                    .resolve(black_box(request))
-                    .unwrap()
-                    .expose_secret()
-                    .len()
-            })
-        });
-    }
-    group.finish();
+    support::lookups(c, "resolve", &cases);
 }
 
 criterion_group!(benches, layers);

@@ -8,15 +8,20 @@
 //! `cache.max_documents` with least-recently-used eviction. Concurrent misses on one file decrypt
 //! it once. Documents are handed out as `Arc`s and wiped when the last holder drops them, so an
 //! evicted or purged document is zeroized as soon as no lookup is using it.
+//!
+//! Plain files (dotenv, JSON) are held the same way, one per layer, in a [`ParsedFile`].
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::num::NonZeroUsize;
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use lru::LruCache;
 
+use crate::bounded_read::{self, ReadError};
+use crate::check::{self, Check};
+use crate::error::Error;
 use crate::sops::{DecryptionError, Document};
 
 /// What identifies a file's content without reading it.
@@ -181,6 +186,108 @@ impl std::fmt::Debug for DocumentCache {
             .field("documents", &entries.len())
             .field("max_documents", &entries.cap())
             .finish()
+    }
+}
+
+/// A plain file's parsed content (a dotenv or JSON layer's), read again when the file's identity
+/// changes, so that an edit is seen on the next lookup at the cost of one `stat`.
+pub(crate) struct ParsedFile<T> {
+    path: PathBuf,
+    current: RwLock<Option<(FileIdentity, Arc<T>)>>,
+}
+
+impl<T> ParsedFile<T> {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            current: RwLock::new(None),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The content: the one held while the file is unchanged, else the file read (at most
+    /// `limit` bytes) and given to `parse`. `Ok(None)` when the file does not exist. A failure is
+    /// not kept: the next call tries again.
+    pub(crate) fn get<E>(
+        &self,
+        limit: u64,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<Option<Arc<T>>, LoadError<E>> {
+        // The identity is taken before the read: a change in between leaves an old identity with
+        // new content, which the next call reads again, never the reverse.
+        let identity = match FileIdentity::of(&self.path) {
+            Ok(identity) => identity,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LoadError::Read(e.into())),
+        };
+        let held = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, content)) = held.as_ref().filter(|(known, _)| *known == identity) {
+            return Ok(Some(Arc::clone(content)));
+        }
+        drop(held);
+        let bytes = bounded_read::file(&self.path, limit).map_err(LoadError::Read)?;
+        let content = Arc::new(parse(&bytes).map_err(LoadError::Parse)?);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((identity, Arc::clone(&content)));
+        Ok(Some(content))
+    }
+
+    /// `doctor`'s findings: whether the file exists (`missing` when it does not), is private, and
+    /// parses. Read afresh, bypassing the content held; nothing in it is shown.
+    pub(crate) fn checks<E: std::fmt::Display>(
+        &self,
+        limit: u64,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+        missing: Check,
+    ) -> Vec<Check> {
+        let metadata = match std::fs::metadata(&self.path) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![missing],
+            Err(e) => {
+                let unreadable = format!("cannot read {}: {e}", self.path.display());
+                return vec![Check::fail("file", unreadable)];
+            }
+        };
+        let mut checks: Vec<Check> = check::private_file("file", &self.path, &metadata)
+            .into_iter()
+            .collect();
+        let parsed = bounded_read::file(&self.path, limit)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))
+            .and_then(|bytes| {
+                parse(&bytes)
+                    .map(drop)
+                    .map_err(|e| format!("{}: {e}", self.path.display()))
+            });
+        checks.push(match parsed {
+            Ok(()) => Check::ok("content", format!("{} parses", self.path.display())),
+            Err(reason) => Check::fail("content", reason),
+        });
+        checks
+    }
+}
+
+/// Why [`ParsedFile::get`] has no content: the file could not be read, or `parse` refused it.
+pub(crate) enum LoadError<E> {
+    Read(ReadError),
+    Parse(E),
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> LoadError<E> {
+    /// The lookup error of the layer `layer` reading `path`: [`Error::Provider`], which stops
+    /// the chain (exit 3), naming the file and, for a parse failure, the line.
+    pub(crate) fn into_error(self, layer: &str, path: &Path) -> Error {
+        let (reason, source): (String, Box<dyn std::error::Error + Send + Sync>) = match self {
+            Self::Read(e) => (format!("cannot read {}: {e}", path.display()), Box::new(e)),
+            Self::Parse(e) => (format!("{}: {e}", path.display()), Box::new(e)),
+        };
+        Error::Provider {
+            layer: layer.to_owned(),
+            reason,
+            source: Some(source),
+        }
     }
 }
 

@@ -49,7 +49,8 @@ use crate::options::{Context, quoted};
 use crate::provider::Provider;
 use crate::providers::modelmesh::ModelMeshLayer;
 use crate::providers::{
-    EncryptedFileProvider, EnvProvider, KeyringProvider, SopsProvider, VaultProvider,
+    DotenvProvider, EncryptedFileProvider, EnvProvider, JsonProvider, KeyringProvider,
+    MemoryProvider, SopsProvider, VaultProvider,
 };
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
@@ -92,8 +93,8 @@ impl Resolver {
 /// The kinds of layer a config file may name, each under its name (`sops`) and its connector id
 /// (`secret-cascade.sops.v1`), with the factory that builds it from its options.
 ///
-/// [`Registry::builtin`] has `env`, `keyring`, `sops` and `encrypted-file` (also as
-/// `modelmesh.encrypted-file.v1`); [`Registry::register`] adds a kind of
+/// [`Registry::builtin`] has the kinds of this crate (and ModelMesh's connector ids for those
+/// ModelMesh has); [`Registry::register`] adds a kind of
 /// your own. `examples/custom_provider.rs` is a complete one.
 pub struct Registry {
     kinds: Vec<Kind>,
@@ -115,9 +116,12 @@ impl<F> Factory for F where
 }
 
 impl Registry {
-    /// The built-in kinds: `env` (`secret-cascade.env.v1`), `keyring`
-    /// (`secret-cascade.keyring.v1`), `sops` (`secret-cascade.sops.v1`), `encrypted-file`
-    /// (`secret-cascade.encrypted-file.v1`) and ModelMesh's `modelmesh.encrypted-file.v1`.
+    /// The built-in kinds, each under its name and `secret-cascade.NAME.v1`: `env`, `keyring`,
+    /// `sops`, `vault`, `encrypted-file`, `dotenv`, `json`, `memory`; and ModelMesh's connector
+    /// ids (`modelmesh.env.v1`, `modelmesh.keyring.v1`, `modelmesh.encrypted-file.v1`,
+    /// `modelmesh.dotenv.v1`, `modelmesh.json-secrets.v1`, `modelmesh.memory-secrets.v1`), which
+    /// take ModelMesh's option names, defaults and lookup rules. A ModelMesh id is also the
+    /// kind's name, so that an error listing the kinds shows the word a ModelMesh config holds.
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         for result in [
@@ -141,27 +145,6 @@ impl Registry {
                     VaultProvider::from_options,
                 )
                 .map(drop),
-            // ModelMesh's ids, with its option names and lookup rules (providers/modelmesh.rs).
-            registry
-                .register("modelmesh.env.v1", "modelmesh.env.v1", |options| {
-                    ModelMeshLayer::read(
-                        options,
-                        SecretSource::Env,
-                        false,
-                        EnvProvider::from_modelmesh_options,
-                    )
-                })
-                .map(drop),
-            registry
-                .register("modelmesh.keyring.v1", "modelmesh.keyring.v1", |options| {
-                    ModelMeshLayer::read(
-                        options,
-                        SecretSource::Keyring,
-                        false,
-                        KeyringProvider::from_modelmesh_options,
-                    )
-                })
-                .map(drop),
             registry
                 .register(
                     "encrypted-file",
@@ -171,10 +154,80 @@ impl Registry {
                 .map(drop),
             registry
                 .register(
-                    // ModelMesh's id is the kind's only word: it has no short name there.
+                    "dotenv",
+                    "secret-cascade.dotenv.v1",
+                    DotenvProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register("json", "secret-cascade.json.v1", JsonProvider::from_options)
+                .map(drop),
+            registry
+                .register(
+                    "memory",
+                    "secret-cascade.memory.v1",
+                    MemoryProvider::from_options,
+                )
+                .map(drop),
+            // ModelMesh's ids (providers/modelmesh.rs has the options they share).
+            registry
+                .register("modelmesh.env.v1", "modelmesh.env.v1", |options| {
+                    ModelMeshLayer::read(
+                        options,
+                        SecretSource::Env,
+                        EnvProvider::from_modelmesh_options,
+                    )
+                })
+                .map(drop),
+            registry
+                .register("modelmesh.keyring.v1", "modelmesh.keyring.v1", |options| {
+                    ModelMeshLayer::read(
+                        options,
+                        SecretSource::Keyring,
+                        KeyringProvider::from_modelmesh_options,
+                    )
+                })
+                .map(drop),
+            registry
+                .register(
                     "modelmesh.encrypted-file.v1",
                     "modelmesh.encrypted-file.v1",
                     EncryptedFileProvider::from_modelmesh_options,
+                )
+                .map(drop),
+            registry
+                .register("modelmesh.dotenv.v1", "modelmesh.dotenv.v1", |options| {
+                    ModelMeshLayer::around(
+                        options,
+                        SecretSource::Dotenv,
+                        DotenvProvider::from_modelmesh_options,
+                    )
+                })
+                .map(drop),
+            registry
+                .register(
+                    "modelmesh.json-secrets.v1",
+                    "modelmesh.json-secrets.v1",
+                    |options| {
+                        ModelMeshLayer::around(
+                            options,
+                            SecretSource::Json,
+                            JsonProvider::from_modelmesh_options,
+                        )
+                    },
+                )
+                .map(drop),
+            registry
+                .register(
+                    "modelmesh.memory-secrets.v1",
+                    "modelmesh.memory-secrets.v1",
+                    |options| {
+                        ModelMeshLayer::around(
+                            options,
+                            SecretSource::Memory,
+                            MemoryProvider::from_modelmesh_options,
+                        )
+                    },
                 )
                 .map(drop),
         ] {
@@ -489,15 +542,30 @@ mod tests {
         let mut registry = Registry::builtin();
         let names: Vec<_> = registry.kinds().collect();
         for kind in [
-            ("env", "secret-cascade.env.v1"),
-            ("keyring", "secret-cascade.keyring.v1"),
-            ("sops", "secret-cascade.sops.v1"),
-            ("modelmesh.env.v1", "modelmesh.env.v1"),
-            ("modelmesh.keyring.v1", "modelmesh.keyring.v1"),
-            ("encrypted-file", "secret-cascade.encrypted-file.v1"),
-            ("modelmesh.encrypted-file.v1", "modelmesh.encrypted-file.v1"),
+            "env",
+            "keyring",
+            "sops",
+            "vault",
+            "encrypted-file",
+            "dotenv",
+            "json",
+            "memory",
         ] {
-            assert!(names.contains(&kind), "{kind:?} in {names:?}");
+            let id = format!("secret-cascade.{kind}.v1");
+            assert!(
+                names.iter().any(|(n, c)| *n == kind && *c == id),
+                "{kind} in {names:?}"
+            );
+        }
+        for id in [
+            "modelmesh.env.v1",
+            "modelmesh.keyring.v1",
+            "modelmesh.encrypted-file.v1",
+            "modelmesh.dotenv.v1",
+            "modelmesh.json-secrets.v1",
+            "modelmesh.memory-secrets.v1",
+        ] {
+            assert!(names.contains(&(id, id)), "{id} in {names:?}");
         }
         let taken = registry
             .register("env", "other.v1", EnvProvider::from_options)

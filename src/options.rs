@@ -140,19 +140,65 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// A whole number of at least 0 at `key`.
-    pub fn non_negative_integer(&mut self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+    /// A whole number of at least 0 at `key` (ModelMesh's `cache_ttl_ms: 0`, "no reuse").
+    pub fn whole_number(&mut self, key: &'static str) -> Result<Option<u64>, ConfigError> {
         match self.take(key) {
             None => Ok(None),
             Some(MarkedYaml {
                 data: YamlData::Value(Scalar::Integer(n)),
                 ..
-            }) => match u64::try_from(*n) {
-                Ok(n) => Ok(Some(n)),
-                Err(_) => Err(self.error(Some(key), "expected a whole number of at least 0")),
-            },
+            }) => u64::try_from(*n)
+                .map(Some)
+                .map_err(|_| self.error(Some(key), "expected a whole number of at least 0")),
             Some(other) => Err(self.expected(key, other, "a whole number of at least 0")),
         }
+    }
+
+    /// The mapping at `key` of names to strings (the memory kind's `secrets:`), in the file's
+    /// order; empty when `key` is absent. Each value is expanded like [`Options::secret`] (references such as `${env:X}`) into
+    /// a buffer wiped on drop; a value that is not a string is an error naming its name. Names
+    /// are taken as written.
+    pub fn secret_map(
+        &mut self,
+        key: &'static str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, ConfigError> {
+        let Some(node) = self.take(key) else {
+            return Ok(Vec::new());
+        };
+        let YamlData::Mapping(mapping) = &node.data else {
+            return Err(self.expected(key, node, "a mapping of names to strings"));
+        };
+        mapping
+            .iter()
+            .map(|(name, value)| {
+                let YamlData::Value(Scalar::String(name)) = &name.data else {
+                    let found = kind_of(name);
+                    return Err(
+                        self.error(Some(key), format!("names must be strings, found {found}"))
+                    );
+                };
+                let at = format!("{key}.{name}");
+                match &value.data {
+                    YamlData::Value(Scalar::String(text)) => {
+                        Ok((name.to_string(), self.expand(&at, text)?))
+                    }
+                    _ => Err(self.error(
+                        Some(&at),
+                        format!(
+                            "expected a string (quote numbers), found {}",
+                            kind_of(value)
+                        ),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Accepts `key` with whatever value, unread: an option another tool's config may carry that
+    /// this kind has no use for (ModelMesh's `secrets` on its file stores, which ModelMesh
+    /// ignores too). Its references are not expanded.
+    pub fn ignore(&mut self, key: &'static str) {
+        self.take(key);
     }
 
     /// `true` or `false` at `key`.

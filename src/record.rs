@@ -122,8 +122,9 @@ impl fmt::Debug for SecretRecord {
 
 /// The kind of layer a record came from.
 ///
-/// Shown (`Display`) as `override`, `env`, `keyring`, `sops`, `encrypted-file`, `default`, or a third-party kind's
-/// name. New built-in providers add variants, hence `#[non_exhaustive]`.
+/// Shown (`Display`) as the kind's word (`override`, `env`, `keyring`, `sops`, `vault`,
+/// `encrypted-file`, `dotenv`, `json`, `memory`, `default`) or a third-party kind's name. New
+/// built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SecretSource {
@@ -139,6 +140,14 @@ pub enum SecretSource {
     Vault,
     /// A ModelMesh-format encrypted file (`kind: encrypted-file`).
     EncryptedFile,
+    /// A dotenv file (a value the dotenv layer took from the process environment is [`Env`]).
+    ///
+    /// [`Env`]: SecretSource::Env
+    Dotenv,
+    /// A JSON file.
+    Json,
+    /// Values held in memory, given in code or in the config file.
+    Memory,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -152,6 +161,9 @@ words!(SecretSource {
     Sops => "sops",
     Vault => "vault",
     EncryptedFile => "encrypted-file",
+    Dotenv => "dotenv",
+    Json => "json",
+    Memory => "memory",
     Default => "default";
     Self::Other(name) => name
 });
@@ -167,7 +179,11 @@ mod tests {
             SecretSource::Env,
             SecretSource::Keyring,
             SecretSource::Sops,
+            SecretSource::Vault,
             SecretSource::EncryptedFile,
+            SecretSource::Dotenv,
+            SecretSource::Json,
+            SecretSource::Memory,
             SecretSource::Default,
             SecretSource::Other("acme-vault"),
         ]
@@ -181,7 +197,11 @@ mod tests {
                 "env",
                 "keyring",
                 "sops",
+                "vault",
                 "encrypted-file",
+                "dotenv",
+                "json",
+                "memory",
                 "default",
                 "acme-vault"
             ]

@@ -158,25 +158,14 @@ impl Provider for EnvProvider {
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
         let variable = self.variable_name(request);
-        let Some(raw) = std::env::var_os(&variable) else {
-            return Ok(Answer::Miss(format!("{variable} is not set").into()));
-        };
-        let value = match String::from_utf8(raw.into_encoded_bytes()) {
-            Ok(text) => text,
-            Err(not_utf8) => {
-                drop(Zeroizing::new(not_utf8.into_bytes()));
-                return Err(Error::Provider {
-                    layer: self.label().to_owned(),
-                    reason: format!("{variable} is set but its value is not valid UTF-8"),
-                    source: None,
-                });
-            }
-        };
-        Ok(Answer::Hit(SecretRecord::new(
-            into_secret(value),
-            SecretSource::Env,
-            Metadata::new().with("variable", variable),
-        )))
+        Ok(match read_variable(&variable, self.label())? {
+            Some(value) => Answer::Hit(SecretRecord::new(
+                value,
+                SecretSource::Env,
+                Metadata::new().with("variable", variable),
+            )),
+            None => Answer::Miss(format!("{variable} is not set").into()),
+        })
     }
 
     /// Counts the variables that start with the prefix (names only; no value is read). None is
@@ -213,6 +202,26 @@ impl Provider for EnvProvider {
         } else {
             Check::ok("variables", message)
         }]
+    }
+}
+
+/// The value of the environment variable `variable`, `None` when it is not set; one that is set
+/// but not UTF-8 is an [`Error::Provider`] of `layer`. Shared with the dotenv layer, which consults
+/// the environment too.
+pub(crate) fn read_variable(variable: &str, layer: &str) -> Result<Option<SecretString>, Error> {
+    let Some(raw) = std::env::var_os(variable) else {
+        return Ok(None);
+    };
+    match String::from_utf8(raw.into_encoded_bytes()) {
+        Ok(text) => Ok(Some(into_secret(text))),
+        Err(not_utf8) => {
+            drop(Zeroizing::new(not_utf8.into_bytes()));
+            Err(Error::Provider {
+                layer: layer.to_owned(),
+                reason: format!("{variable} is set but its value is not valid UTF-8"),
+                source: None,
+            })
+        }
     }
 }
 

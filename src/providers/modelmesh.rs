@@ -12,6 +12,10 @@
 //! - `secrets`: accepted and ignored, as ModelMesh's stores other than the memory store ignore it.
 //!
 //! `set` and `delete` of a layer that can be written evict the name from the cache.
+//!
+//! Env and keyring layers get all of this from [`ModelMeshLayer::read`]; the file kinds keep their
+//! own value cache ([`common_options`]) and get `fail_on_missing` from [`ModelMeshLayer::around`];
+//! the encrypted-file kind reads all three itself.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -34,34 +38,52 @@ pub(crate) struct ModelMeshLayer {
 
 impl ModelMeshLayer {
     /// Builds the inner layer with `build` (which reads the kind's own ModelMesh options), then
-    /// reads the common ones. `reads_secrets`: the inner kind uses `secrets` itself (the memory
-    /// store).
+    /// reads the common ones: the value cache and `fail_on_missing`; `secrets` is ignored.
     pub(crate) fn read<P: Provider + 'static>(
         options: &mut Options<'_>,
         source: SecretSource,
-        reads_secrets: bool,
         build: impl FnOnce(&mut Options<'_>) -> Result<P, ConfigError>,
     ) -> Result<Self, ConfigError> {
         let inner = build(options)?;
-        if !reads_secrets && options.section("secrets")?.is_some() {
-            tracing::debug!(
-                layer = inner.label(),
-                "`secrets` is ignored by this store, as in ModelMesh"
-            );
-        }
-        let enabled = options.boolean("cache_enabled")?.unwrap_or(true);
-        let ttl_ms = options
-            .non_negative_integer("cache_ttl_ms")?
-            .unwrap_or(DEFAULT_TTL_MS);
-        let cache = (enabled && ttl_ms > 0)
-            .then(|| ValueCache::new(std::time::Duration::from_millis(ttl_ms)));
+        options.ignore("secrets");
+        let cache = common_options(options)?;
+        Self::new(Box::new(inner), source, cache, options)
+    }
+
+    /// Like [`ModelMeshLayer::read`] for a kind that reads the cache options itself (with
+    /// [`common_options`]) and `secrets` as it needs: only `fail_on_missing` is added.
+    pub(crate) fn around<P: Provider + 'static>(
+        options: &mut Options<'_>,
+        source: SecretSource,
+        build: impl FnOnce(&mut Options<'_>) -> Result<P, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let inner = build(options)?;
+        Self::new(Box::new(inner), source, None, options)
+    }
+
+    fn new(
+        inner: Box<dyn Provider>,
+        source: SecretSource,
+        cache: Option<ValueCache>,
+        options: &mut Options<'_>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
-            inner: Box::new(inner),
+            inner,
             source,
             cache,
             fail_on_missing: options.boolean("fail_on_missing")?.unwrap_or(true),
         })
     }
+}
+
+/// Reads `cache_enabled` (default `true`) and `cache_ttl_ms` (default 300000; `0` keeps nothing):
+/// the layer's value cache, or `None` when caching is off.
+pub(crate) fn common_options(options: &mut Options<'_>) -> Result<Option<ValueCache>, ConfigError> {
+    let enabled = options.boolean("cache_enabled")?.unwrap_or(true);
+    let ttl_ms = options
+        .whole_number("cache_ttl_ms")?
+        .unwrap_or(DEFAULT_TTL_MS);
+    Ok((enabled && ttl_ms > 0).then(|| ValueCache::new(std::time::Duration::from_millis(ttl_ms))))
 }
 
 impl Provider for ModelMeshLayer {

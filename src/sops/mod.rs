@@ -17,7 +17,7 @@ mod keys;
 mod metadata;
 mod scalar;
 pub(crate) mod stores;
-mod tree;
+pub(crate) mod tree;
 
 use std::fmt;
 use std::path::Path;
@@ -207,19 +207,11 @@ pub enum Lookup {
     Missing,
 }
 
-impl Document {
-    /// The store the document was read from.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
-    /// The value at `path` (map keys; a numeric segment indexes a list), searching the documents
-    /// of a multi-document file in order.
-    pub fn lookup(&self, path: &[&str]) -> Lookup {
-        let found = self
-            .branches
-            .iter()
-            .find_map(|branch| branch.at(path.iter().copied()));
+impl Lookup {
+    /// What a lookup gives for the node a path reached (`None`: nothing there): a scalar as text
+    /// (a boolean as `true`/`false`), a map or list as compact JSON, a null as [`Lookup::Null`].
+    /// The JSON layer shares it, so both layers hand out values alike.
+    pub(crate) fn of(found: Option<&Node>) -> Self {
         match found {
             None => Lookup::Missing,
             Some(Node::Null | Node::Comment(_)) => Lookup::Null,
@@ -234,6 +226,23 @@ impl Document {
             Some(Node::Leaf(leaf)) => Lookup::Value(Zeroizing::new(leaf.bytes.to_vec())),
             Some(tree) => Lookup::Value(stores::json::compact(tree)),
         }
+    }
+}
+
+impl Document {
+    /// The store the document was read from.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The value at `path` (map keys; a numeric segment indexes a list), searching the documents
+    /// of a multi-document file in order.
+    pub fn lookup(&self, path: &[&str]) -> Lookup {
+        Lookup::of(
+            self.branches
+                .iter()
+                .find_map(|branch| branch.at(path.iter().copied())),
+        )
     }
 
     /// The whole document written in `format` (sops's `--output-type`), optionally only the

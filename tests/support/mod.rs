@@ -51,6 +51,20 @@ impl Sandbox {
         path
     }
 
+    /// A resolver from `secret-cascade.yml` written here with one layer of `kind`, its options
+    /// given as YAML lines indented by four spaces (`"    path: a.env\n"`).
+    pub fn one_layer(
+        &self,
+        kind: &str,
+        options: &str,
+    ) -> Result<secret_cascade::Resolver, secret_cascade::Error> {
+        let config = self.write(
+            "secret-cascade.yml",
+            &format!("providers:\n  - kind: {kind}\n{options}"),
+        );
+        secret_cascade::Resolver::from_config_file(config)
+    }
+
     /// The built `secret-cascade` binary, run inside the sandbox with a clean config environment.
     pub fn cli(&self) -> Command {
         let mut cmd = Command::cargo_bin("secret-cascade").expect("binary built");

@@ -12,8 +12,22 @@ use crate::sops::scalar::{format_float, json_float};
 use crate::sops::tree::{KeySet, Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &[u8]) -> Result<Node, ParseError> {
+    parse_with(text, Numbers::Floats)
+}
+
+/// How whole numbers are read: as floats, as sops reads every JSON number (`12345678901234567890`
+/// becomes `12345678901234567000`), or exactly, as the JSON layer reads them (integers within the
+/// 64-bit range; larger ones and fractions are floats either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Numbers {
+    Exact,
+    Floats,
+}
+
+/// Parses `text` with whole numbers read as `numbers` says.
+pub(crate) fn parse_with(text: &[u8], numbers: Numbers) -> Result<Node, ParseError> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
-    let node = NodeSeed
+    let node = NodeSeed(numbers)
         .deserialize(&mut deserializer)
         .and_then(|node| deserializer.end().map(|()| node))
         .map_err(|e| ParseError::Syntax {
@@ -38,17 +52,17 @@ fn describe(error: &serde_json::Error) -> &'static str {
     }
 }
 
-struct NodeSeed;
+struct NodeSeed(Numbers);
 
 impl<'de> DeserializeSeed<'de> for NodeSeed {
     type Value = Node;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+        deserializer.deserialize_any(NodeVisitor(self.0))
     }
 }
 
-struct NodeVisitor;
+struct NodeVisitor(Numbers);
 
 impl<'de> Visitor<'de> for NodeVisitor {
     type Value = Node;
@@ -69,11 +83,17 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Node, E> {
-        self.visit_f64(value as f64)
+        match self.0 {
+            Numbers::Exact => Ok(Node::Leaf(Leaf::new(Kind::Int, value.to_string()))),
+            Numbers::Floats => self.visit_f64(value as f64),
+        }
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<Node, E> {
-        self.visit_f64(value as f64)
+        match self.0 {
+            Numbers::Exact => Ok(Node::Leaf(Leaf::new(Kind::Int, value.to_string()))),
+            Numbers::Floats => self.visit_f64(value as f64),
+        }
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Node, E> {
@@ -86,7 +106,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(NodeSeed)? {
+        while let Some(item) = seq.next_element_seed(NodeSeed(self.0))? {
             items.push(item);
         }
         Ok(Node::List(items))
@@ -99,7 +119,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
             if !keys.is_new(&key, &entries) {
                 return Err(de::Error::custom("duplicated key"));
             }
-            let value = map.next_value_seed(NodeSeed)?;
+            let value = map.next_value_seed(NodeSeed(self.0))?;
             entries.push((key, value));
         }
         Ok(Node::Map(entries))

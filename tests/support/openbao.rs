@@ -156,3 +156,238 @@ impl Drop for DevServer {
         let _ = self.child.wait();
     }
 }
+
+/// A 3-node OpenBao Raft cluster on 127.0.0.1 (tests/openbao/raft-node.hcl), initialised,
+/// unsealed, with KV v2 at `secret/`. Every node is killed and reaped on drop.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    nodes: Vec<Node>,
+    unseal_key: String,
+    /// The root token.
+    pub token: String,
+}
+
+/// One node: its API address and its process, if running.
+pub struct Node {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Cluster {
+    /// Starts three nodes, initialises the first, joins the others, enables KV v2; about 25 s.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openbao/raft-node.hcl"),
+        )
+        .unwrap();
+        let nodes = (1..=3)
+            .map(|n| {
+                let (api, cluster) = (free_port(), free_port());
+                let data = dir.path().join(format!("n{n}"));
+                std::fs::create_dir(&data).unwrap();
+                let config = dir.path().join(format!("n{n}.hcl"));
+                let text = template
+                    .replace("{data}", &data.display().to_string())
+                    .replace("{node}", &format!("n{n}"))
+                    .replace("{api_port}", &api.to_string())
+                    .replace("{cluster_port}", &cluster.to_string());
+                std::fs::write(&config, text).unwrap();
+                Node {
+                    address: format!("http://127.0.0.1:{api}"),
+                    config,
+                    child: None,
+                }
+            })
+            .collect();
+        let mut cluster = Self {
+            dir,
+            nodes,
+            unseal_key: String::new(),
+            token: String::new(),
+        };
+        cluster.spawn(0);
+        cluster.wait_health(0, &[501], Duration::from_secs(30));
+        let init = cluster.bao(
+            0,
+            &[
+                "operator",
+                "init",
+                "-key-shares=1",
+                "-key-threshold=1",
+                "-format=json",
+            ],
+        );
+        let init: serde_json::Value = serde_json::from_str(&init).expect("init prints JSON");
+        cluster.unseal_key = init["unseal_keys_b64"][0].as_str().unwrap().to_owned();
+        cluster.token = init["root_token"].as_str().unwrap().to_owned();
+        cluster.unseal(0);
+        cluster.wait_health(0, &[200], Duration::from_secs(30));
+        for n in 1..3 {
+            cluster.spawn(n);
+            cluster.wait_health(n, &[501, 503], Duration::from_secs(30));
+            let leader = cluster.nodes[0].address.clone();
+            cluster.bao(n, &["operator", "raft", "join", &leader]);
+            cluster.unseal(n);
+            cluster.wait_health(n, &[429], Duration::from_secs(60));
+        }
+        // The joined nodes vote only once autopilot promotes them (about 10 s): until then the
+        // loss of the leader would leave no quorum.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let state = cluster.bao(
+                0,
+                &["operator", "raft", "autopilot", "state", "-format=json"],
+            );
+            let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+            if state["FailureTolerance"].as_u64().unwrap_or(0) >= 1 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "autopilot never reached failure tolerance 1"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        cluster.bao(0, &["secrets", "enable", "-path=secret", "kv-v2"]);
+        // Standbys answer 400 "Waiting for the primary to upgrade" for a moment after that.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        'settle: loop {
+            let ready =
+                (0..3).all(|n| matches!(cluster.api(n, "GET", "secret/config", None).0, 200 | 404));
+            if ready {
+                break 'settle;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "KV v2 never became ready on every node"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        cluster
+    }
+
+    /// The nodes' addresses, in order.
+    pub fn addresses(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.address.clone()).collect()
+    }
+
+    /// The index of the active node, if one is active.
+    pub fn leader(&self) -> Option<usize> {
+        (0..3).find(|&n| self.nodes[n].child.is_some() && self.health(n) == 200)
+    }
+
+    /// SIGKILLs node `n` (and reaps it).
+    pub fn kill(&mut self, n: usize) {
+        if let Some(mut child) = self.nodes[n].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `n` again and unseals it; it rejoins as a standby.
+    pub fn restart(&mut self, n: usize) {
+        self.spawn(n);
+        self.wait_health(n, &[503, 501], Duration::from_secs(30));
+        self.unseal(n);
+    }
+
+    /// Stops every node.
+    pub fn stop_all(&mut self) {
+        for n in 0..3 {
+            self.kill(n);
+        }
+    }
+
+    fn spawn(&mut self, n: usize) {
+        let log = std::fs::File::create(self.dir.path().join(format!("n{}.log", n + 1))).unwrap();
+        let child = Command::new(bao_bin())
+            .args(["server", "-config"])
+            .arg(&self.nodes[n].config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("bao server starts");
+        self.nodes[n].child = Some(child);
+    }
+
+    fn unseal(&self, n: usize) {
+        self.bao(n, &["operator", "unseal", &self.unseal_key]);
+    }
+
+    /// Runs `bao ARGS` against node `n` with the root token; its stdout.
+    fn bao(&self, n: usize, args: &[&str]) -> String {
+        let output = Command::new(bao_bin())
+            .args(args)
+            .env("BAO_ADDR", &self.nodes[n].address)
+            .env("BAO_TOKEN", &self.token)
+            .env_remove("VAULT_TOKEN")
+            .output()
+            .expect("bao runs");
+        assert!(
+            output.status.success(),
+            "bao {} on n{}: {}",
+            args.first().unwrap_or(&""),
+            n + 1,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn health(&self, n: usize) -> u16 {
+        self.api(n, "GET", "sys/health", None).0
+    }
+
+    fn wait_health(&self, n: usize, wanted: &[u16], limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.health(n);
+            if wanted.contains(&status) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "n{} answered {status} to its health check, not {wanted:?}",
+                n + 1
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn api(
+        &self,
+        n: usize,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .new_agent();
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}/v1/{path}", self.nodes[n].address))
+            .header("X-Vault-Token", &self.token)
+            .body(body.map(|b| b.to_string()).unwrap_or_default())
+            .unwrap();
+        match agent.run(request) {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let text = response.body_mut().read_to_string().unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or_default())
+            }
+            Err(_) => (0, serde_json::Value::Null),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}

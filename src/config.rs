@@ -351,6 +351,26 @@ pub fn read_layer<T>(
     Ok(found.transpose()?)
 }
 
+/// Reads the options of every layer of `kind` (a name or connector id) in the config file at
+/// `path` with `read`, in order: for a command that works on one layer chosen among several
+/// (`secret-cascade vault --layer`). The whole file is read and checked as for a resolver.
+pub fn read_layers<T>(
+    path: impl AsRef<Path>,
+    kind: &str,
+    mut read: impl FnMut(&mut Options<'_>) -> Result<T, ConfigError>,
+) -> Result<Vec<T>, Error> {
+    let registry = Registry::builtin();
+    let wanted = registry.find(kind).map(|k| k.name);
+    let mut found = Vec::new();
+    read_file(path.as_ref(), &registry, |name, options| {
+        if Some(name) == wanted {
+            found.push(read(options));
+        }
+        false
+    })?;
+    Ok(found.into_iter().collect::<Result<_, _>>()?)
+}
+
 /// Reads and validates a config file into a builder.
 pub(crate) fn load(path: &Path, registry: &Registry) -> Result<ResolverBuilder, ConfigError> {
     read_file(path, registry, |_, _| false)

@@ -337,3 +337,123 @@ fn set_list_and_delete_write_the_kv_secret_and_concurrent_writers_lose_nothing()
         "{stdout}"
     );
 }
+
+#[test]
+fn the_vault_command_sets_gets_lists_masked_and_deletes_for_a_team_and_job() {
+    let server = DevServer::start();
+    let sandbox = Sandbox::new();
+    let path = config(
+        sandbox.path(),
+        &token_layer(
+            &server,
+            ROOT_TOKEN,
+            "    path: teams/{team}/jobs/{job}\n    team: default-team\n    job: default-job\n",
+        ),
+    );
+    let vault = |args: &[&str]| {
+        let mut cmd = sandbox.cli();
+        cmd.arg("vault").args(args).arg("--config").arg(&path);
+        cmd
+    };
+    let team = ["--team", "payments", "--job", "nightly"];
+    let (code, _, stderr) = run(
+        vault(&[&["set", "db.password"][..], &team].concat()).write_stdin(format!("{VALUE}\n"))
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (_, body) = server.api(
+        "GET",
+        "secret/data/teams/payments/jobs/nightly/db",
+        None,
+        None,
+    );
+    assert_eq!(
+        body["data"]["data"]["password"], VALUE,
+        "written for the team and job asked"
+    );
+
+    let (code, stdout, _) = run(&mut vault(&[&["get", "db.password"][..], &team].concat()));
+    assert_eq!((code, stdout.trim_end()), (0, VALUE));
+    let (code, stdout, _) = run(&mut vault(&[&["list"][..], &team].concat()));
+    assert_eq!(code, 0);
+    assert_eq!(stdout, "db.password = ********\n", "masked");
+    let (_, stdout, _) = run(&mut vault(&[&["list", "--show"][..], &team].concat()));
+    assert_eq!(stdout, format!("db.password = {VALUE}\n"));
+
+    let (code, _, _) = run(&mut vault(
+        &[&["delete", "db.password"][..], &team].concat(),
+    ));
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(&mut vault(&[&["get", "db.password"][..], &team].concat()));
+    assert_eq!(code, 1, "{stderr}");
+    let (code, _, stderr) = run(&mut vault(
+        &[&["delete", "db.password"][..], &team].concat(),
+    ));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains(VALUE));
+    // The layer's own team and job when none is given.
+    let (code, _, stderr) = run(vault(&["set", "x"]).write_stdin("y"));
+    assert_eq!(code, 0, "{stderr}");
+    let (_, body) = server.api(
+        "GET",
+        "secret/data/teams/default-team/jobs/default-job",
+        None,
+        None,
+    );
+    assert_eq!(body["data"]["data"]["x"], "y");
+}
+
+#[test]
+fn an_approle_token_is_renewed_before_expiry_and_obtained_again_past_its_max_ttl() {
+    let server = DevServer::start();
+    server.put("myapp/db", json!({"password": VALUE}));
+    let ok = |(status, body): (u16, serde_json::Value)| {
+        assert!(status == 200 || status == 204, "{body}");
+    };
+    ok(server.api(
+        "POST",
+        "sys/auth/approle",
+        Some(json!({"type": "approle"})),
+        None,
+    ));
+    ok(server.api(
+        "PUT",
+        "sys/policies/acl/myapp",
+        Some(json!({"policy": "path \"secret/data/myapp/*\" { capabilities = [\"read\"] }"})),
+        None,
+    ));
+    // Tokens live 3 s, renewable up to 5 s in all.
+    ok(server.api(
+        "POST",
+        "auth/approle/role/short",
+        Some(json!({"token_policies": ["myapp"], "token_ttl": "3s", "token_max_ttl": "5s"})),
+        None,
+    ));
+    let (_, body) = server.api("GET", "auth/approle/role/short/role-id", None, None);
+    let role_id = body["data"]["role_id"].as_str().unwrap().to_owned();
+    let (_, body) = server.api(
+        "POST",
+        "auth/approle/role/short/secret-id",
+        Some(json!({})),
+        None,
+    );
+    let secret_id = body["data"]["secret_id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        dir.path(),
+        &format!(
+            "    address: {}\n    path: myapp\n    auth: {{method: approle, role_id: {role_id}, \
+             secret_id: {secret_id}}}\n",
+            server.address
+        ),
+    );
+    let resolver = Resolver::from_config_file(&path).unwrap();
+    let request = SecretRequest::new("db.password");
+    // Past two thirds of the lease the token is renewed, past the max TTL renewal is refused and
+    // a new login follows: every lookup over 8 s answers.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(8) {
+        let record = resolver.resolve(&request).unwrap();
+        assert_eq!(record.expose_secret(), VALUE);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+}

@@ -47,7 +47,11 @@ pub struct VaultProvider {
     label: String,
     addresses: Vec<String>,
     mount: String,
+    /// `template` with `team` and `job` filled in (`{scope}` is filled per request).
     path: String,
+    template: String,
+    team: Option<String>,
+    job: Option<String>,
     namespace: Option<String>,
     auth: Auth,
     timeout: Duration,
@@ -121,21 +125,8 @@ impl VaultProvider {
         let template = options.string("path")?.unwrap_or_default();
         let team = options.non_empty_string("team")?;
         let job = options.non_empty_string("job")?;
-        let mut path = template.clone();
-        for (placeholder, value) in [("{team}", &team), ("{job}", &job)] {
-            if path.contains(placeholder) {
-                let Some(value) = value else {
-                    return Err(options.error(
-                        Some("path"),
-                        format!(
-                            "the template uses {placeholder} but `{}` is not set",
-                            &placeholder[1..placeholder.len() - 1]
-                        ),
-                    ));
-                };
-                path = path.replace(placeholder, value);
-            }
-        }
+        let path = render(&template, team.as_deref(), job.as_deref())
+            .map_err(|message| options.error(Some("path"), message))?;
         let namespace = options.non_empty_string("namespace")?;
         let auth = match options.section("auth")? {
             Some(mut section) => {
@@ -223,7 +214,10 @@ impl VaultProvider {
             label: format!("vault:{}/{mount}/{template}", addresses[0]),
             addresses,
             mount,
-            path: path.trim_matches('/').to_owned(),
+            path,
+            template,
+            team,
+            job,
             namespace,
             auth,
             timeout,
@@ -233,6 +227,19 @@ impl VaultProvider {
             cache,
             index: Mutex::new(None),
         })
+    }
+
+    /// The same layer for another team and job (`secret-cascade vault --team T --job J`): the
+    /// path template is filled in again. An error says which one the template needs.
+    pub fn for_team_and_job(
+        mut self,
+        team: Option<String>,
+        job: Option<String>,
+    ) -> Result<Self, String> {
+        self.team = team.or(self.team);
+        self.job = job.or(self.job);
+        self.path = render(&self.template, self.team.as_deref(), self.job.as_deref())?;
+        Ok(self)
     }
 
     /// The KV path and key a request reads: `(path/a/b, c)` for `a.b.c`. A scope goes where the
@@ -435,9 +442,19 @@ impl VaultProvider {
             return Ok(Answer::Hit(self.record(value, &full, &key)));
         }
         let deadline = Instant::now() + self.timeout;
-        let outcome = self
-            .token(deadline)
-            .and_then(|token| self.call(deadline, Some(&token), "GET", &full, None));
+        let read = || {
+            self.token(deadline)
+                .and_then(|token| self.call(deadline, Some(&token), "GET", &full, None))
+        };
+        let outcome = match read() {
+            // An AppRole token can expire between lookups (a process asleep past its lease):
+            // log in again once before calling it denied.
+            Err(Failure::Denied(_)) if matches!(self.auth, Auth::AppRole { .. }) => {
+                *self.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                read()
+            }
+            other => other,
+        };
         let document = match outcome {
             Ok(document) => document,
             Err(failure) => {
@@ -752,6 +769,22 @@ fn token_from_auth(answer: &Value) -> Option<Token> {
         renew_at: (renewable && lease > 0)
             .then(|| Instant::now() + Duration::from_secs(lease) * 2 / 3),
     })
+}
+
+/// The path `template` with `{team}` and `{job}` filled in; a placeholder without a value is an
+/// error naming it.
+fn render(template: &str, team: Option<&str>, job: Option<&str>) -> Result<String, String> {
+    let mut path = template.to_owned();
+    for (word, value) in [("team", team), ("job", job)] {
+        let placeholder = format!("{{{word}}}");
+        if path.contains(&placeholder) {
+            let value = value.ok_or_else(|| {
+                format!("the template uses {placeholder} but `{word}` is not set")
+            })?;
+            path = path.replace(&placeholder, value);
+        }
+    }
+    Ok(path.trim_matches('/').to_owned())
 }
 
 /// `VAULT_TOKEN`, then `BAO_TOKEN`, then `~/.vault-token`.

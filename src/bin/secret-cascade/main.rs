@@ -11,6 +11,7 @@ mod init;
 mod keyring;
 mod shred;
 mod store;
+mod vault;
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -85,6 +86,9 @@ enum Command {
     /// Set, list or delete the secrets of a layer that can be written (memory, encrypted-file).
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Set, get, list or delete the secrets of a vault layer, for a team and a job.
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
     /// Run a command with secrets in its environment, resolving all of them first.
     #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::run(args),
         Command::Keyring(command) => keyring::run(command),
         Command::Store(command) => store::run(command),
+        Command::Vault(command) => vault::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

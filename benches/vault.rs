@@ -36,7 +36,10 @@ fn vault(c: &mut Criterion) {
     let cached = resolver("    cache_ttl_ms: 3600000\n");
     let request = SecretRequest::new("db.password");
     for resolver in [&uncached, &cached] {
-        assert_eq!(resolver.resolve(&request).unwrap().expose_secret(), "bench-value");
+        assert_eq!(
+            resolver.resolve(&request).unwrap().expose_secret(),
+            "bench-value"
+        );
     }
     let lookup = |resolver: &Resolver| {
         resolver
@@ -61,7 +64,9 @@ fn vault(c: &mut Criterion) {
                     });
                 }
             });
-            started.elapsed().div_f64((per_thread * 8) as f64 / iters as f64)
+            started
+                .elapsed()
+                .div_f64((per_thread * 8) as f64 / iters as f64)
         })
     });
     group.finish();

@@ -457,3 +457,75 @@ fn an_approle_token_is_renewed_before_expiry_and_obtained_again_past_its_max_ttl
         std::thread::sleep(Duration::from_millis(400));
     }
 }
+
+#[test]
+fn https_servers_are_trusted_through_ca_file_or_refused() {
+    let certs = tempfile::tempdir().unwrap();
+    let server = DevServer::start_tls(certs.path());
+    server.put("myapp/db", json!({"password": VALUE}));
+    let ca = certs.path().join("vault-ca.pem");
+    assert!(ca.exists(), "the dev server wrote its CA");
+    let dir = tempfile::tempdir().unwrap();
+    let resolve = |extra: &str| {
+        let path = config(
+            dir.path(),
+            &token_layer(
+                &server,
+                ROOT_TOKEN,
+                &format!("    path: myapp\n    timeout_ms: 800\n{extra}"),
+            ),
+        );
+        Resolver::from_config_file(&path)
+            .unwrap()
+            .lookup(&SecretRequest::new("db.password"))
+    };
+    let trusted = resolve(&format!("    ca_file: {}\n", ca.display()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(trusted.expose_secret(), VALUE);
+    // Without the CA the certificate is not trusted: the layer is unavailable, never answered.
+    assert!(resolve("").unwrap().is_none());
+    let insecure = resolve("    insecure_skip_verify: true\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(insecure.expose_secret(), VALUE);
+}
+
+#[test]
+fn without_auth_the_token_comes_from_vault_token_bao_token_then_the_token_file() {
+    let server = DevServer::start();
+    server.put("myapp/db", json!({"password": VALUE}));
+    let sandbox = Sandbox::new();
+    let path = config(
+        sandbox.path(),
+        &format!("    address: {}\n    path: myapp\n", server.address),
+    );
+    let get = |env: &[(&str, &str)]| {
+        let mut cmd = sandbox.cli();
+        cmd.env_remove("VAULT_TOKEN").env_remove("BAO_TOKEN");
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        run(cmd.args(["get", "db.password", "--config"]).arg(&path))
+    };
+    // No token anywhere: a config error that says where a token may come from.
+    let (code, _, stderr) = get(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("VAULT_TOKEN") && stderr.contains(".vault-token"),
+        "{stderr}"
+    );
+    // `bao login` leaves ~/.vault-token.
+    sandbox.write("home/.vault-token", &format!("{ROOT_TOKEN}\n"));
+    let (code, stdout, stderr) = get(&[]);
+    assert_eq!((code, stdout.trim_end()), (0, VALUE), "{stderr}");
+    // The variables come first: a wrong one is used, and denied (exit 5), the file ignored.
+    for variable in ["VAULT_TOKEN", "BAO_TOKEN"] {
+        let (code, _, stderr) = get(&[(variable, "not-a-token")]);
+        assert_eq!(code, 5, "{variable}: {stderr}");
+        assert!(
+            !stderr.contains("not-a-token") && !stderr.contains(ROOT_TOKEN),
+            "{stderr}"
+        );
+    }
+}

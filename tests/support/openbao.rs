@@ -54,14 +54,30 @@ pub fn free_port() -> u16 {
 impl DevServer {
     /// Starts a dev server (KV v2 at `secret/`) and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a dev server serving HTTPS with a CA it generates into `cert_dir`
+    /// (`vault-ca.pem`), and waits until it answers.
+    pub fn start_tls(cert_dir: &std::path::Path) -> Self {
+        Self::start_with(Some(cert_dir))
+    }
+
+    fn start_with(cert_dir: Option<&std::path::Path>) -> Self {
         let port = free_port();
-        let child = Command::new(bao_bin())
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
+        let mut command = Command::new(bao_bin());
+        command.args([
+            "server",
+            "-dev",
+            &format!("-dev-root-token-id={ROOT_TOKEN}"),
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ]);
+        if let Some(dir) = cert_dir {
+            command
+                .arg("-dev-tls")
+                .arg(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
+        let child = command
             .env_remove("VAULT_TOKEN")
             .env_remove("BAO_TOKEN")
             .stdin(Stdio::null())
@@ -72,11 +88,17 @@ impl DevServer {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(5)))
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(cert_dir.is_some())
+                    .build(),
+            )
             .build()
             .new_agent();
+        let scheme = if cert_dir.is_some() { "https" } else { "http" };
         let mut server = Self {
             child,
-            address: format!("http://127.0.0.1:{port}"),
+            address: format!("{scheme}://127.0.0.1:{port}"),
             agent,
         };
         let deadline = Instant::now() + Duration::from_secs(30);

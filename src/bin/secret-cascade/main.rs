@@ -231,3 +231,15 @@ pub(crate) fn print_plaintext(bytes: &[u8]) -> Result<(), Failure> {
     stdout.write_all(bytes)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command line's definition only when a subcommand is parsed; this checks
+    /// every subcommand's at once (a flattened group named twice, a clashing flag).
+    #[test]
+    fn every_subcommand_is_defined_consistently() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -96,36 +96,61 @@ fn with_layer(
         None => Resolver::discover()?,
     };
     let writable: Vec<(&str, &dyn Management)> = resolver.managed_layers().collect();
-    let labels = || {
-        writable
-            .iter()
-            .map(|(label, _)| format!("`{label}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let chosen = match (&args.layer, writable.as_slice()) {
-        (_, []) => {
-            return Err(Failure::usage(
-                "no layer of the config can be written (kinds that can: memory, encrypted-file)",
-            ));
-        }
-        (None, [(_, layer)]) => *layer,
-        (None, _) => {
-            return Err(Failure::usage(format!(
-                "several layers can be written ({}); choose one with --layer",
-                labels()
-            )));
-        }
-        (Some(wanted), _) => writable
-            .iter()
-            .find(|(label, _)| label == wanted)
-            .map(|(_, layer)| *layer)
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "no writable layer `{wanted}`; the config's are {}",
-                    labels()
-                ))
-            })?,
-    };
+    let (_, chosen) = args.choose(
+        writable,
+        |(label, _)| label,
+        "no layer of the config can be written (kinds that can: memory, encrypted-file, vault)",
+    )?;
     Ok(action(chosen)?)
+}
+
+impl LayerArgs {
+    /// The config file given, or the one `get` would find.
+    pub(crate) fn config_file(&self) -> Result<PathBuf, Failure> {
+        match &self.config {
+            Some(path) => Ok(path.clone()),
+            None => secret_cascade::config::discover()
+                .ok_or_else(|| Failure::usage("no config file found; pass --config FILE")),
+        }
+    }
+
+    /// The layer `--layer` names among `layers`, or the only one; `none` says what is missing
+    /// when there is none.
+    pub(crate) fn choose<T>(
+        &self,
+        layers: Vec<T>,
+        label: impl Fn(&T) -> &str,
+        none: &str,
+    ) -> Result<T, Failure> {
+        let labels = || {
+            layers
+                .iter()
+                .map(|layer| format!("`{}`", label(layer)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let index = match (&self.layer, layers.len()) {
+            (_, 0) => return Err(Failure::usage(none)),
+            (None, 1) => 0,
+            (None, _) => {
+                return Err(Failure::usage(format!(
+                    "several layers fit ({}); choose one with --layer",
+                    labels()
+                )));
+            }
+            (Some(wanted), _) => layers
+                .iter()
+                .position(|layer| label(layer) == wanted)
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "no layer `{wanted}`; the config's are {}",
+                        labels()
+                    ))
+                })?,
+        };
+        layers
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| Failure::usage("the chosen layer vanished"))
+    }
 }

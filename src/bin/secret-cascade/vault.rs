@@ -1,8 +1,6 @@
 //! `vault set|get|list|delete`: the secrets of a `kind: vault` layer, for a team and a job, as a
 //! team secrets service offers them.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 use secret_cascade::providers::VaultProvider;
 use secret_cascade::{
@@ -49,14 +47,9 @@ pub(crate) enum VaultCommand {
 
 /// Which vault layer, for which team and job.
 #[derive(Args)]
-pub(crate) struct LayerArgs {
-    /// The config file [default: as `get` finds it].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-
-    /// The layer's label, when the config has several vault layers.
-    #[arg(long, value_name = "LABEL")]
-    layer: Option<String>,
+pub(crate) struct TeamLayer {
+    #[command(flatten)]
+    target: crate::store::LayerArgs,
 
     /// The team filled into the path template (instead of the layer's `team`).
     #[arg(long, value_name = "TEAM")]
@@ -74,7 +67,7 @@ pub(crate) struct NamedArgs {
     name: String,
 
     #[command(flatten)]
-    layer: LayerArgs,
+    layer: TeamLayer,
 }
 
 /// `get`'s arguments.
@@ -92,7 +85,7 @@ pub(crate) struct GetArgs {
 #[derive(Args)]
 pub(crate) struct ListArgs {
     #[command(flatten)]
-    layer: LayerArgs,
+    layer: TeamLayer,
 
     /// Print the values too (they are masked by default).
     #[arg(long)]
@@ -146,49 +139,12 @@ pub(crate) fn run(command: VaultCommand) -> Result<(), Failure> {
 }
 
 /// The chosen vault layer of the config, for the team and job asked.
-fn layer(args: &LayerArgs) -> Result<VaultProvider, Failure> {
-    let path = match &args.config {
-        Some(path) => path.clone(),
-        None => config::discover()
-            .ok_or_else(|| Failure::usage("no config file found; pass --config FILE"))?,
-    };
+fn layer(args: &TeamLayer) -> Result<VaultProvider, Failure> {
+    let path = args.target.config_file()?;
     let layers = config::read_layers(&path, "vault", VaultProvider::from_options)?;
-    let labels = || {
-        layers
-            .iter()
-            .map(|l| format!("`{}`", l.label()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let index = match (&args.layer, layers.len()) {
-        (_, 0) => {
-            return Err(Failure::usage(format!(
-                "{} has no `kind: vault` layer",
-                path.display()
-            )));
-        }
-        (None, 1) => 0,
-        (None, _) => {
-            return Err(Failure::usage(format!(
-                "several vault layers ({}); choose one with --layer",
-                labels()
-            )));
-        }
-        (Some(wanted), _) => layers
-            .iter()
-            .position(|l| l.label() == wanted)
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "no vault layer `{wanted}`; the config's are {}",
-                    labels()
-                ))
-            })?,
-    };
-    let chosen = layers
-        .into_iter()
-        .nth(index)
-        .ok_or_else(|| Failure::usage("the chosen layer vanished"))?;
-    chosen
+    let none = format!("{} has no `kind: vault` layer", path.display());
+    args.target
+        .choose(layers, |layer| layer.label(), &none)?
         .for_team_and_job(args.team.clone(), args.job.clone())
         .map_err(Failure::usage)
 }

@@ -192,7 +192,13 @@ impl Registry {
                 .register(
                     "modelmesh.encrypted-file.v1",
                     "modelmesh.encrypted-file.v1",
-                    EncryptedFileProvider::from_modelmesh_options,
+                    |options| {
+                        ModelMeshLayer::around(
+                            options,
+                            SecretSource::EncryptedFile,
+                            EncryptedFileProvider::from_modelmesh_options,
+                        )
+                    },
                 )
                 .map(drop),
             registry

@@ -70,6 +70,8 @@ use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
 
+use super::modelmesh::common_options;
+
 /// Reads and writes one encrypted file of secrets in ModelMesh's format.
 pub struct EncryptedFileProvider {
     path: PathBuf,
@@ -78,7 +80,6 @@ pub struct EncryptedFileProvider {
     credential: Credential,
     iterations: u32,
     insecure_xor: bool,
-    missing_is_empty: bool,
     values: Option<ValueCache>,
     /// The decrypted map of the file as last read, with the identity it had.
     opened: Mutex<Option<Arc<Opened>>>,
@@ -143,7 +144,6 @@ impl EncryptedFileProvider {
             credential,
             iterations: Self::DEFAULT_PBKDF2_ITERATIONS,
             insecure_xor: false,
-            missing_is_empty: false,
             values: None,
             opened: Mutex::new(None),
             derived: Mutex::new(None),
@@ -173,11 +173,9 @@ impl EncryptedFileProvider {
             return Err(options.error(None, "missing `file_path`: the encrypted file to read"));
         };
         let mut provider = Self::with_credential_options(path, options)?;
-        let ttl = options.positive_integer("cache_ttl_ms")?.unwrap_or(300_000);
-        if options.boolean("cache_enabled")?.unwrap_or(true) {
-            provider = provider.with_cache_ttl(Duration::from_millis(ttl as u64));
-        }
-        provider.missing_is_empty = !options.boolean("fail_on_missing")?.unwrap_or(true);
+        // ModelMesh's cache options; its `fail_on_missing` is the ModelMesh layer's, around this
+        // one (providers/modelmesh.rs).
+        provider.values = common_options(options)?;
         if options.section("secrets")?.is_some() {
             warn!(layer = %provider.label, "`secrets` is ignored by modelmesh.encrypted-file.v1, as by ModelMesh");
         }
@@ -408,7 +406,6 @@ impl Provider for EncryptedFileProvider {
                 }
                 Ok(hit(value))
             }
-            Some(Value::Null) | None if self.missing_is_empty => Ok(hit(SecretString::from(""))),
             Some(Value::Null) | None => Ok(Answer::Miss(format!("no `{name}` in the file").into())),
         }
     }

@@ -177,7 +177,8 @@ impl VaultProvider {
         let mut tls = ureq::tls::TlsConfig::builder()
             .disable_verification(options.boolean("insecure_skip_verify")?.unwrap_or(false));
         if let Some(ca_file) = options.path("ca_file")? {
-            let pem = std::fs::read(&ca_file).map_err(|e| {
+            // Bounded like every file a user names: a FIFO or /dev/zero must not hang the load.
+            let pem = crate::bounded_read::file(&ca_file, 1 << 20).map_err(|e| {
                 options.error(
                     Some("ca_file"),
                     format!("cannot read {}: {e}", ca_file.display()),

@@ -34,6 +34,11 @@ impl ValueCache {
         }
     }
 
+    /// A cache for a layer's `cache_ttl_ms`: `None` for a zero `ttl`, which keeps nothing.
+    pub fn for_ttl(ttl: Duration) -> Option<Self> {
+        (!ttl.is_zero()).then(|| Self::new(ttl))
+    }
+
     /// The value cached for `name`, if it has not expired; an expired one is dropped (and wiped).
     pub fn get(&self, name: &str) -> Option<SecretString> {
         let mut entries = self.lock();

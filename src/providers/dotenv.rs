@@ -97,7 +97,7 @@ impl DotenvProvider {
 
     /// Keeps values found in the file for `ttl` (a zero `ttl` keeps nothing).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache = Some(ValueCache::new(ttl)).filter(|_| !ttl.is_zero());
+        self.cache = ValueCache::for_ttl(ttl);
         self
     }
 

@@ -192,7 +192,7 @@ impl EncryptedFileProvider {
     /// Keeps values found for `ttl` ([`ValueCache`]); a changed file is then seen only when the
     /// value expires. `set` and `delete` evict the name.
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.values = Some(ValueCache::new(ttl)).filter(|_| !ttl.is_zero());
+        self.values = ValueCache::for_ttl(ttl);
         self
     }
 

@@ -82,7 +82,7 @@ impl JsonProvider {
 
     /// Keeps found values for `ttl` (a zero `ttl` keeps nothing).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache = Some(ValueCache::new(ttl)).filter(|_| !ttl.is_zero());
+        self.cache = ValueCache::for_ttl(ttl);
         self
     }
 

@@ -83,7 +83,7 @@ pub(crate) fn common_options(options: &mut Options<'_>) -> Result<Option<ValueCa
     let ttl_ms = options
         .whole_number("cache_ttl_ms")?
         .unwrap_or(DEFAULT_TTL_MS);
-    Ok((enabled && ttl_ms > 0).then(|| ValueCache::new(std::time::Duration::from_millis(ttl_ms))))
+    Ok(ValueCache::for_ttl(std::time::Duration::from_millis(ttl_ms)).filter(|_| enabled))
 }
 
 impl Provider for ModelMeshLayer {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use secret_cascade::providers::SopsProvider;
-use secret_cascade::sops::{self, AgeIdentities, Format};
+use secret_cascade::sops::{self, Format, Identities};
 use secret_cascade::{ExposeSecret, Resolver, SecretRequest};
 
 fn paths() -> (PathBuf, PathBuf) {
@@ -57,7 +57,7 @@ fn lookups(c: &mut Criterion) {
     });
     let text = std::fs::read(&file).unwrap();
     let identities =
-        AgeIdentities::from_text(&std::fs::read_to_string(&key).unwrap(), "key.txt").unwrap();
+        Identities::from_text(&std::fs::read_to_string(&key).unwrap(), "key.txt").unwrap();
     group.bench_function("decrypt in memory", |b| {
         b.iter(|| sops::decrypt(black_box(&text), Format::Yaml, &identities).unwrap())
     });

@@ -16,14 +16,14 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use secret_cascade::sops::{self, AgeIdentities, EditableFile, EncryptOptions, Format};
+use secret_cascade::sops::{self, EditableFile, EncryptOptions, Format, Identities};
 
 fn writes(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |path: &str| std::fs::read(root.join(path)).unwrap();
     let plain = read("benches/data/large.yaml");
     let encrypted = read("benches/data/large.enc.yaml");
-    let identities = AgeIdentities::from_text(
+    let identities = Identities::from_text(
         &String::from_utf8(read("fixtures/sops/key.txt")).unwrap(),
         "key.txt",
     )

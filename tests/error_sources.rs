@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secret_cascade::sops::{
-    self, AgeIdentities, DecryptionError, EncryptionError, IdentityError, ParseError, ParseProblem,
+    self, DecryptionError, EncryptionError, Identities, IdentityError, ParseError, ParseProblem,
     ReadError,
 };
 
@@ -17,8 +17,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn identities() -> AgeIdentities {
-    AgeIdentities::discover(Some(&fixture("keys_both.txt"))).unwrap()
+fn identities() -> Identities {
+    Identities::discover(Some(&fixture("keys_both.txt"))).unwrap()
 }
 
 /// The last error of `error`'s `source()` chain.
@@ -73,7 +73,7 @@ fn an_unopenable_key_file_chains_to_its_io_error() {
     let not_a_folder = dir.path().join("keys");
     std::fs::write(&not_a_folder, "").unwrap();
     let key = not_a_folder.join("keys.txt");
-    let Err(error) = AgeIdentities::discover(Some(&key)) else {
+    let Err(error) = Identities::discover(Some(&key)) else {
         panic!("an unopenable key file is an error");
     };
     assert!(matches!(error, DecryptionError::Identities(_)));
@@ -85,7 +85,7 @@ fn an_unopenable_key_file_chains_to_its_io_error() {
 fn a_missing_key_file_chains_to_a_not_found_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("absent-keys.txt");
-    let Err(error) = AgeIdentities::discover(Some(&key)) else {
+    let Err(error) = Identities::discover(Some(&key)) else {
         panic!("a missing key file is an error");
     };
     assert!(matches!(

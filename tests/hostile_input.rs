@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use secret_cascade::sops::{self, AgeIdentities, DecryptionError, Format};
+use secret_cascade::sops::{self, DecryptionError, Format, Identities};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -11,9 +11,9 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn identities(key: &str) -> AgeIdentities {
+fn identities(key: &str) -> Identities {
     let text = std::fs::read_to_string(fixture(key)).unwrap();
-    AgeIdentities::from_text(&text, key).unwrap()
+    Identities::from_text(&text, key).unwrap()
 }
 
 fn nested() -> String {
@@ -145,7 +145,10 @@ fn missing_metadata_or_mac_is_refused() {
 #[test]
 fn the_wrong_key_names_the_recipients() {
     let result = sops::decrypt(nested().as_bytes(), Format::Yaml, &identities("key2.txt"));
-    let Err(DecryptionError::NoMatchingIdentity { recipients, tried }) = result else {
+    let Err(DecryptionError::NoMatchingIdentity {
+        recipients, tried, ..
+    }) = result
+    else {
         panic!("expected no matching identity");
     };
     assert_eq!(
@@ -153,7 +156,7 @@ fn the_wrong_key_names_the_recipients() {
         ["age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg"]
     );
     assert_eq!(tried, ["key2.txt"]);
-    let none = AgeIdentities::from_text("# no keys\n", "empty").unwrap();
+    let none = Identities::from_text("# no keys\n", "empty").unwrap();
     let result = sops::decrypt(nested().as_bytes(), Format::Yaml, &none);
     assert!(matches!(result.err(), Some(DecryptionError::NoIdentities)));
 }

@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use secret_cascade::sops::{AgeIdentities, EditableFile, EncryptionError, Format};
+use secret_cascade::sops::{EditableFile, EncryptionError, Format, Identities};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new("fixtures/sops/enc").join(name)).unwrap()
 }
 
-fn identities() -> AgeIdentities {
+fn identities() -> Identities {
     let text = std::fs::read_to_string("fixtures/sops/keys_both.txt").unwrap();
-    AgeIdentities::from_text(&text, "keys_both.txt").unwrap()
+    Identities::from_text(&text, "keys_both.txt").unwrap()
 }
 
 /// The lines of a file with `lastmodified` and `mac` values blanked.

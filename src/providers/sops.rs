@@ -33,7 +33,7 @@ use crate::options::Options;
 use crate::provider::{Answer, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
-use crate::sops::{self, AgeIdentities, DecryptionError, Format, Lookup};
+use crate::sops::{self, DecryptionError, Format, Identities, Lookup};
 use crate::words::UnknownWord;
 
 /// Reads secrets from one SOPS-encrypted file.
@@ -129,7 +129,7 @@ impl SopsProvider {
         };
         let load = || {
             let started = std::time::Instant::now();
-            let identities = AgeIdentities::discover(self.age_key_file.as_deref())?;
+            let identities = Identities::discover(self.age_key_file.as_deref())?;
             let document = sops::decrypt_file(&self.path, self.format, &identities);
             debug!(file = %self.path.display(), ok = document.is_ok(), elapsed = ?started.elapsed(), "decrypted");
             document
@@ -228,7 +228,7 @@ impl Provider for SopsProvider {
                 }
             }
         }
-        let identities = match AgeIdentities::discover(self.age_key_file.as_deref()) {
+        let identities = match Identities::discover(self.age_key_file.as_deref()) {
             Ok(identities) => Some(identities),
             Err(e) => {
                 // A missing `age_key_file` was just reported; discovery fails on it the same way.
@@ -274,9 +274,9 @@ impl Provider for SopsProvider {
 }
 
 /// The mode checks of the key files found through the environment or sops's default location
-/// (the configured `age_key_file` is checked on its own). [`AgeIdentities::sources`] names files
+/// (the configured `age_key_file` is checked on its own). [`Identities::sources`] names files
 /// by path and the other sources by variable name.
-fn other_key_files(identities: &AgeIdentities, configured: Option<&Path>) -> Vec<Check> {
+fn other_key_files(identities: &Identities, configured: Option<&Path>) -> Vec<Check> {
     let configured = configured.map(|path| path.display().to_string());
     let mut seen = Vec::new();
     for source in identities.sources() {

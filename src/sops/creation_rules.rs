@@ -2,11 +2,12 @@
 //!
 //! The first `.sops.yaml` found walking up from the file's folder is read; its first rule whose
 //! `path_regex` matches the file's path relative to that folder (or that has no `path_regex`)
-//! applies. Supported in a rule: `path_regex`, `age` (a comma-separated string or a list),
-//! `key_groups` with `age` lists, `shamir_threshold`, one of `encrypted_regex`,
-//! `unencrypted_regex`, `encrypted_suffix`, `unencrypted_suffix`, and `mac_only_encrypted`.
-//! A matching rule that needs anything else (PGP, KMS, Vault, comment regexes) is an error, never
-//! silently ignored.
+//! applies. Supported in a rule: `path_regex`; `age`, `pgp`, `hc_vault_transit_uri` and `kms`
+//! (each a comma-separated string or a list; `kms` entries are `ARN[+ROLE_ARN]`) with
+//! `aws_profile`; `key_groups` with `age`, `pgp`, `hc_vault` and `kms` (`{arn, role, context,
+//! aws_profile}`) lists; `shamir_threshold`; one encryption rule; and `mac_only_encrypted`.
+//! A matching rule that needs anything else (GCP KMS, Azure Key Vault, `merge`) is an error,
+//! never silently ignored.
 
 use std::fmt;
 use std::io;
@@ -17,6 +18,7 @@ use regex::Regex;
 
 use super::ReadError;
 use super::encrypt::{EncryptOptions, EncryptionRule};
+use super::master_key::{KmsRecipient, Recipient};
 use super::stores::{ParseError, yaml};
 use super::tree::{Kind, Node};
 
@@ -112,7 +114,7 @@ pub enum RuleProblem {
     KeyGroupsNotAList,
     /// A key group is not a map.
     KeyGroupNotAMap,
-    /// A key group uses a key type other than age.
+    /// A key group uses a key type secret-cascade cannot encrypt to.
     KeyGroupUses {
         /// The key type.
         key: String,
@@ -126,12 +128,19 @@ pub enum RuleProblem {
     },
     /// More than one encryption rule.
     SeveralRules,
-    /// No age recipient at all.
+    /// No recipient at all.
     NoRecipients,
-    /// An `age` list entry is not a string.
-    AgeEntryNotString,
-    /// `age` is neither a string nor a list.
-    AgeNotStringOrList,
+    /// An entry of a list of keys is not a string (or, for `kms` in a key group, not a map
+    /// with an `arn`).
+    EntryNotString {
+        /// The key type.
+        key: String,
+    },
+    /// A key type's value is neither a string nor a list.
+    NotStringOrList {
+        /// The key type.
+        key: String,
+    },
 }
 
 impl fmt::Display for CreationRuleError {
@@ -199,19 +208,21 @@ impl fmt::Display for RuleProblem {
             Self::NotAString { key } => write!(f, "`{key}` is not a string"),
             Self::KeyGroupsNotAList => f.write_str("`key_groups` is not a list"),
             Self::KeyGroupNotAMap => f.write_str("a key group is not a map"),
-            Self::KeyGroupUses { key } => {
-                write!(f, "a key group uses `{key}`; only age keys are supported")
-            }
+            Self::KeyGroupUses { key } => write!(
+                f,
+                "a key group uses `{key}`, which secret-cascade cannot encrypt to (age, pgp, \
+                 hc_vault and kms are supported)"
+            ),
             Self::BadThreshold => f.write_str("`shamir_threshold` is not a positive number"),
             Self::Unsupported { key } => write!(
                 f,
-                "`{key}` is not supported by secret-cascade (only age keys and the encryption \
-                 rules are)"
+                "`{key}` is not supported by secret-cascade (age, pgp, hc_vault_transit_uri, \
+                 kms and aws_profile keys and the encryption rules are)"
             ),
             Self::SeveralRules => f.write_str("more than one encryption rule is set"),
-            Self::NoRecipients => f.write_str("the rule has no age recipients"),
-            Self::AgeEntryNotString => f.write_str("an `age` entry is not a string"),
-            Self::AgeNotStringOrList => f.write_str("`age` is not a string or list"),
+            Self::NoRecipients => f.write_str("the rule has no recipients"),
+            Self::EntryNotString { key } => write!(f, "a `{key}` entry is not a string"),
+            Self::NotStringOrList { key } => write!(f, "`{key}` is not a string or list"),
         }
     }
 }
@@ -287,7 +298,10 @@ fn options(rule: &Node) -> Result<EncryptOptions, RuleProblem> {
     let Node::Map(entries) = rule else {
         return Err(RuleProblem::NotAMap);
     };
-    let mut options = EncryptOptions::for_recipients(Vec::<String>::new());
+    let mut options = EncryptOptions::for_recipients(Vec::<Recipient>::new());
+    let mut single = Vec::new();
+    let mut groups = None;
+    let mut aws_profile = None;
     let mut rules = Vec::new();
     for (key, value) in entries {
         let text = || {
@@ -298,25 +312,15 @@ fn options(rule: &Node) -> Result<EncryptOptions, RuleProblem> {
         };
         match key.as_str() {
             "path_regex" => {}
-            "age" => options.key_groups = vec![recipients(value)?],
+            "age" | "pgp" | "hc_vault_transit_uri" | "kms" => {
+                single.extend(recipients(key, value)?);
+            }
+            "aws_profile" => aws_profile = Some(text()?).filter(|p| !p.is_empty()),
             "key_groups" => {
-                let Node::List(groups) = value else {
+                let Node::List(list) = value else {
                     return Err(RuleProblem::KeyGroupsNotAList);
                 };
-                options.key_groups = groups
-                    .iter()
-                    .map(|group| match group {
-                        Node::Map(fields) => {
-                            if let Some((other, _)) =
-                                fields.iter().find(|(k, v)| k != "age" && !is_empty(v))
-                            {
-                                return Err(RuleProblem::KeyGroupUses { key: other.clone() });
-                            }
-                            group.get("age").map_or(Ok(Vec::new()), recipients)
-                        }
-                        _ => Err(RuleProblem::KeyGroupNotAMap),
-                    })
-                    .collect::<Result<_, _>>()?;
+                groups = Some(list.iter().map(key_group).collect::<Result<Vec<_>, _>>()?);
             }
             "shamir_threshold" => {
                 options.shamir_threshold = Some(
@@ -346,6 +350,13 @@ fn options(rule: &Node) -> Result<EncryptOptions, RuleProblem> {
             }
         }
     }
+    // sops applies the rule's `aws_profile` to the KMS keys listed at its top level.
+    for recipient in &mut single {
+        if let Recipient::Kms(kms) = recipient {
+            kms.aws_profile = kms.aws_profile.take().or_else(|| aws_profile.clone());
+        }
+    }
+    options.key_groups = groups.unwrap_or_else(|| vec![single]);
     match rules.len() {
         0 => {}
         1 => options.rule = rules.remove(0),
@@ -357,22 +368,92 @@ fn options(rule: &Node) -> Result<EncryptOptions, RuleProblem> {
     Ok(options)
 }
 
-/// `age: age1a,age1b` or `age: [age1a, age1b]`.
-fn recipients(value: &Node) -> Result<Vec<String>, RuleProblem> {
+/// One entry of `key_groups`: lists under `age`, `pgp`, `hc_vault` (transit URIs) and `kms`
+/// (maps with `arn`, `role`, `context`, `aws_profile`).
+fn key_group(group: &Node) -> Result<Vec<Recipient>, RuleProblem> {
+    let Node::Map(fields) = group else {
+        return Err(RuleProblem::KeyGroupNotAMap);
+    };
+    let mut keys = Vec::new();
+    for (key, value) in fields {
+        match key.as_str() {
+            "age" | "pgp" => keys.extend(recipients(key, value)?),
+            "hc_vault" => keys.extend(recipients("hc_vault_transit_uri", value)?),
+            "kms" => {
+                let Node::List(items) = value else {
+                    return Err(RuleProblem::NotStringOrList { key: key.clone() });
+                };
+                for item in items {
+                    keys.push(Recipient::Kms(kms_key(item)?));
+                }
+            }
+            _ if is_empty(value) => {}
+            other => {
+                return Err(RuleProblem::KeyGroupUses {
+                    key: other.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// A `kms` entry of a key group: `{arn, role, context, aws_profile}`.
+fn kms_key(item: &Node) -> Result<KmsRecipient, RuleProblem> {
+    let not_string = || RuleProblem::EntryNotString { key: "kms".into() };
+    let field = |name: &str| {
+        item.get(name)
+            .and_then(Node::as_text)
+            .filter(|t| !t.is_empty())
+    };
+    let arn = field("arn").ok_or_else(not_string)?;
+    let mut context: Vec<(String, String)> = match item.get("context") {
+        Some(Node::Map(pairs)) => pairs
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_text().ok_or_else(not_string)?.to_owned())))
+            .collect::<Result<_, RuleProblem>>()?,
+        _ => Vec::new(),
+    };
+    context.sort();
+    Ok(KmsRecipient {
+        arn: arn.to_owned(),
+        role: field("role").map(str::to_owned),
+        context,
+        aws_profile: field("aws_profile").map(str::to_owned),
+    })
+}
+
+/// `age: age1a,age1b` or `age: [age1a, age1b]` (and the same for `pgp`,
+/// `hc_vault_transit_uri` and `kms`, whose entries are `ARN[+ROLE]`).
+fn recipients(key: &str, value: &Node) -> Result<Vec<Recipient>, RuleProblem> {
     let list: Vec<&str> = match value {
         Node::List(items) => items
             .iter()
-            .map(|i| i.as_text().ok_or(RuleProblem::AgeEntryNotString))
+            .map(|i| {
+                i.as_text().ok_or_else(|| RuleProblem::EntryNotString {
+                    key: key.to_owned(),
+                })
+            })
             .collect::<Result<_, _>>()?,
         Node::Leaf(_) => value.as_text().map(|t| vec![t]).unwrap_or_default(),
-        _ => return Err(RuleProblem::AgeNotStringOrList),
+        Node::Null => Vec::new(),
+        _ => {
+            return Err(RuleProblem::NotStringOrList {
+                key: key.to_owned(),
+            });
+        }
     };
     Ok(list
         .iter()
         .flat_map(|t| t.split(','))
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .map(str::to_owned)
+        .map(|r| match key {
+            "pgp" => Recipient::Pgp(r.to_owned()),
+            "hc_vault_transit_uri" => Recipient::HcVaultTransit(r.to_owned()),
+            "kms" => Recipient::Kms(KmsRecipient::parse(r)),
+            _ => Recipient::Age(r.to_owned()),
+        })
         .collect())
 }
 

@@ -17,8 +17,9 @@ use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::cipher::{self, DataKey};
-use super::keys::{self, AgeIdentities, RecipientError};
-use super::metadata::{AgeStanza, KeyGroup, Metadata, Rule};
+use super::keys::{self, Identities, RecipientError};
+use super::master_key::{MasterKey, Recipient};
+use super::metadata::{KeyGroup, Metadata, Rule};
 use super::tree::{Kind, Leaf, Node};
 use super::{
     DecryptionError, EmitError, Format, MAC_ONLY_ENCRYPTED_INIT, ParseError, Place, ReadError,
@@ -30,9 +31,9 @@ use crate::atomic_write;
 /// encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncryptOptions {
-    /// Age recipients (`age1...`) per key group. One group: any recipient opens the file. Several:
-    /// the data key is split by Shamir's scheme and `shamir_threshold` groups are needed.
-    pub key_groups: Vec<Vec<String>>,
+    /// Master keys per key group. One group: any of its keys opens the file. Several: the data
+    /// key is split by Shamir's scheme and `shamir_threshold` groups are needed.
+    pub key_groups: Vec<Vec<Recipient>>,
     /// How many key groups are needed; `None` means all of them.
     pub shamir_threshold: Option<usize>,
     /// Which values are encrypted.
@@ -42,8 +43,9 @@ pub struct EncryptOptions {
 }
 
 impl EncryptOptions {
-    /// One key group with these recipients, the default rule, the default MAC.
-    pub fn for_recipients(recipients: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    /// One key group with these recipients (a string is an age recipient), the default rule,
+    /// the default MAC.
+    pub fn for_recipients(recipients: impl IntoIterator<Item = impl Into<Recipient>>) -> Self {
         Self {
             key_groups: vec![recipients.into_iter().map(Into::into).collect()],
             shamir_threshold: None,
@@ -262,6 +264,11 @@ pub enum OptionsError {
     },
     /// The data key cannot be encrypted to a recipient.
     Recipient(RecipientError),
+    /// The file has a key of a type this build cannot give a new data key to.
+    UnsupportedKey {
+        /// The key, named by its type and id.
+        key: String,
+    },
 }
 
 impl fmt::Display for OptionsError {
@@ -275,14 +282,19 @@ impl fmt::Display for OptionsError {
             }
             Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
             Self::NoRecipients => f.write_str(
-                "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml \
-                 creation rule",
+                "no recipients: pass --age (or --pgp, --hc-vault-transit, --kms), set \
+                 SOPS_AGE_RECIPIENTS or add a .sops.yaml creation rule",
             ),
             Self::BadThreshold { threshold, groups } => write!(
                 f,
                 "a Shamir threshold of {threshold} does not fit {groups} key groups"
             ),
             Self::Recipient(e) => write!(f, "{e}"),
+            Self::UnsupportedKey { key } => write!(
+                f,
+                "the file has the key {key}, whose type secret-cascade cannot encrypt to; remove \
+                 it from the file's keys (or use sops) to change the data key"
+            ),
         }
     }
 }
@@ -361,7 +373,7 @@ pub fn encrypt(
 pub fn edit_file(
     path: &Path,
     format: Option<Format>,
-    identities: &AgeIdentities,
+    identities: &Identities,
     lock_timeout: Duration,
     edit: impl FnOnce(&mut EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), EncryptionError> {
@@ -401,7 +413,7 @@ impl EditableFile {
     pub fn open(
         text: &[u8],
         format: Format,
-        identities: &AgeIdentities,
+        identities: &Identities,
     ) -> Result<Self, EncryptionError> {
         let mut stash = Stash::default();
         let mut opened = open_tree(text, format, identities, Some(&mut stash))?;
@@ -421,12 +433,13 @@ impl EditableFile {
         self.format
     }
 
-    /// The age recipients of every key group.
+    /// The master keys of every key group, as named in messages (an age recipient, `pgp FP`,
+    /// `hc_vault URI`, `kms ARN`, or the type and id of a key this build cannot use).
     pub fn recipients(&self) -> Vec<String> {
         self.metadata
             .key_groups
             .iter()
-            .flat_map(|g| g.age.iter().map(|s| s.recipient.clone()))
+            .flat_map(|g| g.keys.iter().map(MasterKey::describe))
             .collect()
     }
 
@@ -483,24 +496,22 @@ impl EditableFile {
         Ok(())
     }
 
-    /// Replaces the data key: every value is encrypted again under a new one, the recipients
-    /// kept, `add` (age recipients) added to the first key group and `remove` removed everywhere.
-    pub fn rotate(&mut self, add: &[String], remove: &[String]) -> Result<(), EncryptionError> {
-        let mut groups: Vec<Vec<String>> = self
-            .metadata
-            .key_groups
-            .iter()
-            .map(|g| g.age.iter().map(|s| s.recipient.clone()).collect())
-            .collect();
-        for recipient in remove {
-            if !groups.iter().flatten().any(|r| r == recipient) {
+    /// Replaces the data key: every value is encrypted again under a new one, the master keys
+    /// kept, `add` added to the first key group and the keys `remove` names (as
+    /// [`Recipient::is_named`] matches them) removed everywhere. A file holding keys of a type
+    /// this build cannot use (GCP KMS, ...) cannot get a new data key, since those keys could
+    /// not be given it: remove them.
+    pub fn rotate(&mut self, add: &[Recipient], remove: &[String]) -> Result<(), EncryptionError> {
+        let mut groups = self.recipient_groups()?;
+        for name in remove {
+            if !groups.iter().flatten().any(|r| r.is_named(name)) {
                 return Err(EncryptionError::Options(OptionsError::NotARecipient {
-                    recipient: recipient.clone(),
+                    recipient: name.clone(),
                 }));
             }
         }
         for group in &mut groups {
-            group.retain(|r| !remove.contains(r));
+            group.retain(|r| !remove.iter().any(|name| r.is_named(name)));
         }
         if let Some(first) = groups.first_mut() {
             for recipient in add {
@@ -509,10 +520,65 @@ impl EditableFile {
                 }
             }
         }
-        self.data_key = cipher::new_data_key();
-        self.metadata.key_groups = wrap_key(&self.data_key, &groups, self.metadata.threshold)?;
+        self.rewrap(&groups, cipher::new_data_key())?;
         self.stash = Stash::default();
         Ok(())
+    }
+
+    /// The file's master keys as recipients, per key group; an error naming a key of a type
+    /// this build cannot wrap a data key for.
+    pub fn recipient_groups(&self) -> Result<Vec<Vec<Recipient>>, EncryptionError> {
+        self.metadata
+            .key_groups
+            .iter()
+            .map(|group| {
+                group
+                    .keys
+                    .iter()
+                    .map(|key| {
+                        key.recipient().ok_or_else(|| {
+                            EncryptionError::Options(OptionsError::UnsupportedKey {
+                                key: key.describe(),
+                            })
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Wraps `data_key` for `groups` (the threshold kept, or lowered to the number of groups)
+    /// and makes it the file's.
+    fn rewrap(
+        &mut self,
+        groups: &[Vec<Recipient>],
+        data_key: Zeroizing<Vec<u8>>,
+    ) -> Result<(), EncryptionError> {
+        let count = groups.iter().filter(|g| !g.is_empty()).count();
+        let threshold = self.metadata.threshold.min(count.max(1));
+        self.metadata.key_groups = wrap_key(&data_key, groups, threshold)?;
+        self.metadata.threshold = if self.metadata.key_groups.len() == 1 {
+            1
+        } else {
+            threshold
+        };
+        self.data_key = data_key;
+        Ok(())
+    }
+
+    /// Gives the file exactly these master keys (sops's `updatekeys`): the data key is kept, so
+    /// no value changes, and wrapped anew for every group; with several groups its Shamir shares
+    /// are drawn anew. `threshold` `None` keeps the file's (capped at the number of groups).
+    pub fn set_recipients(
+        &mut self,
+        groups: &[Vec<Recipient>],
+        threshold: Option<usize>,
+    ) -> Result<(), EncryptionError> {
+        if let Some(threshold) = threshold {
+            self.metadata.threshold = threshold;
+        }
+        let data_key = Zeroizing::new(self.data_key.to_vec());
+        self.rewrap(groups, data_key)
     }
 
     /// The file's text: every value encrypted (unchanged ones as they were), a new `lastmodified`
@@ -751,10 +817,10 @@ fn differing_value(meant: &[Node], read: &[Node], format: Format) -> Option<Read
 /// groups.
 fn wrap_key(
     data_key: &[u8],
-    groups: &[Vec<String>],
+    groups: &[Vec<Recipient>],
     threshold: usize,
 ) -> Result<Vec<KeyGroup>, EncryptionError> {
-    let groups: Vec<&Vec<String>> = groups.iter().filter(|g| !g.is_empty()).collect();
+    let groups: Vec<&Vec<Recipient>> = groups.iter().filter(|g| !g.is_empty()).collect();
     if groups.is_empty() {
         return Err(EncryptionError::Options(OptionsError::NoRecipients));
     }
@@ -769,22 +835,19 @@ fn wrap_key(
     } else {
         keys::shamir_split(data_key, groups.len(), threshold)
     };
+    let created_at = crate::timestamp::rfc3339_utc(std::time::SystemTime::now());
     groups
         .iter()
         .zip(&payloads)
         .map(|(recipients, payload)| {
-            let age = recipients
+            let keys = recipients
                 .iter()
                 .map(|recipient| {
-                    let enc = keys::wrap(payload, recipient)
-                        .map_err(|e| EncryptionError::Options(OptionsError::Recipient(e)))?;
-                    Ok(AgeStanza {
-                        recipient: recipient.trim().to_owned(),
-                        enc,
-                    })
+                    MasterKey::wrap(payload, recipient, &created_at)
+                        .map_err(|e| EncryptionError::Options(OptionsError::Recipient(e)))
                 })
                 .collect::<Result<_, EncryptionError>>()?;
-            Ok(KeyGroup { age })
+            Ok(KeyGroup { keys })
         })
         .collect()
 }
@@ -831,7 +894,7 @@ mod tests {
         options.mac_only_encrypted = mac_only_encrypted;
         let bytes = encrypt(yaml.as_bytes(), Format::Yaml, Format::Yaml, &options).unwrap();
         let identities =
-            AgeIdentities::from_text(identity.to_string().expose_secret(), "test").unwrap();
+            Identities::from_text(identity.to_string().expose_secret(), "test").unwrap();
         let file = EditableFile::open(&bytes, Format::Yaml, &identities).unwrap();
         let again = String::from_utf8(file.to_bytes().unwrap()).unwrap();
         (file, again)

@@ -3,7 +3,8 @@
 use super::metadata::Metadata;
 use super::{DecryptionError, Format, stores};
 
-/// The age recipients (`age1...`) an encrypted file's data key is wrapped for, in file order,
+/// The master keys (age recipients `age1...`, `pgp FINGERPRINT`, `hc_vault URI`, `kms ARN`, ...)
+/// an encrypted file's data key is wrapped for, in file order,
 /// across all key groups. Needs no identity and decrypts nothing; fails when the file or its
 /// `sops` section does not parse.
 pub fn recipients(text: &[u8], format: Format) -> Result<Vec<String>, DecryptionError> {
@@ -16,8 +17,8 @@ pub fn recipients(text: &[u8], format: Format) -> Result<Vec<String>, Decryption
     Ok(metadata
         .key_groups
         .into_iter()
-        .flat_map(|group| group.age)
-        .map(|stanza| stanza.recipient)
+        .flat_map(|group| group.keys)
+        .map(|key| key.describe())
         .collect())
 }
 

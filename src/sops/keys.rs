@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::cipher::fill_random;
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
+use super::master_key::MasterKey;
 use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
 use super::{DecryptionError, ReadError};
 
@@ -140,7 +141,7 @@ impl std::error::Error for StanzaError {
 }
 
 /// The age identities available to decrypt with, gathered in sops's order.
-pub struct AgeIdentities {
+pub struct Identities {
     identities: Vec<x25519::Identity>,
     sources: Vec<String>,
     /// `SOPS_AGE_KEY_CMD`, run only for a stanza that `identities` do not open, as sops runs it
@@ -148,7 +149,7 @@ pub struct AgeIdentities {
     command: Option<KeyCommand>,
 }
 
-impl AgeIdentities {
+impl Identities {
     /// Gathers identities from, in order: `key_file` (the config's `age_key_file`), `SOPS_AGE_KEY`,
     /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
     /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
@@ -287,23 +288,35 @@ fn default_key_file() -> Option<PathBuf> {
 /// Recovers the 32-byte data key from the metadata's key groups.
 pub(crate) fn data_key(
     metadata: &Metadata,
-    identities: &AgeIdentities,
+    identities: &Identities,
 ) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
-    if identities.identities.is_empty() && identities.command.is_none() {
+    let groups = &metadata.key_groups;
+    let keys = || groups.iter().flat_map(|g| g.keys.iter());
+    if keys().all(|key| key.unsupported_name().is_some()) {
+        let mut types: Vec<String> = Vec::new();
+        for key in keys() {
+            let name = format!("{} ({})", key.unsupported_name().unwrap_or("?"), key.kind());
+            if !types.contains(&name) {
+                types.push(name);
+            }
+        }
+        return Err(DecryptionError::UnsupportedKeyTypes { types });
+    }
+    let no_age_identity = identities.identities.is_empty() && identities.command.is_none();
+    if no_age_identity && keys().all(|key| matches!(key, MasterKey::Age(_))) {
         return Err(DecryptionError::NoIdentities);
     }
-    let groups = &metadata.key_groups;
     let mut shares = Vec::new();
-    let mut command_failures = Vec::new();
+    let mut failures = Vec::new();
     for group in groups {
-        if let Some(payload) = unwrap_group(group, identities, &mut command_failures)? {
+        if let Some(payload) = unwrap_group(group, identities, &mut failures)? {
             shares.push(payload);
             if shares.len() == metadata.threshold {
                 break;
             }
         }
     }
-    let no_match = || no_match(metadata, identities, &command_failures);
+    let no_match = || no_match(metadata, identities, &failures);
     if groups.len() == 1 {
         let key = shares.pop().ok_or_else(no_match)?;
         return check_length(key, 32);
@@ -324,27 +337,35 @@ pub(crate) fn data_key(
     Ok(shamir_combine(&shares))
 }
 
-/// Opens one of the group's stanzas: first with the identities already loaded, then, only if
-/// none of them does, with what `SOPS_AGE_KEY_CMD` prints for each stanza's recipient in turn.
+/// Opens one of the group's keys: its age stanzas with the identities already loaded, then its
+/// other keys (PGP, Vault transit, AWS KMS) in turn, then, only if none of them does, its age
+/// stanzas with what `SOPS_AGE_KEY_CMD` prints for each stanza's recipient. A key that fails
+/// (a server down, gpg failing) is noted in `failures` and the next one is tried.
 fn unwrap_group(
     group: &KeyGroup,
-    identities: &AgeIdentities,
-    command_failures: &mut Vec<String>,
+    identities: &Identities,
+    failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
     let open = |stanza: &AgeStanza, with: &[x25519::Identity]| {
         unwrap_with(with, stanza).map_err(DecryptionError::Stanza)
     };
-    for stanza in &group.age {
+    for stanza in group.age() {
         if let Some(payload) = open(stanza, &identities.identities)? {
             return Ok(Some(payload));
+        }
+    }
+    for key in &group.keys {
+        match key.unwrap(identities) {
+            Ok(Some(payload)) => return Ok(Some(payload)),
+            Ok(None) => {}
+            Err(failure) => failures.push(format!("{}: {failure}", key.describe())),
         }
     }
     let Some(command) = &identities.command else {
         return Ok(None);
     };
-    for stanza in &group.age {
-        let Some(printed) = command_identities(command, &stanza.recipient, command_failures)?
-        else {
+    for stanza in group.age() {
+        let Some(printed) = command_identities(command, &stanza.recipient, failures)? else {
             continue;
         };
         if let Some(payload) = open(stanza, &printed)? {
@@ -364,7 +385,7 @@ fn command_identities(
     let output = match command.run(recipient) {
         Ok(output) => output,
         Err(CommandFailure::Exited(status)) => {
-            failures.push(format!("{status} for {recipient}"));
+            failures.push(format!("{COMMAND_ENV}: {status} for {recipient}"));
             return Ok(None);
         }
         Err(CommandFailure::Broken(reason)) => return Err(reason.into()),
@@ -373,30 +394,15 @@ fn command_identities(
     Ok(Some(parse_identities(text, COMMAND_ENV)?))
 }
 
-fn no_match(
-    metadata: &Metadata,
-    identities: &AgeIdentities,
-    command_failures: &[String],
-) -> DecryptionError {
-    // Why the command gave nothing is told beside its name, without its output (a key).
-    let tried = identities
-        .sources
-        .iter()
-        .map(|source| {
-            if source == COMMAND_ENV && !command_failures.is_empty() {
-                format!("{source} ({})", command_failures.join("; "))
-            } else {
-                source.clone()
-            }
-        })
-        .collect();
+fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -> DecryptionError {
     DecryptionError::NoMatchingIdentity {
         recipients: metadata
             .key_groups
             .iter()
-            .flat_map(|g| g.age.iter().map(|s| s.recipient.clone()))
+            .flat_map(|g| g.keys.iter().map(MasterKey::describe))
             .collect(),
-        tried,
+        tried: identities.sources.clone(),
+        failures: failures.to_vec(),
     }
 }
 
@@ -428,9 +434,18 @@ enum RecipientFailure {
     Encrypt(Arc<age::EncryptError>),
     Io(Arc<std::io::Error>),
     NotUtf8Armor,
+    Unusable(String),
 }
 
 impl RecipientError {
+    /// `recipient` cannot be used, for `reason` (which names no key material).
+    pub(crate) fn unusable(recipient: &str, reason: impl Into<String>) -> Self {
+        Self {
+            recipient: recipient.trim().to_owned(),
+            failure: RecipientFailure::Unusable(reason.into()),
+        }
+    }
+
     /// The recipient as given.
     pub fn recipient(&self) -> &str {
         &self.recipient
@@ -448,6 +463,7 @@ impl fmt::Display for RecipientError {
             RecipientFailure::Encrypt(e) => write!(f, "{e}"),
             RecipientFailure::Io(e) => write!(f, "{e}"),
             RecipientFailure::NotUtf8Armor => f.write_str("age produced non-UTF-8 armor"),
+            RecipientFailure::Unusable(reason) => write!(f, "{}: {reason}", self.recipient),
         }
     }
 }
@@ -457,7 +473,9 @@ impl std::error::Error for RecipientError {
         match &self.failure {
             RecipientFailure::Encrypt(e) => Some(&**e),
             RecipientFailure::Io(e) => Some(&**e),
-            RecipientFailure::NotX25519 | RecipientFailure::NotUtf8Armor => None,
+            RecipientFailure::NotX25519
+            | RecipientFailure::NotUtf8Armor
+            | RecipientFailure::Unusable(_) => None,
         }
     }
 }
@@ -632,9 +650,9 @@ mod tests {
         let armored = wrap(b"0123456789abcdef0123456789abcdef", &identity_recipient).unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
-        let identities = AgeIdentities {
+        let identities = Identities {
             identities: vec![identity],
-            ..AgeIdentities::empty()
+            ..Identities::empty()
         };
         let stanza = AgeStanza {
             recipient: identity_recipient,

@@ -6,6 +6,7 @@ use std::fmt;
 use regex::Regex;
 
 use super::DecryptionError;
+use super::master_key::{KINDS, MasterKey};
 use super::tree::{Kind, Leaf, Node};
 
 /// What the `sops` section says about how to decrypt and verify the document.
@@ -24,10 +25,22 @@ pub(crate) struct Metadata {
     pub(crate) mac_only_encrypted: bool,
 }
 
-/// One key group: the age stanzas that can open its data key (or share).
+/// One key group: the master keys that can each open its data key (or share), in the order
+/// they are tried: age, PGP, Vault transit, AWS KMS (local keys before servers), then the types
+/// this build cannot open.
 #[derive(Clone)]
 pub(crate) struct KeyGroup {
-    pub(crate) age: Vec<AgeStanza>,
+    pub(crate) keys: Vec<MasterKey>,
+}
+
+impl KeyGroup {
+    /// The age stanzas of the group.
+    pub(crate) fn age(&self) -> impl Iterator<Item = &AgeStanza> {
+        self.keys.iter().filter_map(|key| match key {
+            MasterKey::Age(stanza) => Some(stanza),
+            _ => None,
+        })
+    }
 }
 
 /// An age `recipient` and the armored `enc` blob holding the data key for it.
@@ -119,13 +132,13 @@ pub enum MetadataError {
     BadThreshold,
     /// `mac_only_encrypted` is not a boolean.
     MacOnlyEncryptedNotBoolean,
-    /// `age` is not a list.
-    AgeNotAList,
-    /// A key group has no age recipient (perhaps only key types this build cannot open).
-    NoAgeRecipients {
-        /// The other key types the group uses (`pgp`, `kms`, ...).
-        others: Vec<&'static str>,
+    /// A key type's entry (`age`, `pgp`, ...) is not a list of maps.
+    KeysNotAList {
+        /// The key type.
+        kind: &'static str,
     },
+    /// A key group has no master key at all.
+    NoKeys,
     /// A rule's regular expression does not compile.
     BadRegex {
         /// The rule's key.
@@ -177,15 +190,8 @@ impl fmt::Display for MetadataError {
             Self::MacOnlyEncryptedNotBoolean => {
                 f.write_str("`mac_only_encrypted` is not a boolean")
             }
-            Self::AgeNotAList => f.write_str("`age` is not a list"),
-            Self::NoAgeRecipients { others } if others.is_empty() => {
-                f.write_str("a key group has no age recipients")
-            }
-            Self::NoAgeRecipients { others } => write!(
-                f,
-                "a key group has no age recipients, only {} (not supported)",
-                others.join(", ")
-            ),
+            Self::KeysNotAList { kind } => write!(f, "`{kind}` is not a list of keys"),
+            Self::NoKeys => f.write_str("a key group has no keys"),
             Self::BadRegex { key } => write!(f, "`{key}` is not a valid regular expression"),
             Self::SeveralRules => f.write_str("more than one encryption rule is set"),
             Self::Missing { key } => write!(f, "`{key}` is missing"),
@@ -263,35 +269,47 @@ impl Metadata {
     /// the rule, `mac_only_encrypted`, `version`.
     pub(crate) fn to_node(&self) -> Node {
         let text = |value: &str| Node::Leaf(Leaf::string(value));
-        let stanzas = |group: &KeyGroup| {
+        let list = |group: &KeyGroup, kind: &str| {
             Node::List(
                 group
-                    .age
+                    .keys
                     .iter()
-                    .map(|stanza| {
-                        Node::Map(vec![
-                            ("recipient".into(), text(&stanza.recipient)),
-                            ("enc".into(), text(&stanza.enc)),
-                        ])
-                    })
+                    .filter(|key| key.kind() == kind)
+                    .map(MasterKey::to_node)
                     .collect(),
             )
         };
+        let has = |group: &KeyGroup, kind: &str| group.keys.iter().any(|k| k.kind() == kind);
         let mut entries = Vec::new();
+        let mut pgp_after_mac = None;
         match self.key_groups.as_slice() {
-            [group] => entries.push(("age".into(), stanzas(group))),
+            [group] => {
+                // Top level: every type but `pgp` before `lastmodified`, `pgp` after `mac`.
+                for kind in KINDS.iter().filter(|k| **k != "pgp") {
+                    if has(group, kind) {
+                        entries.push(((*kind).into(), list(group, kind)));
+                    }
+                }
+                if has(group, "pgp") {
+                    pgp_after_mac = Some(list(group, "pgp"));
+                }
+            }
             groups => {
                 let threshold = Leaf::new(Kind::Int, self.threshold.to_string());
                 entries.push(("shamir_threshold".into(), Node::Leaf(threshold)));
-                // sops writes `hc_vault: []` in every group: that field of its struct has no
-                // `omitempty`.
+                // In a group sops writes `hc_vault` and `age` always (those fields of its struct
+                // have no `omitempty`), the others when they have keys.
                 let groups = groups
                     .iter()
                     .map(|group| {
-                        Node::Map(vec![
-                            ("hc_vault".into(), Node::List(Vec::new())),
-                            ("age".into(), stanzas(group)),
-                        ])
+                        let kinds = KINDS
+                            .iter()
+                            .filter(|k| matches!(**k, "hc_vault" | "age") || has(group, k));
+                        Node::Map(
+                            kinds
+                                .map(|kind| ((*kind).into(), list(group, kind)))
+                                .collect(),
+                        )
                     })
                     .collect();
                 entries.push(("key_groups".into(), Node::List(groups)));
@@ -300,6 +318,9 @@ impl Metadata {
         entries.push(("lastmodified".into(), text(&self.last_modified)));
         let mac = String::from_utf8_lossy(&self.mac).into_owned();
         entries.push(("mac".into(), text(&mac)));
+        if let Some(pgp) = pgp_after_mac {
+            entries.push(("pgp".into(), pgp));
+        }
         if self.rule_stated {
             let (key, value) = self.rule.spec();
             entries.push((key.into(), text(value)));
@@ -359,28 +380,29 @@ pub(crate) fn flatten(sops: &Node) -> Vec<(String, Leaf)> {
 }
 
 fn key_group(group: &Node) -> Result<KeyGroup, DecryptionError> {
-    let age = match group.get("age") {
-        Some(Node::List(stanzas)) => stanzas
-            .iter()
-            .map(|stanza| {
-                Ok(AgeStanza {
-                    recipient: required_text(stanza, "recipient")?.to_owned(),
-                    enc: required_text(stanza, "enc")?.to_owned(),
-                })
-            })
-            .collect::<Result<Vec<_>, DecryptionError>>()?,
-        None | Some(Node::Null) => Vec::new(),
-        Some(_) => return Err(bad(MetadataError::AgeNotAList)),
-    };
-    if age.is_empty() {
-        let kinds: Vec<&'static str> = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"]
-            .into_iter()
-            .filter(|kind| matches!(group.get(kind), Some(Node::List(list)) if !list.is_empty()))
-            .collect();
-        return Err(bad(MetadataError::NoAgeRecipients { others: kinds }));
+    let mut keys = Vec::new();
+    for kind in TRY_ORDER {
+        match group.get(kind) {
+            Some(Node::List(entries)) => {
+                for entry in entries {
+                    keys.push(MasterKey::parse(kind, entry)?);
+                }
+            }
+            None | Some(Node::Null) => {}
+            Some(_) => return Err(bad(MetadataError::KeysNotAList { kind })),
+        }
     }
-    Ok(KeyGroup { age })
+    if keys.is_empty() {
+        return Err(bad(MetadataError::NoKeys));
+    }
+    Ok(KeyGroup { keys })
 }
+
+/// The order a group's keys are tried in: local keys first, then servers, then what this build
+/// cannot open (kept for writing back).
+const TRY_ORDER: [&str; 7] = [
+    "age", "pgp", "hc_vault", "kms", "gcp_kms", "azure_kv", "hckms",
+];
 
 /// The keys that state a rule.
 const RULE_KEYS: [&str; 6] = [
@@ -433,7 +455,7 @@ fn rule(sops: &Node) -> Result<Rule, DecryptionError> {
     }
 }
 
-fn required_text<'a>(node: &'a Node, key: &str) -> Result<&'a str, DecryptionError> {
+pub(crate) fn required_text<'a>(node: &'a Node, key: &str) -> Result<&'a str, DecryptionError> {
     match node.get(key) {
         Some(value) => text(value, key),
         None => Err(bad(MetadataError::Missing {

@@ -11,10 +11,14 @@
 mod cipher;
 mod creation_rules;
 mod encrypt;
+mod hc_vault;
 pub mod inspect;
 mod key_command;
 mod keys;
+mod kms;
+mod master_key;
 mod metadata;
+mod pgp;
 mod scalar;
 pub(crate) mod stores;
 pub(crate) mod tree;
@@ -33,7 +37,8 @@ pub use encrypt::{
     edit_file, encrypt,
 };
 pub use key_command::KeyCommandError;
-pub use keys::{AgeIdentities, IdentityError, RecipientError, StanzaError};
+pub use keys::{Identities, IdentityError, RecipientError, StanzaError};
+pub use master_key::{KmsRecipient, Recipient};
 pub use stores::{EmitError, Format, ParseError, ParseProblem};
 
 use cipher::{DataKey, ValueError};
@@ -50,6 +55,14 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
+
+impl DecryptionError {
+    /// Whether the file uses only key types this build cannot open (exit code 6 on the command
+    /// line), as opposed to keys it supports but does not have (exit code 3).
+    pub fn is_unsupported_key_type(&self) -> bool {
+        matches!(self, Self::UnsupportedKeyTypes { .. })
+    }
+}
 
 /// Why a SOPS file could not be decrypted. Messages name keys and recipients, never values.
 ///
@@ -82,10 +95,19 @@ pub enum DecryptionError {
     NoIdentities,
     /// None of the available identities opens the data key.
     NoMatchingIdentity {
-        /// The file's age recipients.
+        /// The file's master keys (age recipients, `pgp FINGERPRINT`, `hc_vault URI`, `kms ARN`).
         recipients: Vec<String>,
-        /// Where the identities tried came from.
+        /// Where the identities tried came from (files, variables, GnuPG).
         tried: Vec<String>,
+        /// Keys that could not be used although they may be ours: a server that could not be
+        /// reached, gpg or `SOPS_AGE_KEY_CMD` failing. Each names the key and the cause.
+        failures: Vec<String>,
+    },
+    /// None of the file's key groups has a key of a type this build can open (GCP KMS, Azure Key
+    /// Vault, ...). The command-line tool exits with 6.
+    UnsupportedKeyTypes {
+        /// The file's key types, named for people (`GCP Cloud KMS (gcp_kms)`).
+        types: Vec<String>,
     },
     /// Key groups: fewer shares could be opened than the threshold needs.
     TooFewShares {
@@ -140,11 +162,32 @@ impl fmt::Display for DecryptionError {
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
                  SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
             ),
-            Self::NoMatchingIdentity { recipients, tried } => write!(
+            Self::NoMatchingIdentity {
+                recipients,
+                tried,
+                failures,
+            } => {
+                write!(
+                    f,
+                    "no identity matched: the file is encrypted to {}; identities tried from {}",
+                    recipients.join(", "),
+                    if tried.is_empty() {
+                        "nowhere (none is configured)".to_owned()
+                    } else {
+                        tried.join(", ")
+                    }
+                )?;
+                if !failures.is_empty() {
+                    write!(f, "; failed: {}", failures.join("; "))?;
+                }
+                Ok(())
+            }
+            Self::UnsupportedKeyTypes { types } => write!(
                 f,
-                "no identity matched: the file is encrypted to {}; identities tried from {}",
-                recipients.join(", "),
-                tried.join(", ")
+                "the file can only be opened with {}, which secret-cascade does not support; \
+                 decrypt it with sops, or add an age, PGP, Vault transit or AWS KMS key to it \
+                 (`sops updatekeys` after adding one to .sops.yaml)",
+                types.join(", ")
             ),
             Self::TooFewShares { needed, opened } => write!(
                 f,
@@ -342,7 +385,7 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
 pub fn decrypt_file(
     path: &Path,
     format: Option<Format>,
-    identities: &AgeIdentities,
+    identities: &Identities,
 ) -> Result<Document, DecryptionError> {
     let text = read_file(path)?;
     decrypt(
@@ -356,7 +399,7 @@ pub fn decrypt_file(
 pub fn decrypt(
     text: &[u8],
     format: Format,
-    identities: &AgeIdentities,
+    identities: &Identities,
 ) -> Result<Document, DecryptionError> {
     let opened = open_tree(text, format, identities, None)?;
     Ok(Document {
@@ -377,7 +420,7 @@ pub(crate) struct Opened {
 pub(crate) fn open_tree(
     text: &[u8],
     format: Format,
-    identities: &AgeIdentities,
+    identities: &Identities,
     stash: Option<&mut Stash>,
 ) -> Result<Opened, DecryptionError> {
     let (branches, metadata) = parse_encrypted(text, format)?;

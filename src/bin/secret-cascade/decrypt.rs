@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use secret_cascade::sops::{self, AgeIdentities, Format};
+use secret_cascade::sops::{self, Format, Identities};
 
 use crate::Failure;
 
@@ -51,11 +51,11 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
         code: if matches!(error, sops::DecryptionError::Read(_)) {
             2
         } else {
-            3
+            crate::decryption_code(&error)
         },
         message: format!("cannot decrypt {}: {error}", args.file.display()),
     };
-    let identities = AgeIdentities::discover(None).map_err(failed)?;
+    let identities = Identities::discover(None).map_err(failed)?;
     let document = sops::decrypt_file(&args.file, args.input_type, &identities).map_err(failed)?;
     let format = args.output_type.unwrap_or(document.format());
     let output = document

@@ -9,7 +9,7 @@ use clap::{ArgGroup, Args};
 use secret_cascade::atomic_write;
 use secret_cascade::shred::{self, ShredOptions};
 use secret_cascade::sops::{
-    self, AgeIdentities, DecryptionError, EncryptOptions, EncryptionError, EncryptionRule, Format,
+    self, DecryptionError, EncryptOptions, EncryptionError, EncryptionRule, Format, Identities,
 };
 
 use crate::Failure;
@@ -33,14 +33,8 @@ pub(crate) struct EncryptArgs {
     /// The cleartext file.
     file: PathBuf,
 
-    /// An age recipient (age1...); repeatable, or comma-separated.
-    #[arg(
-        long,
-        value_name = "RECIPIENT",
-        env = "SOPS_AGE_RECIPIENTS",
-        value_delimiter = ','
-    )]
-    age: Vec<String>,
+    #[command(flatten)]
+    recipients: RecipientArgs,
 
     /// The input's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
@@ -136,8 +130,9 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         }
         other => Failure::usage(format!("{}: {other}", file.display())),
     })?;
-    let mut options = if args.age.iter().any(|r| !r.trim().is_empty()) {
-        EncryptOptions::for_recipients(args.age.iter().filter(|r| !r.trim().is_empty()).cloned())
+    let given = args.recipients.recipients();
+    let mut options = if !given.is_empty() {
+        EncryptOptions::for_recipients(given)
     } else {
         // As in sops: the rule is chosen by the file being encrypted, unless overridden.
         let target = args.filename_override.as_deref().unwrap_or(file);
@@ -148,8 +143,8 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
             }
             None => {
                 return Err(Failure::usage(
-                    "no age recipients: pass --age, set SOPS_AGE_RECIPIENTS or add a .sops.yaml \
-                     creation rule",
+                    "no recipients: pass --age, --pgp, --hc-vault-transit or --kms, set \
+                     SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule",
                 ));
             }
         }
@@ -281,13 +276,38 @@ pub(crate) struct RotateArgs {
     /// The encrypted file.
     file: PathBuf,
 
-    /// Add this age recipient (repeatable, or comma-separated).
+    /// Add this age recipient (age1..., age1pq1..., ssh-ed25519 ..., ssh-rsa ...; repeatable,
+    /// or comma-separated).
     #[arg(long, value_name = "RECIPIENT", value_delimiter = ',')]
     add_age: Vec<String>,
 
     /// Remove this age recipient (repeatable, or comma-separated).
     #[arg(long, value_name = "RECIPIENT", value_delimiter = ',')]
     rm_age: Vec<String>,
+
+    /// Add the PGP key with this fingerprint (repeatable, or comma-separated).
+    #[arg(long, value_name = "FINGERPRINT", value_delimiter = ',')]
+    add_pgp: Vec<String>,
+
+    /// Remove the PGP key with this fingerprint (repeatable, or comma-separated).
+    #[arg(long, value_name = "FINGERPRINT", value_delimiter = ',')]
+    rm_pgp: Vec<String>,
+
+    /// Add the Vault/OpenBao transit key at this URI (repeatable, or comma-separated).
+    #[arg(long, value_name = "URI", value_delimiter = ',')]
+    add_hc_vault_transit: Vec<String>,
+
+    /// Remove the Vault/OpenBao transit key at this URI (repeatable, or comma-separated).
+    #[arg(long, value_name = "URI", value_delimiter = ',')]
+    rm_hc_vault_transit: Vec<String>,
+
+    /// Add the AWS KMS key ARN[+ROLE_ARN] (repeatable, or comma-separated).
+    #[arg(long, value_name = "ARN", value_delimiter = ',')]
+    add_kms: Vec<String>,
+
+    /// Remove the AWS KMS key with this ARN (repeatable, or comma-separated).
+    #[arg(long, value_name = "ARN", value_delimiter = ',')]
+    rm_kms: Vec<String>,
 
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
@@ -298,9 +318,109 @@ pub(crate) struct RotateArgs {
 }
 
 pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
+    let add = recipients(
+        &args.add_age,
+        &args.add_pgp,
+        &args.add_hc_vault_transit,
+        &args.add_kms,
+        None,
+    );
+    let remove: Vec<String> = [
+        &args.rm_age,
+        &args.rm_pgp,
+        &args.rm_hc_vault_transit,
+        &args.rm_kms,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|r| r.trim().to_owned())
+    .filter(|r| !r.is_empty())
+    .collect();
     edit(&args.file, args.input_type, &args.lock, |file| {
-        file.rotate(&args.add_age, &args.rm_age)
+        file.rotate(&add, &remove)
     })
+}
+
+/// The master keys a new file is encrypted to, named as sops names them.
+#[derive(Args)]
+pub(crate) struct RecipientArgs {
+    /// An age recipient (age1..., age1pq1..., ssh-ed25519 ..., ssh-rsa ...); repeatable, or
+    /// comma-separated.
+    #[arg(
+        long,
+        value_name = "RECIPIENT",
+        env = "SOPS_AGE_RECIPIENTS",
+        value_delimiter = ','
+    )]
+    age: Vec<String>,
+
+    /// A PGP key fingerprint; repeatable, or comma-separated.
+    #[arg(
+        long,
+        value_name = "FINGERPRINT",
+        env = "SOPS_PGP_FP",
+        value_delimiter = ','
+    )]
+    pgp: Vec<String>,
+
+    /// A Vault/OpenBao transit key URI (https://host:8200/v1/transit/keys/NAME); repeatable, or
+    /// comma-separated.
+    #[arg(
+        long,
+        value_name = "URI",
+        env = "SOPS_VAULT_URIS",
+        value_delimiter = ','
+    )]
+    hc_vault_transit: Vec<String>,
+
+    /// An AWS KMS key, ARN[+ROLE_ARN]; repeatable, or comma-separated.
+    #[arg(long, value_name = "ARN", env = "SOPS_KMS_ARN", value_delimiter = ',')]
+    kms: Vec<String>,
+
+    /// The AWS profile (of ~/.aws/config and ~/.aws/credentials) for the --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    aws_profile: Option<String>,
+}
+
+impl RecipientArgs {
+    fn recipients(&self) -> Vec<sops::Recipient> {
+        recipients(
+            &self.age,
+            &self.pgp,
+            &self.hc_vault_transit,
+            &self.kms,
+            self.aws_profile.as_deref(),
+        )
+    }
+}
+
+/// Recipients from the command line's lists (blank entries dropped).
+fn recipients(
+    age: &[String],
+    pgp: &[String],
+    transit: &[String],
+    kms: &[String],
+    aws_profile: Option<&str>,
+) -> Vec<sops::Recipient> {
+    let given = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect()
+    };
+    let mut all: Vec<sops::Recipient> = given(age).into_iter().map(sops::Recipient::Age).collect();
+    all.extend(given(pgp).into_iter().map(sops::Recipient::Pgp));
+    all.extend(
+        given(transit)
+            .into_iter()
+            .map(sops::Recipient::HcVaultTransit),
+    );
+    all.extend(given(kms).into_iter().map(|arn| {
+        let mut key = sops::KmsRecipient::parse(&arn);
+        key.aws_profile = aws_profile.map(str::to_owned);
+        sops::Recipient::Kms(key)
+    }));
+    all
 }
 
 /// How long an edit waits for another one on the same folder.
@@ -356,7 +476,7 @@ fn edit(
 ) -> Result<(), Failure> {
     let failed = |error: EncryptionError| {
         let code = match &error {
-            EncryptionError::Decryption(_) => 3,
+            EncryptionError::Decryption(e) => crate::decryption_code(e),
             EncryptionError::Missing { .. }
             | EncryptionError::Read { .. }
             | EncryptionError::Io { .. } => 1,
@@ -370,7 +490,7 @@ fn edit(
     if !file.exists() {
         return Err(Failure::usage(format!("{}: no such file", file.display())));
     }
-    let identities = AgeIdentities::discover(None)
+    let identities = Identities::discover(None)
         .map_err(|e: DecryptionError| failed(EncryptionError::Decryption(e)))?;
     sops::edit_file(file, format, &identities, lock.timeout(), change).map_err(failed)
 }

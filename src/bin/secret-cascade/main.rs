@@ -145,7 +145,8 @@ impl From<Error> for Failure {
         let code = match &error {
             Error::NotFound { .. } => 1,
             Error::Config(_) | Error::InvalidRequest { .. } => 2,
-            Error::Decryption { .. } | Error::Provider { .. } => 3,
+            Error::Decryption { reason, .. } => decryption_code(reason),
+            Error::Provider { .. } => 3,
             Error::Unavailable { .. } => 4,
             Error::Denied { .. } => 5,
             _ => 3,
@@ -154,6 +155,16 @@ impl From<Error> for Failure {
             message: error.to_string(),
             code,
         }
+    }
+}
+
+/// The exit code of a file that does not open: 6 when none of its keys is of a type this build
+/// supports, 3 otherwise (a wrong key, a modified file).
+pub(crate) fn decryption_code(error: &secret_cascade::sops::DecryptionError) -> u8 {
+    if error.is_unsupported_key_type() {
+        6
+    } else {
+        3
     }
 }
 

@@ -16,6 +16,7 @@ use super::cipher::fill_random;
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
 use super::master_key::MasterKey;
 use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
+use super::pgp;
 use super::{DecryptionError, ReadError};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
@@ -140,13 +141,17 @@ impl std::error::Error for StanzaError {
     }
 }
 
-/// The age identities available to decrypt with, gathered in sops's order.
+/// What this process can open a file's data key with: the age identities, gathered in sops's
+/// order, and the PGP keys. Vault transit and AWS KMS keys need no identity here: their
+/// credentials are read from the environment when a file needs them.
 pub struct Identities {
     identities: Vec<x25519::Identity>,
     sources: Vec<String>,
     /// `SOPS_AGE_KEY_CMD`, run only for a stanza that `identities` do not open, as sops runs it
     /// once per recipient with `SOPS_AGE_RECIPIENT` set.
     command: Option<KeyCommand>,
+    /// PGP secret keys and the user's GnuPG.
+    pub(crate) pgp: pgp::PgpKeys,
 }
 
 impl Identities {
@@ -185,6 +190,13 @@ impl Identities {
         Ok(found)
     }
 
+    /// Adds the PGP secret keys of an armored key file (the `sops` kind's `pgp_key_file`).
+    pub fn with_pgp_key_file(mut self, path: &Path) -> Result<Self, DecryptionError> {
+        self.pgp.add_key_file(path)?;
+        self.sources.push(path.display().to_string());
+        Ok(self)
+    }
+
     /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
     pub fn from_text(text: &str, source: &str) -> Result<Self, DecryptionError> {
         let mut found = Self::empty();
@@ -197,6 +209,7 @@ impl Identities {
             identities: Vec::new(),
             sources: Vec::new(),
             command: None,
+            pgp: pgp::PgpKeys::default(),
         }
     }
 

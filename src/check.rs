@@ -136,6 +136,30 @@ pub(crate) fn private_file(
     })
 }
 
+/// The check of an encrypted file whose ciphertext may be shared (a SOPS file is meant to be
+/// committed): any reader is fine, but a writer other than its owner could replace it with a
+/// file encrypted to the owner's public key, holding values of their choosing. A warning naming
+/// the `chmod` when group or others can write it. `None` where file modes do not exist.
+pub(crate) fn unwritable_file(
+    subject: &str,
+    path: &Path,
+    metadata: &std::fs::Metadata,
+) -> Option<Check> {
+    let mode = mode(metadata)?;
+    Some(if mode & 0o022 == 0 {
+        Check::ok(subject, format!("{}, mode {mode:04o}", path.display()))
+    } else {
+        Check::warn(
+            subject,
+            format!(
+                "mode {mode:04o} lets group or others replace it with a file of their own \
+                 encrypted to your public key; run chmod go-w {}",
+                path.display()
+            ),
+        )
+    })
+}
+
 /// A file's permission bits; `None` where file modes do not exist (not Unix).
 #[cfg(unix)]
 pub(crate) fn mode(metadata: &std::fs::Metadata) -> Option<u32> {

@@ -228,25 +228,36 @@ fn a_tampered_mac_is_a_mac_failure() {
 }
 
 #[test]
-fn files_readable_by_others_are_warnings_naming_the_chmod() {
+fn a_key_file_readable_by_others_is_a_warning_an_encrypted_file_is_not() {
     let setup = Setup::new("enc/simple.yaml", "key.txt");
     chmod(&setup.secrets, 0o644);
     chmod(&setup.keys, 0o640);
     let (code, stdout, _) = run(&mut setup.doctor());
     assert_eq!(code, 1, "a warning is not well: {stdout}");
-    let file = format!(
-        "warn  file        mode 0644 gives group or others access; run chmod 600 {}",
-        setup.secrets.display()
-    );
+    let file = format!("ok    file        {}, mode 0644", setup.secrets.display());
     let key = format!(
         "warn  key file    mode 0640 gives group or others access; run chmod 600 {}",
         setup.keys.display()
     );
-    assert!(stdout.contains(&file), "{stdout}");
+    assert!(stdout.contains(&file), "ciphertext is meant to be shared: {stdout}");
     assert!(stdout.contains(&key), "{stdout}");
     // Loose modes do not stop decryption.
     assert!(stdout.contains("ok    decryption"), "{stdout}");
-    assert!(stdout.contains("0 failed, 2 warned"), "{stdout}");
+    assert!(stdout.contains("0 failed, 1 warned"), "{stdout}");
+}
+
+#[test]
+fn an_encrypted_file_others_can_write_is_a_warning() {
+    let setup = Setup::new("enc/simple.yaml", "key.txt");
+    chmod(&setup.secrets, 0o664);
+    let (code, stdout, _) = run(&mut setup.doctor());
+    assert_eq!(code, 1, "a warning is not well: {stdout}");
+    let file = format!(
+        "warn  file        mode 0664 lets group or others replace it with a file of their own \
+         encrypted to your public key; run chmod go-w {}",
+        setup.secrets.display()
+    );
+    assert!(stdout.contains(&file), "{stdout}");
 }
 
 #[test]

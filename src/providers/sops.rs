@@ -196,7 +196,8 @@ impl Provider for SopsProvider {
         let mut checks = Vec::new();
         let readable = match std::fs::metadata(&self.path) {
             Ok(metadata) => {
-                checks.extend(check::private_file("file", &self.path, &metadata));
+                // Ciphertext is meant to be committed: readable by others is normal.
+                checks.extend(check::unwritable_file("file", &self.path, &metadata));
                 true
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -498,21 +498,29 @@ impl EditableFile {
 
     /// Replaces the data key: every value is encrypted again under a new one, the master keys
     /// kept, `add` added to the first key group and the keys `remove` names (as
-    /// [`Recipient::is_named`] matches them) removed everywhere. A file holding keys of a type
-    /// this build cannot use (GCP KMS, ...) cannot get a new data key, since those keys could
-    /// not be given it: remove them.
+    /// [`Recipient::is_named`] matches them; a key of a type this build cannot use, by its
+    /// resource id, vault URL or key id) removed everywhere. A file that keeps keys of such a
+    /// type (GCP KMS, ...) cannot get a new data key, since they could not be given it.
     pub fn rotate(&mut self, add: &[Recipient], remove: &[String]) -> Result<(), EncryptionError> {
-        let mut groups = self.recipient_groups()?;
         for name in remove {
-            if !groups.iter().flatten().any(|r| r.is_named(name)) {
+            let named = |key: &MasterKey| key.is_named(name);
+            if !self
+                .metadata
+                .key_groups
+                .iter()
+                .any(|g| g.keys.iter().any(named))
+            {
                 return Err(EncryptionError::Options(OptionsError::NotARecipient {
                     recipient: name.clone(),
                 }));
             }
         }
-        for group in &mut groups {
-            group.retain(|r| !remove.iter().any(|name| r.is_named(name)));
+        for group in &mut self.metadata.key_groups {
+            group
+                .keys
+                .retain(|key| !remove.iter().any(|name| key.is_named(name)));
         }
+        let mut groups = self.recipient_groups()?;
         if let Some(first) = groups.first_mut() {
             for recipient in add {
                 if !first.contains(recipient) {

@@ -8,18 +8,35 @@ use super::{DecryptionError, Format, stores};
 /// across all key groups. Needs no identity and decrypts nothing; fails when the file or its
 /// `sops` section does not parse.
 pub fn recipients(text: &[u8], format: Format) -> Result<Vec<String>, DecryptionError> {
+    Ok(key_groups(text, format)?.groups.concat())
+}
+
+/// A file's master keys by key group, and how many groups open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGroups {
+    /// Each group's keys as messages name them (see [`recipients`]).
+    pub groups: Vec<Vec<String>>,
+    /// How many groups are needed (1 for a single group).
+    pub threshold: usize,
+}
+
+/// The master keys of an encrypted file by key group, and its Shamir threshold. Needs no
+/// identity and decrypts nothing.
+pub fn key_groups(text: &[u8], format: Format) -> Result<KeyGroups, DecryptionError> {
     let parsed = stores::parse(text, format)?;
     let sops = parsed
         .sops
         .ok_or(DecryptionError::MissingMetadata)?
         .into_tree()?;
     let metadata = Metadata::parse(&sops)?;
-    Ok(metadata
-        .key_groups
-        .into_iter()
-        .flat_map(|group| group.keys)
-        .map(|key| key.describe())
-        .collect())
+    Ok(KeyGroups {
+        groups: metadata
+            .key_groups
+            .iter()
+            .map(|group| group.keys.iter().map(|key| key.describe()).collect())
+            .collect(),
+        threshold: metadata.threshold,
+    })
 }
 
 #[cfg(test)]

@@ -217,6 +217,18 @@ impl MasterKey {
         }
     }
 
+    /// Whether `name` names this key: as [`Recipient::is_named`], or for a type this build
+    /// cannot use, its identifying field (`resource_id`, `vault_url`, `key_id`).
+    pub(crate) fn is_named(&self, name: &str) -> bool {
+        match self.recipient() {
+            Some(recipient) => recipient.is_named(name),
+            None => self
+                .describe()
+                .split_once(' ')
+                .is_some_and(|(_, id)| id == name.trim()),
+        }
+    }
+
     /// The human name of a type this build cannot open (`GCP Cloud KMS`), `None` for the others.
     pub(crate) fn unsupported_name(&self) -> Option<&'static str> {
         match self {

@@ -478,11 +478,23 @@ fn bad(problem: MetadataError) -> DecryptionError {
 
 /// Rebuilds the `sops` tree from dotenv/INI's flattened keys (SOPS_FORMAT.md §3.2):
 /// `age__list_0__map_enc` is `age[0].enc`. `unescape` turns the two characters `\n` into LF (INI;
-/// dotenv values are already unescaped by the store).
+/// dotenv values are already unescaped by the store). The keys may come in any order: sops
+/// before 3.8 wrote them in Go's random map order, so `list_1` may precede `list_0`; they are
+/// put in order first, list indices compared as numbers (`list_10` after `list_9`).
 pub(crate) fn unflatten(
-    entries: Vec<(String, Leaf)>,
+    mut entries: Vec<(String, Leaf)>,
     unescape: bool,
 ) -> Result<Node, DecryptionError> {
+    entries.sort_by_cached_key(|(key, _)| {
+        key.split("__")
+            .map(
+                |segment| match segment.strip_prefix("list_").map(str::parse::<usize>) {
+                    Some(Ok(index)) => (index, String::new()),
+                    _ => (usize::MAX, segment.to_owned()),
+                },
+            )
+            .collect::<Vec<_>>()
+    });
     let mut root = Node::Map(Vec::new());
     for (key, mut leaf) in entries {
         if unescape {

@@ -309,6 +309,16 @@ pub(crate) struct RotateArgs {
     #[arg(long, value_name = "ARN", value_delimiter = ',')]
     rm_kms: Vec<String>,
 
+    /// Remove the GCP KMS key with this resource id (a key type secret-cascade cannot open or
+    /// encrypt to; remove it to rotate).
+    #[arg(long, value_name = "RESOURCE_ID", value_delimiter = ',')]
+    rm_gcp_kms: Vec<String>,
+
+    /// Remove the Azure Key Vault key with this URL (a key type secret-cascade cannot open or
+    /// encrypt to; remove it to rotate).
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    rm_azure_kv: Vec<String>,
+
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
@@ -330,6 +340,8 @@ pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
         &args.rm_pgp,
         &args.rm_hc_vault_transit,
         &args.rm_kms,
+        &args.rm_gcp_kms,
+        &args.rm_azure_kv,
     ]
     .into_iter()
     .flatten()
@@ -468,7 +480,7 @@ fn name_path(name: &str) -> Result<Vec<String>, Failure> {
 }
 
 /// Edits a file in place with the discovered age identities, mapping errors to exit codes.
-fn edit(
+pub(crate) fn edit(
     file: &Path,
     format: Option<Format>,
     lock: &LockArgs,

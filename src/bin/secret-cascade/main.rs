@@ -11,6 +11,7 @@ mod init;
 mod keyring;
 mod shred;
 mod store;
+mod updatekeys;
 mod vault;
 
 use std::fs::File;
@@ -34,7 +35,8 @@ Examples:
 
 Exit codes: 0 done, 1 not found, 2 usage or config error, 3 decryption or integrity error (wrong
 key, tampered file), 4 a backend the command needs is unavailable (`keyring`), 5 a server
-denied access (a Vault/OpenBao 403); `exec` exits with its command's status.
+denied access (a Vault/OpenBao 403), 6 a file whose keys are all of types this build cannot
+open (GCP KMS, Azure Key Vault); `exec` exits with its command's status.
 `secret-cascade help COMMAND` has each command's examples and details.
 
 Logs go to stderr: -v for debug, -vv for trace; or set SECRET_CASCADE_LOG to a tracing filter.
@@ -71,6 +73,9 @@ enum Command {
     /// Re-encrypt a SOPS file under a new data key, optionally changing recipients.
     #[command(after_help = files::ROTATE_EXAMPLES)]
     Rotate(files::RotateArgs),
+    /// Give SOPS files the keys of their .sops.yaml creation rule, like `sops updatekeys`.
+    #[command(after_help = updatekeys::EXAMPLES)]
+    Updatekeys(updatekeys::UpdateKeysArgs),
     /// Overwrite a file, then delete it.
     #[command(after_help = shred::SHRED_EXAMPLES)]
     Shred(shred::ShredArgs),
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         Command::Set(args) => files::set(args),
         Command::Unset(args) => files::unset(args),
         Command::Rotate(args) => files::rotate(args),
+        Command::Updatekeys(args) => updatekeys::run(args),
         Command::Shred(args) => shred::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Init(args) => init::run(args),

@@ -239,7 +239,10 @@ fn a_key_file_readable_by_others_is_a_warning_an_encrypted_file_is_not() {
         "warn  key file    mode 0640 gives group or others access; run chmod 600 {}",
         setup.keys.display()
     );
-    assert!(stdout.contains(&file), "ciphertext is meant to be shared: {stdout}");
+    assert!(
+        stdout.contains(&file),
+        "ciphertext is meant to be shared: {stdout}"
+    );
     assert!(stdout.contains(&key), "{stdout}");
     // Loose modes do not stop decryption.
     assert!(stdout.contains("ok    decryption"), "{stdout}");

@@ -191,9 +191,10 @@ fn plan(file: &Path, format: Option<Format>) -> Result<Plan, Failure> {
             });
         }
     };
-    let rule = sops::find_creation_rule(file).map_err(|e| Failure::usage(e.to_string()))?;
-    let Some(rule) = rule else {
-        return Ok(Plan::NoRule);
+    let rule = match sops::find_creation_rule(file) {
+        Ok(Some(rule)) => rule,
+        Ok(None) | Err(sops::CreationRuleError::NoMatch { .. }) => return Ok(Plan::NoRule),
+        Err(e) => return Err(Failure::usage(format!("{}: {e}", file.display()))),
     };
     let wanted: Vec<Vec<String>> = rule
         .options

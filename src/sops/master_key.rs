@@ -285,8 +285,8 @@ impl MasterKey {
             }
             other => {
                 if !matches!(entry, Node::Map(_)) {
-                    return Err(DecryptionError::Metadata(MetadataError::NotAString {
-                        key: other.to_owned(),
+                    return Err(DecryptionError::Metadata(MetadataError::KeysNotAList {
+                        kind: other,
                     }));
                 }
                 Self::Other {
@@ -396,5 +396,136 @@ pub(crate) struct KeyFailure(pub(crate) String);
 impl fmt::Display for KeyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::metadata::Metadata;
+    use super::super::{Format, stores};
+    use super::*;
+
+    /// The `sops` section of a YAML file, parsed and written back.
+    fn round_trip(yaml: &str) -> (Metadata, Node) {
+        let parsed = stores::parse(yaml.as_bytes(), Format::Yaml).unwrap();
+        let sops = parsed.sops.unwrap().into_tree().unwrap();
+        let metadata = Metadata::parse(&sops).unwrap();
+        let node = metadata.to_node();
+        (metadata, node)
+    }
+
+    fn keys(node: &Node) -> Vec<&str> {
+        match node {
+            Node::Map(entries) => entries.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    const EVERY_TYPE: &str = "a: 1\nsops:\n    pgp:\n        - created_at: \"2020-07-12T08:03:51Z\"\n          enc: P\n          fp: 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/k\n          role: arn:aws:iam::111122223333:role/r\n          context:\n            z: \"1\"\n            a: \"2\"\n          created_at: \"2020-07-12T08:03:51Z\"\n          enc: K\n          aws_profile: \"\"\n    gcp_kms:\n        - resource_id: projects/p/locations/l/keyRings/r/cryptoKeys/k\n          created_at: \"2020-07-12T08:03:51Z\"\n          enc: G\n    hc_vault:\n        - vault_address: http://127.0.0.1:8200\n          engine_path: sops/transit\n          key_name: k\n          created_at: \"2020-07-12T08:03:51Z\"\n          enc: vault:v1:V\n    age:\n        - recipient: age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw\n          enc: A\n    lastmodified: \"2021-09-30T19:49:41Z\"\n    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n    unencrypted_suffix: _unencrypted\n    version: 3.7.1\n";
+
+    #[test]
+    fn every_key_type_is_read_and_written_back_in_sops_field_order() {
+        let (metadata, node) = round_trip(EVERY_TYPE);
+        let kinds: Vec<&str> = metadata.key_groups[0]
+            .keys
+            .iter()
+            .map(MasterKey::kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["age", "pgp", "hc_vault", "kms", "gcp_kms"],
+            "tried local first"
+        );
+        assert_eq!(
+            keys(&node),
+            [
+                "kms",
+                "gcp_kms",
+                "hc_vault",
+                "age",
+                "lastmodified",
+                "mac",
+                "pgp",
+                "unencrypted_suffix",
+                "version"
+            ]
+        );
+        let entry = |kind: &str| match node.get(kind) {
+            Some(Node::List(items)) => items[0].clone(),
+            other => panic!("{kind}: {:?}", other.is_some()),
+        };
+        assert_eq!(keys(&entry("pgp")), ["created_at", "enc", "fp"]);
+        assert_eq!(
+            keys(&entry("kms")),
+            ["arn", "role", "context", "created_at", "enc", "aws_profile"]
+        );
+        assert_eq!(keys(entry("kms").get("context").unwrap()), ["a", "z"]);
+        assert_eq!(
+            keys(&entry("hc_vault")),
+            [
+                "vault_address",
+                "engine_path",
+                "key_name",
+                "created_at",
+                "enc"
+            ]
+        );
+        assert_eq!(
+            keys(&entry("gcp_kms")),
+            ["resource_id", "created_at", "enc"],
+            "kept as read"
+        );
+        let names: Vec<String> = metadata.key_groups[0]
+            .keys
+            .iter()
+            .map(MasterKey::describe)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw",
+                "pgp 7FB89715AADA920D65D25E63F9BA9DEBD03F57C0",
+                "hc_vault http://127.0.0.1:8200/v1/sops/transit/keys/k",
+                "kms arn:aws:kms:us-east-1:111122223333:key/k+arn:aws:iam::111122223333:role/r",
+                "gcp_kms projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            ]
+        );
+    }
+
+    #[test]
+    fn key_groups_list_hc_vault_and_age_always_and_pgp_first() {
+        let yaml = EVERY_TYPE.replace(
+            "    pgp:\n",
+            "    shamir_threshold: 1\n    key_groups:\n        - age:\n              - recipient: age1x\n                enc: B\n    pgp:\n",
+        );
+        // A `sops` section with key_groups ignores the top-level lists, as sops does.
+        let (metadata, _) = round_trip(&yaml);
+        assert_eq!(metadata.key_groups.len(), 1);
+        let mut two = metadata.clone();
+        two.key_groups.push(super::super::metadata::KeyGroup {
+            keys: vec![MasterKey::Pgp(PgpKey {
+                fingerprint: "FP".into(),
+                created_at: "t".into(),
+                enc: "e".into(),
+            })],
+        });
+        two.threshold = 2;
+        let written = two.to_node();
+        assert_eq!(keys(&written)[..2], ["shamir_threshold", "key_groups"]);
+        let Some(Node::List(groups)) = written.get("key_groups") else {
+            panic!("key_groups")
+        };
+        assert_eq!(keys(&groups[0]), ["hc_vault", "age"]);
+        assert_eq!(keys(&groups[1]), ["pgp", "hc_vault", "age"]);
+    }
+
+    #[test]
+    fn recipients_are_named_as_on_the_command_line() {
+        let pgp = Recipient::Pgp("7FB89715AADA920D65D25E63F9BA9DEBD03F57C0".into());
+        assert!(pgp.is_named("7fb89715aada920d65d25e63f9ba9debd03f57c0"));
+        let kms = Recipient::Kms(KmsRecipient::parse("arn:a+arn:role"));
+        assert!(kms.is_named("arn:a") && kms.is_named("arn:a+arn:role"));
+        assert!(!kms.is_named("arn:b"));
+        assert_eq!(Recipient::from(" age1x "), Recipient::Age("age1x".into()));
     }
 }

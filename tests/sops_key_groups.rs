@@ -317,3 +317,32 @@ fn updatekeys_reports_what_it_cannot_do_and_goes_on_with_the_rest() {
         assert!(stderr.contains(words), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn encrypting_to_gcp_or_azure_keys_is_refused_naming_them() {
+    let sandbox = Sandbox::new();
+    sandbox.write("plain.yaml", "a: 1\n");
+    for (flag, name) in [
+        ("--gcp-kms", "GCP Cloud KMS"),
+        ("--azure-kv", "Azure Key Vault"),
+    ] {
+        let (code, stdout, stderr) =
+            run(sandbox
+                .cli()
+                .args(["encrypt", "plain.yaml", "--age", KEY1, flag, "some-key"]));
+        assert_eq!(code, 2, "{flag}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains(name) && stderr.contains("not supported"),
+            "{stderr}"
+        );
+    }
+    // In a .sops.yaml rule as well.
+    sandbox.write(
+        ".sops.yaml",
+        "creation_rules:\n  - gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n",
+    );
+    let (code, _, stderr) = run(sandbox.cli().args(["encrypt", "plain.yaml"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`gcp_kms` is not supported"), "{stderr}");
+}

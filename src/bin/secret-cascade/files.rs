@@ -130,7 +130,7 @@ pub(crate) fn encrypt(args: EncryptArgs) -> Result<(), Failure> {
         }
         other => Failure::usage(format!("{}: {other}", file.display())),
     })?;
-    let given = args.recipients.recipients();
+    let given = args.recipients.recipients()?;
     let mut options = if !given.is_empty() {
         EncryptOptions::for_recipients(given)
     } else {
@@ -392,17 +392,47 @@ pub(crate) struct RecipientArgs {
     /// The AWS profile (of ~/.aws/config and ~/.aws/credentials) for the --kms keys.
     #[arg(long, value_name = "PROFILE")]
     aws_profile: Option<String>,
+
+    /// GCP KMS keys: not supported (refused with a message saying so).
+    #[arg(
+        long,
+        value_name = "RESOURCE_ID",
+        env = "SOPS_GCP_KMS_IDS",
+        hide = true
+    )]
+    gcp_kms: Vec<String>,
+
+    /// Azure Key Vault keys: not supported (refused with a message saying so).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SOPS_AZURE_KEYVAULT_URLS",
+        hide = true
+    )]
+    azure_kv: Vec<String>,
 }
 
 impl RecipientArgs {
-    fn recipients(&self) -> Vec<sops::Recipient> {
-        recipients(
+    /// The recipients given; an error for key types sops has and secret-cascade does not.
+    fn recipients(&self) -> Result<Vec<sops::Recipient>, Failure> {
+        for (given, flag, name) in [
+            (&self.gcp_kms, "--gcp-kms", "GCP Cloud KMS"),
+            (&self.azure_kv, "--azure-kv", "Azure Key Vault"),
+        ] {
+            if given.iter().any(|k| !k.trim().is_empty()) {
+                return Err(Failure::usage(format!(
+                    "{flag}: {name} keys are not supported by secret-cascade; use age, PGP, \
+                     Vault transit or AWS KMS keys, or sops itself"
+                )));
+            }
+        }
+        Ok(recipients(
             &self.age,
             &self.pgp,
             &self.hc_vault_transit,
             &self.kms,
             self.aws_profile.as_deref(),
-        )
+        ))
     }
 }
 

@@ -276,3 +276,59 @@ fn bad_sops_options_are_config_errors() {
         assert!(stderr.contains(needle), "{needle} not in {stderr}");
     }
 }
+
+#[test]
+fn a_miss_says_which_part_of_the_name_fails_and_why() {
+    let (sandbox, config) = setup("enc/simple.yaml");
+    let resolver = Resolver::from_config_file(&config).unwrap();
+    for (name, why) in [
+        ("nope", "no value at `nope`: the document has no key `nope`"),
+        (
+            "list.5",
+            "no value at `list.5`: `list` has 2 items; index 5 is past its end",
+        ),
+        ("list.first", "`list` is a list; `first` is not an index"),
+        (
+            "num.x",
+            "no value at `num.x`: `num` is a number, not a map or list",
+        ),
+        ("hello.x", "`hello` is a string, not a map or list"),
+    ] {
+        let Err(Error::NotFound { tried, .. }) = resolver.resolve(&SecretRequest::new(name)) else {
+            panic!("{name} is a miss");
+        };
+        let sops = tried.last().unwrap();
+        assert!(sops.reason.contains(why), "{name}: {}", sops.reason);
+    }
+    let (_edge_sandbox, edge_config) = setup("enc/edge.yaml");
+    let edge = Resolver::from_config_file(&edge_config).unwrap();
+    let Err(Error::NotFound { tried, .. }) = edge.resolve(&SecretRequest::new("scalars.tilde"))
+    else {
+        panic!("null is a miss");
+    };
+    assert!(
+        tried
+            .last()
+            .unwrap()
+            .reason
+            .ends_with("`scalars.tilde` is null"),
+        "{:?}",
+        tried.last()
+    );
+
+    // `decrypt --extract` says the same, exit 1 as sops.
+    let mut cli = sandbox.cli();
+    cli.env("SOPS_AGE_KEY_FILE", fixture("key.txt")).args([
+        "decrypt",
+        "secrets.enc.yaml",
+        "--extract",
+        r#"["list"][5]"#,
+    ]);
+    let (code, stdout, stderr) = run(&mut cli);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("no value at `list.5`: `list` has 2 items; index 5 is past its end"),
+        "{stderr}"
+    );
+}

@@ -173,7 +173,8 @@ impl Provider for SopsProvider {
         let value = match document.lookup(&path) {
             Lookup::Value(value) => value,
             Lookup::Null | Lookup::Missing => {
-                return Ok(Answer::Miss(format!("no `{key}` in the file").into()));
+                let why = document.why_missing(&path).unwrap_or_default();
+                return Ok(Answer::Miss(format!("no value at `{key}`: {why}").into()));
             }
         };
         let Ok(text) = std::str::from_utf8(&value) else {

@@ -288,6 +288,18 @@ impl Document {
         )
     }
 
+    /// Why `path` holds no value, in words naming the part of the path that fails (a missing
+    /// key, a list index past the end, a scalar or null on the way, a null at the end); `None`
+    /// when it holds one. Names keys, never values.
+    pub fn why_missing(&self, path: &[&str]) -> Option<String> {
+        let mut reasons = self
+            .branches
+            .iter()
+            .map(|branch| branch.why_missing(path.iter().copied()));
+        let first = reasons.next()??;
+        reasons.all(|r| r.is_some()).then_some(first)
+    }
+
     /// The whole document written in `format` (sops's `--output-type`), optionally only the
     /// subtree at `extract`.
     pub fn emit(
@@ -299,12 +311,11 @@ impl Document {
             return stores::emit(&self.branches, format);
         };
         let first = self.branches.first().ok_or(EmitError::NoDocument)?;
-        let node =
-            first
-                .at(path.iter().map(String::as_str))
-                .ok_or_else(|| EmitError::NoValueAt {
-                    path: path.join("."),
-                })?;
+        let segments = || path.iter().map(String::as_str);
+        let node = first.at(segments()).ok_or_else(|| EmitError::NoValueAt {
+            path: path.join("."),
+            reason: first.why_missing(segments()).unwrap_or_default(),
+        })?;
         match node {
             // A string as its bytes; another scalar as sops prints it (`0.75`, `.inf`, `true`).
             Node::Leaf(leaf) if leaf.kind == Kind::Str => Ok(Zeroizing::new(leaf.bytes.to_vec())),

@@ -83,6 +83,65 @@ impl Node {
         })
     }
 
+    /// Why `path` reaches no value from this node, in words naming the part of the path that
+    /// fails (`` `list` has 2 items ``, `` `port` is an int, not a map or list ``, `` `db` has no
+    /// key `host` ``, `` `a.b` is null ``); `None` when it does reach one. Names only keys.
+    pub(crate) fn why_missing<'a>(
+        &self,
+        path: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let mut node = self;
+        let mut walked: Vec<&str> = Vec::new();
+        let here = |walked: &[&str]| {
+            if walked.is_empty() {
+                "the document".to_owned()
+            } else {
+                format!("`{}`", walked.join("."))
+            }
+        };
+        for segment in path {
+            let next = match node {
+                Node::Map(_) => node
+                    .get(segment)
+                    .ok_or_else(|| format!("{} has no key `{segment}`", here(&walked))),
+                Node::List(items) => match segment.parse::<usize>() {
+                    Ok(index) => items.get(index).ok_or_else(|| {
+                        let n = items.len();
+                        let noun = if n == 1 { "item" } else { "items" };
+                        format!(
+                            "{} has {n} {noun}; index {index} is past its end",
+                            here(&walked)
+                        )
+                    }),
+                    Err(_) => Err(format!(
+                        "{} is a list; `{segment}` is not an index",
+                        here(&walked)
+                    )),
+                },
+                Node::Null | Node::Comment(_) => Err(format!("{} is null", here(&walked))),
+                Node::Leaf(leaf) => Err(format!(
+                    "{} is {}, not a map or list",
+                    here(&walked),
+                    match leaf.kind {
+                        Kind::Int | Kind::Float => "a number",
+                        Kind::Bool => "a boolean",
+                        Kind::Time => "a timestamp",
+                        Kind::Str | Kind::Comment => "a string",
+                    }
+                )),
+            };
+            match next {
+                Ok(child) => node = child,
+                Err(reason) => return Some(reason),
+            }
+            walked.push(segment);
+        }
+        match node {
+            Node::Null | Node::Comment(_) => Some(format!("{} is null", here(&walked))),
+            _ => None,
+        }
+    }
+
     /// Removes `key` from a map and returns its value.
     pub(crate) fn remove(&mut self, key: &str) -> Option<Node> {
         let Node::Map(entries) = self else {

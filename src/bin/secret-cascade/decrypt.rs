@@ -60,9 +60,16 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
     let format = args.output_type.unwrap_or(document.format());
     let output = document
         .emit(format, extract.as_deref())
-        .map_err(|reason| Failure {
-            message: format!("cannot write {} as {format}: {reason}", args.file.display()),
-            code: 2,
+        .map_err(|reason| match reason {
+            // As sops: a path that reaches nothing is exit 1.
+            sops::EmitError::NoValueAt { .. } => Failure {
+                message: format!("cannot extract from {}: {reason}", args.file.display()),
+                code: 1,
+            },
+            _ => Failure {
+                message: format!("cannot write {} as {format}: {reason}", args.file.display()),
+                code: 2,
+            },
         })?;
     crate::print_plaintext(&output)
 }

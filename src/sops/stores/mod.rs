@@ -265,6 +265,8 @@ pub enum EmitError {
     NoValueAt {
         /// The dotted path.
         path: String,
+        /// Which part of the path fails, and why.
+        reason: String,
     },
 }
 
@@ -305,7 +307,9 @@ impl fmt::Display for EmitError {
                 f.write_str("binary output needs a document with a `data` string")
             }
             Self::NoDocument => f.write_str("the file has no document"),
-            Self::NoValueAt { path } => write!(f, "the file has no value at {path}"),
+            Self::NoValueAt { path, reason } => {
+                write!(f, "the file has no value at `{path}`: {reason}")
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use saphyr::{LoadableYamlNode, MarkedYaml};
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::error::{ConfigError, Error};
 use crate::options::{Context, quoted};
@@ -377,6 +377,25 @@ pub fn read_layers<T>(
     Ok(found.into_iter().collect::<Result<_, _>>()?)
 }
 
+/// Whether a would-be config file is a SOPS file: YAML or JSON with a top-level `sops` mapping
+/// holding a `mac`, or dotenv or INI with sops's flattened `mac`.
+fn is_sops_file(root: &MarkedYaml<'_>, text: &str) -> bool {
+    fn key<'n, 'y>(node: &'n MarkedYaml<'y>, name: &str) -> Option<&'n MarkedYaml<'y>> {
+        match &node.data {
+            YamlData::Mapping(mapping) => mapping.iter().find_map(|(k, v)| {
+                matches!(&k.data, YamlData::Value(Scalar::String(s)) if s == name).then_some(v)
+            }),
+            _ => None,
+        }
+    }
+    let flattened = || {
+        text.lines().any(|line| {
+            line.starts_with("sops_mac=") || (line.starts_with("mac ") && text.contains("[sops]"))
+        })
+    };
+    flattened() || key(root, "sops").is_some_and(|sops| key(sops, "mac").is_some())
+}
+
 /// Reads and validates a config file into a builder.
 pub(crate) fn load(path: &Path, registry: &Registry) -> Result<ResolverBuilder, ConfigError> {
     read_file(path, registry, |_, _| false)
@@ -445,6 +464,13 @@ fn read_file(
             ));
         }
     };
+    if is_sops_file(root, text) {
+        return Err(ConfigError::new(
+            &file,
+            "this is a SOPS-encrypted file, not a secret-cascade config: name it as the `path` \
+             of a `kind: sops` layer in a config, or read it with `secret-cascade decrypt`",
+        ));
+    }
     let base = file.parent().unwrap_or(Path::new("/"));
     let mut builder = Resolver::builder();
     let cache = builder.document_cache();

@@ -39,7 +39,8 @@ pub struct Options<'a> {
     base: &'a Path,
     at: String,
     line: usize,
-    entries: Vec<(&'a str, &'a MarkedYaml<'a>)>,
+    /// Each key, its value, and the line of the key (a block value starts on a later line).
+    entries: Vec<(&'a str, &'a MarkedYaml<'a>, usize)>,
     asked: Vec<&'static str>,
     context: &'a Context<'a>,
 }
@@ -77,7 +78,7 @@ impl<'a> Options<'a> {
                 )
                 .at(at, Some(key.span.start.line())));
             };
-            entries.push((key_text.as_ref(), value));
+            entries.push((key_text.as_ref(), value, key.span.start.line()));
         }
         Ok(Self {
             file,
@@ -254,10 +255,10 @@ impl<'a> Options<'a> {
         let (at, line) = match key.and_then(|k| {
             self.entries
                 .iter()
-                .find(|(name, _)| *name == k)
-                .map(|e| (k, e.1))
+                .find(|(name, ..)| *name == k)
+                .map(|e| (k, e.2))
         }) {
-            Some((k, node)) => (self.key_path(k), node.span.start.line()),
+            Some((k, line)) => (self.key_path(k), line),
             None => (
                 key.map_or_else(|| self.at.clone(), |k| self.key_path(k)),
                 self.line,
@@ -322,10 +323,10 @@ impl<'a> Options<'a> {
         match self
             .entries
             .iter()
-            .find(|(key, _)| !self.asked.contains(key))
+            .find(|(key, ..)| !self.asked.contains(key))
         {
             None => Ok(()),
-            Some((key, _)) => Err(self.error(
+            Some((key, ..)) => Err(self.error(
                 Some(key),
                 format!(
                     "unknown option `{key}`; expected one of {}",
@@ -464,7 +465,7 @@ impl<'a> Options<'a> {
 
     fn take(&mut self, key: &'static str) -> Option<&'a MarkedYaml<'a>> {
         self.asked.push(key);
-        let (_, node) = self.entries.iter().find(|(name, _)| *name == key)?;
+        let (_, node, _) = self.entries.iter().find(|(name, ..)| *name == key)?;
         match node.data {
             YamlData::Value(Scalar::Null) => None,
             _ => Some(*node),

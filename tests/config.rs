@@ -130,6 +130,28 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
         "line 1",
         "keys must be strings, found an integer",
     ),
+    (
+        // A block value starts on the line after its key: the key's line is named.
+        "providers:\n  - kind: env\n    prefix:\n      a: b\n",
+        "line 3, at `providers[0].prefix`",
+        "expected a string, found a mapping",
+    ),
+    (
+        "providers:\n  - kind: env\n    bogus:\n      - 1\n",
+        "line 3, at `providers[0].bogus`",
+        "unknown option `bogus`",
+    ),
+    (
+        // A SOPS file given as the config.
+        "db:\n    password: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n",
+        "secret-cascade.yml",
+        "this is a SOPS-encrypted file, not a secret-cascade config",
+    ),
+    (
+        "DB=ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops_mac=ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n",
+        "secret-cascade.yml",
+        "name it as the `path` of a `kind: sops` layer",
+    ),
 ];
 
 #[test]

@@ -313,8 +313,40 @@ pub struct KindTaken {
 /// a wrong setting is an error rather than a silent fallback), else `./secret-cascade.yml`, else
 /// `$XDG_CONFIG_HOME/secret-cascade/config.yml` (`~/.config/secret-cascade/config.yml`).
 pub fn discover() -> Option<PathBuf> {
+    let found = search_paths()
+        .into_iter()
+        .enumerate()
+        .find(|(i, path)| *i == 0 && from_env() || path.symlink_metadata().is_ok())
+        .map(|(_, path)| path);
+    if found.is_none() {
+        tracing::info!(
+            searched = %searched(),
+            "no config file found: the chain is the environment without a prefix"
+        );
+    }
+    found
+}
+
+fn from_env() -> bool {
+    std::env::var_os(CONFIG_ENV).is_some_and(|p| !p.is_empty())
+}
+
+/// The paths [`discover`] looks at, absolute and comma-separated, for messages.
+pub fn searched() -> String {
+    search_paths()
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The paths [`discover`] looks at, in order: `SECRET_CASCADE_CONFIG` alone when it is set,
+/// else `./secret-cascade.yml` and `$XDG_CONFIG_HOME/secret-cascade/config.yml`. For messages
+/// that say where no config was found.
+pub fn search_paths() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        return vec![PathBuf::from(path)];
     }
     let user_config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
@@ -323,7 +355,7 @@ pub fn discover() -> Option<PathBuf> {
         .map(|dir| dir.join("secret-cascade").join("config.yml"));
     std::iter::once(PathBuf::from(LOCAL_CONFIG))
         .chain(user_config)
-        .find(|path| path.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// `builder` with the chain used when there is no config file, or one without `providers`: the

@@ -244,3 +244,27 @@ fn home_dot_config_is_used_without_xdg_config_home() {
         .env("BYHOME__K", "by-home");
     assert_eq!(run(&mut cmd).1, "by-home\n");
 }
+
+#[test]
+fn without_a_config_a_miss_says_where_a_config_was_looked_for() {
+    let sandbox = Sandbox::new();
+    let (code, _, stderr) = run(sandbox.cli().args(["get", "database.password"]));
+    assert_eq!(code, 1, "{stderr}");
+    let local = sandbox.path().join("secret-cascade.yml");
+    let user = sandbox.path().join("xdg/secret-cascade/config.yml");
+    assert!(
+        stderr.contains(&format!(
+            "no config file was found (searched {}, {})",
+            local.display(),
+            user.display()
+        )),
+        "{stderr}"
+    );
+    let (_, _, logged) = run(sandbox.cli().args(["-v", "get", "database.password"]));
+    assert!(logged.contains("no config file found"), "{logged}");
+    // With a config, no such note.
+    sandbox.write("secret-cascade.yml", "providers:\n  - kind: env\n");
+    let (code, _, stderr) = run(sandbox.cli().args(["get", "database.password"]));
+    assert_eq!(code, 1);
+    assert!(!stderr.contains("no config file"), "{stderr}");
+}

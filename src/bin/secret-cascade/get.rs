@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use secret_cascade::{ExposeSecret, PlaintextBuffer, Resolver, SecretRecord, SecretRequest};
+use secret_cascade::{
+    ExposeSecret, PlaintextBuffer, Resolver, SecretRecord, SecretRequest, config,
+};
 
 use crate::Failure;
 
@@ -56,9 +58,11 @@ pub(crate) struct GetArgs {
 }
 
 pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
-    let resolver = match &args.config {
+    let path = args.config.clone().or_else(config::discover);
+    let no_config = path.is_none();
+    let resolver = match path {
         Some(path) => Resolver::from_config_file(path)?,
-        None => Resolver::discover()?,
+        None => config::default_chain(Resolver::builder()).build(),
     };
     let mut request = SecretRequest::new(&args.name);
     if let Some(scope) = &args.scope {
@@ -73,7 +77,17 @@ pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
             .map_err(|_| Failure::usage("--default-from-stdin: the value is not UTF-8"))?;
         request = request.with_default(text);
     }
-    let record = resolver.resolve(&request)?;
+    let record = resolver.resolve(&request).map_err(|error| {
+        let mut failure = Failure::from(error);
+        if no_config && failure.code == 1 {
+            failure.message.push_str(&format!(
+                "\nno config file was found (searched {}), so only the environment was asked; \
+                 create one with `secret-cascade init` or pass --config",
+                config::searched()
+            ));
+        }
+        failure
+    })?;
     print_record(&request, &record, args.json)
 }
 

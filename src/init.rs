@@ -6,8 +6,8 @@
 //! - [`KEY_FILE_NAME`]: a new age X25519 identity in the file format of `age-keygen` (a `created`
 //!   and a `public key` comment, then the `AGE-SECRET-KEY-1...` line). On Unix it is created with
 //!   mode 0600 from the start, never readable by others even for a moment.
-//! - [`SOPS_CONFIG_NAME`]: one sops creation rule that encrypts `*.enc.yaml` (`.yml`, `.json`,
-//!   `.env`, `.ini`) to that identity's recipient.
+//! - [`SOPS_CONFIG_NAME`]: one sops creation rule that encrypts every `.yaml`, `.yml`, `.json`,
+//!   `.env` and `.ini` file of the folder and below to that identity's recipient.
 //! - [`CONFIG_NAME`]: a commented config with an `env` layer (prefix `APP`) and then a `sops` layer
 //!   reading `secrets.enc.yaml` with `age-key.txt`.
 //!

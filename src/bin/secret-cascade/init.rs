@@ -14,7 +14,8 @@ Examples:
   secret-cascade init --dir deploy/secrets
 
 Writes age-key.txt (a new age identity, mode 0600), .sops.yaml (a creation rule encrypting
-*.enc.yaml, .json, .env and .ini files to it) and secret-cascade.yml (env, then secrets.enc.yaml).
+every .yaml, .yml, .json, .env and .ini file below it to it) and secret-cascade.yml (env, then
+secrets.enc.yaml).
 Never overwrites: if any of the three exists, nothing is written. The secret key is never printed.
 
 Exit codes:
@@ -53,7 +54,7 @@ fn summary(dir: Option<&Path>, report: &InitReport) -> String {
         (&report.key_file, "the age identity (secret; mode 0600)"),
         (
             &report.sops_config,
-            "the sops creation rule, for *.enc.yaml/.json/.env/.ini",
+            "the sops creation rule, for every .yaml/.yml/.json/.env/.ini file here and below",
         ),
         (
             &report.config,

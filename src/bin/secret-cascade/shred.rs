@@ -63,7 +63,8 @@ pub(crate) fn run(args: ShredArgs) -> Result<(), Failure> {
     }
     match shred::shred(&args.file, &options).map_err(failure)? {
         ShredOutcome::Removed { bytes, passes } => {
-            println!("{file}: shredded ({bytes} bytes, {passes} passes) and removed");
+            let plural = if passes == 1 { "" } else { "es" };
+            println!("{file}: shredded ({bytes} bytes, {passes} pass{plural}) and removed");
         }
         ShredOutcome::AlreadyRemoved => println!("{file}: already removed"),
     }

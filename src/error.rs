@@ -10,8 +10,12 @@ use std::sync::Arc;
 /// Everything that can go wrong while resolving a secret.
 ///
 /// The command-line tool maps these to its exit codes: `NotFound` is 1, `Config` and
-/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3, `Unavailable` is 4, `Denied` is 5.
-#[derive(Debug, thiserror::Error)]
+/// `InvalidRequest` are 2, `Decryption` and `Provider` are 3 (6 for a SOPS file whose keys are
+/// all of unsupported types), `Unavailable` is 4, `Denied` is 5.
+///
+/// `Debug` prints the message and its chain of causes, so that `fn main() -> Result<(), Error>`
+/// and `unwrap` show what went wrong in words; match on the variants for the parts.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No layer had the secret and the request carried no default.
@@ -88,6 +92,24 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.to_string();
+        f.write_str(&shown)?;
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let text = error.to_string();
+            // A cause whose words the message already carries adds nothing.
+            if !shown.contains(&text) {
+                write!(f, "\n  caused by: {text}")?;
+                shown = text;
+            }
+            cause = error.source();
+        }
+        Ok(())
+    }
 }
 
 impl Error {

@@ -218,3 +218,20 @@ fn a_sops_yaml_that_does_not_parse_keeps_the_parse_error() {
             .is_some()
     );
 }
+
+#[test]
+fn debug_of_an_error_is_its_message_and_causes_in_words() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let config = sandbox.path().join("secret-cascade.yml");
+    std::fs::write(&config, "providers:\n  - kind: env\n    bogus: 1\n").unwrap();
+    let error = secret_cascade::Resolver::from_config_file(&config).unwrap_err();
+    let debug = format!("{error:?}");
+    assert_eq!(debug, error.to_string(), "no struct dump: {debug}");
+    assert!(debug.contains("unknown option `bogus`"), "{debug}");
+
+    let missing = sandbox.path().join("absent.yml");
+    let error = secret_cascade::Resolver::from_config_file(&missing).unwrap_err();
+    let debug = format!("{error:?}");
+    assert!(debug.starts_with(&error.to_string()), "{debug}");
+    assert!(!debug.contains("ConfigError {"), "{debug}");
+}

@@ -19,9 +19,9 @@ Examples:
   secret-cascade doctor --config ./secret-cascade.yml --json
 
 Exit codes:
-  0  every check is ok
-  1  any check warned or failed, an invalid or missing config included (reporting it is the
-     point, so it is not the usual config error 2)
+  0  no check failed (warnings are printed; with --strict, a warning fails too)
+  1  a check failed (or, with --strict, warned), an invalid or missing config included
+     (reporting it is the point, so it is not the usual config error 2)
   2  usage error";
 
 #[derive(Args)]
@@ -34,6 +34,10 @@ pub(crate) struct DoctorArgs {
     /// Print {"ok","config","layers":[{"label","checks":[{"status","subject","message"}]}]}.
     #[arg(long)]
     json: bool,
+
+    /// Exit 1 on a warning too, not only on a failure.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
@@ -50,7 +54,12 @@ pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
         write_human(&mut out, &diagnosis)?;
     }
     out.flush()?;
-    if diagnosis.is_ok() {
+    let failed = match diagnosis.status() {
+        Status::Ok => false,
+        Status::Warn => args.strict,
+        _ => true,
+    };
+    if !failed {
         Ok(())
     } else {
         Err(Failure {

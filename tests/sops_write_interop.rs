@@ -585,6 +585,8 @@ struct Edit {
     /// How many of the original's `ENC[…]` values (the MAC aside) the edit removes: the replaced
     /// value, or the encrypted values (comments included) of the removed subtree.
     dropped: usize,
+    /// `value` is JSON, given to sops as it is and to ours with `--value-type json`.
+    json: bool,
 }
 
 impl Edit {
@@ -615,6 +617,20 @@ const fn set(
         value: Some(value),
         stdin: None,
         dropped,
+        json: false,
+    }
+}
+
+/// `set` with a JSON value (sops's typed set; ours with `--value-type json`).
+const fn set_json(
+    fixture: &'static str,
+    name: &'static str,
+    json: &'static str,
+    dropped: usize,
+) -> Edit {
+    Edit {
+        json: true,
+        ..set(fixture, name, json, dropped)
     }
 }
 
@@ -625,6 +641,7 @@ const fn unset(fixture: &'static str, name: &'static str, dropped: usize) -> Edi
         value: None,
         stdin: None,
         dropped,
+        json: false,
     }
 }
 
@@ -685,6 +702,23 @@ const SETS: &[Edit] = &[
         stdin: Some("two\n\n"),
         ..set("nested.yaml", "token", "two\n", 1)
     },
+    // typed values (`--value-type json`, sops's JSON value): numbers are floats, as in sops
+    set_json("simple.yaml", "num", "4", 1),
+    set_json("simple.yaml", "flag", "true", 0),
+    set_json("nested.yaml", "token", "null", 1),
+    set_json(
+        "simple.yaml",
+        "db",
+        r#"{"port": 5432, "tls": true, "hosts": ["a", 2.5], "n": null}"#,
+        0,
+    ),
+    set_json("data.json", "database.tags.1", r#"{"list": [1, {"x": "y"}]}"#, 1),
+    set_json(
+        "nested.yaml",
+        "database.password",
+        "\"as a JSON string\"",
+        1,
+    ),
 ];
 
 const UNSETS: &[Edit] = &[
@@ -742,8 +776,13 @@ fn check_edit(edit: &Edit) -> Vec<String> {
     let keys = Some(Keys::Both);
     let (sops, ours) = match edit.value {
         Some(value) => {
-            let json = serde_json::to_string(value).unwrap();
+            let json = if edit.json {
+                value.to_owned()
+            } else {
+                serde_json::to_string(value).unwrap()
+            };
             let stdin = edit.stdin.unwrap_or(value);
+            let value_type = if edit.json { "json" } else { "string" };
             (
                 Tool::Sops.run(
                     &sandbox,
@@ -754,7 +793,7 @@ fn check_edit(edit: &Edit) -> Vec<String> {
                 Tool::Ours.run(
                     &sandbox,
                     keys,
-                    &args!["set", &ours_file, edit.name],
+                    &args!["set", &ours_file, edit.name, "--value-type", value_type],
                     Some(stdin.as_bytes()),
                 ),
             )

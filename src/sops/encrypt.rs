@@ -447,6 +447,22 @@ impl EditableFile {
     /// appends), creating missing maps on the way. The first document of a multi-document file is
     /// edited.
     pub fn set(&mut self, path: &[String], value: &[u8]) -> Result<(), EncryptionError> {
+        self.put(path, Node::Leaf(Leaf::new(Kind::Str, value)))
+    }
+
+    /// Sets the value at `path` (as [`EditableFile::set`]) to `json` parsed as sops's `set`
+    /// parses its value: a number is a float, `true`/`false` a boolean, `null` a null, a string a
+    /// string, an object or array a map or list of those. Invalid JSON is refused without naming
+    /// its content.
+    pub fn set_json(&mut self, path: &[String], json: &[u8]) -> Result<(), EncryptionError> {
+        let node = stores::json::parse(json).map_err(|e| EncryptionError::Path {
+            path: path.join("."),
+            reason: format!("the value is not valid JSON: {e}"),
+        })?;
+        self.put(path, node)
+    }
+
+    fn put(&mut self, path: &[String], value: Node) -> Result<(), EncryptionError> {
         let dotted = path.join(".");
         let fail = |reason: &str| EncryptionError::Path {
             path: dotted.clone(),
@@ -461,7 +477,7 @@ impl EditableFile {
         for segment in parents {
             node = child(node, segment, true).map_err(fail)?;
         }
-        *child(node, last, true).map_err(fail)? = Node::Leaf(Leaf::new(Kind::Str, value));
+        *child(node, last, true).map_err(fail)? = value;
         Ok(())
     }
 

@@ -196,9 +196,11 @@ Examples:
   secret-cascade set secrets.enc.yaml api.keys.0 < key.txt
   secret-cascade set app.enc.env DB_PASSWORD < password.txt
   secret-cascade set secrets.enc.yaml '[\"dotted.key\"][\"inner\"]' < value.txt
+  echo '{\"port\": 5432, \"tls\": true}' | secret-cascade set secrets.enc.yaml db --value-type json
 
 The value is read from stdin (one trailing newline removed), never from the command line, and
-stored as a string. Other values keep their ciphertext byte for byte; lastmodified and the MAC
+stored as a string; with --value-type json it is parsed as sops's `set` parses its value (a
+number is a float, a map or list keeps its values' types). Other values keep their ciphertext byte for byte; lastmodified and the MAC
 are renewed. Missing maps on the way are created; an index one past a list's end appends.
 Exit codes: 0 done, 2 usage error, 3 the file cannot be decrypted or was modified, 1 write failure.";
 
@@ -211,12 +213,24 @@ pub(crate) struct SetArgs {
     /// The value's dotted name (`database.password`, `hosts.0`) or `["key"]["with.dots"]`.
     name: String,
 
+    /// How stdin is read: `string` (as it is) or `json` (sops's typed `set`: a number, boolean,
+    /// null, map or list keeps its type).
+    #[arg(long, value_name = "TYPE", default_value = "string")]
+    value_type: ValueType,
+
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
 
     #[command(flatten)]
     lock: LockArgs,
+}
+
+/// How `set` reads its value.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ValueType {
+    String,
+    Json,
 }
 
 pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
@@ -229,7 +243,10 @@ pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
                 reason: "the value is not valid UTF-8".into(),
             });
         }
-        file.set(&path, &value)
+        match args.value_type {
+            ValueType::String => file.set(&path, &value),
+            ValueType::Json => file.set_json(&path, &value),
+        }
     })
 }
 

@@ -712,7 +712,12 @@ const SETS: &[Edit] = &[
         r#"{"port": 5432, "tls": true, "hosts": ["a", 2.5], "n": null}"#,
         0,
     ),
-    set_json("data.json", "database.tags.1", r#"{"list": [1, {"x": "y"}]}"#, 1),
+    set_json(
+        "data.json",
+        "database.tags.1",
+        r#"{"list": [1, {"x": "y"}]}"#,
+        1,
+    ),
     set_json(
         "nested.yaml",
         "database.password",

@@ -433,6 +433,21 @@ impl EditableFile {
         self.format
     }
 
+    /// The file's cleartext in its own store, comments included: what `edit` hands to the
+    /// editor (and what `sops decrypt` prints). Held in a buffer wiped on drop.
+    pub fn plaintext(&self) -> Result<Zeroizing<Vec<u8>>, EmitError> {
+        stores::emit(&self.branches, self.format)
+    }
+
+    /// Replaces every value with those of `text`, cleartext in the file's store (what the
+    /// editor left), as `sops edit` does: a value whose place, type and plaintext did not change
+    /// keeps its ciphertext when the file is written; the rest are encrypted anew. A `sops` key
+    /// in `text` is refused.
+    pub fn replace_plaintext(&mut self, text: &[u8]) -> Result<(), EncryptionError> {
+        self.branches = stores::parse_plain(text, self.format).map_err(EncryptionError::Input)?;
+        Ok(())
+    }
+
     /// The master keys of every key group, as named in messages (an age recipient, `pgp FP`,
     /// `hc_vault URI`, `kms ARN`, or the type and id of a key this build cannot use).
     pub fn recipients(&self) -> Vec<String> {

@@ -497,7 +497,7 @@ pub(crate) struct LockArgs {
 }
 
 impl LockArgs {
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.lock_timeout
             .unwrap_or(atomic_write::DEFAULT_LOCK_TIMEOUT)
     }
@@ -526,30 +526,40 @@ fn name_path(name: &str) -> Result<Vec<String>, Failure> {
     Ok(path)
 }
 
-/// Edits a file in place with the discovered age identities, mapping errors to exit codes.
+/// Edits a file in place with the discovered identities, mapping errors to exit codes.
 pub(crate) fn edit(
     file: &Path,
     format: Option<Format>,
     lock: &LockArgs,
     change: impl FnOnce(&mut sops::EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), Failure> {
-    let failed = |error: EncryptionError| {
-        let code = match &error {
-            EncryptionError::Decryption(e) => crate::decryption_code(e),
-            EncryptionError::Missing { .. }
-            | EncryptionError::Read { .. }
-            | EncryptionError::Io { .. } => 1,
-            _ => 2,
-        };
-        Failure {
-            code,
-            message: format!("{}: {error}", file.display()),
-        }
-    };
     if !file.exists() {
         return Err(Failure::usage(format!("{}: no such file", file.display())));
     }
-    let identities = Identities::discover(None)
-        .map_err(|e: DecryptionError| failed(EncryptionError::Decryption(e)))?;
-    sops::edit_file(file, format, &identities, lock.timeout(), change).map_err(failed)
+    sops::edit_file(file, format, &identities()?, lock.timeout(), change)
+        .map_err(|e| edit_failure(file, e))
+}
+
+/// The identities the file commands open files with.
+pub(crate) fn identities() -> Result<Identities, Failure> {
+    Identities::discover(None).map_err(|e| Failure {
+        code: crate::decryption_code(&e),
+        message: format!("cannot load the identities: {e}"),
+    })
+}
+
+/// An edit's error as a failure of `file`: 3 (or 6) when it does not open, 1 when it cannot be
+/// read or written or the name is missing, 2 for the rest (usage).
+pub(crate) fn edit_failure(file: &Path, error: EncryptionError) -> Failure {
+    let code = match &error {
+        EncryptionError::Decryption(e) => crate::decryption_code(e),
+        EncryptionError::Missing { .. }
+        | EncryptionError::Read { .. }
+        | EncryptionError::Io { .. } => 1,
+        _ => 2,
+    };
+    Failure {
+        code,
+        message: format!("{}: {error}", file.display()),
+    }
 }

@@ -4,6 +4,7 @@
 
 mod decrypt;
 mod doctor;
+mod edit;
 mod exec;
 mod files;
 mod get;
@@ -68,6 +69,9 @@ enum Command {
     /// Set one value of a SOPS file, reading the value from stdin.
     #[command(after_help = files::SET_EXAMPLES)]
     Set(files::SetArgs),
+    /// Edit a SOPS file's cleartext in $EDITOR, like `sops edit`.
+    #[command(after_help = edit::EXAMPLES)]
+    Edit(edit::EditArgs),
     /// Remove one value from a SOPS file.
     Unset(files::UnsetArgs),
     /// Re-encrypt a SOPS file under a new data key, optionally changing recipients.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => decrypt::run(args),
         Command::Encrypt(args) => files::encrypt(args),
         Command::Set(args) => files::set(args),
+        Command::Edit(args) => edit::run(args),
         Command::Unset(args) => files::unset(args),
         Command::Rotate(args) => files::rotate(args),
         Command::Updatekeys(args) => updatekeys::run(args),

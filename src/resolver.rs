@@ -74,6 +74,14 @@ impl Resolver {
             .collect()
     }
 
+    /// The layer with this label ([`Resolver::layers`]), to ask it alone.
+    pub fn layer(&self, label: &str) -> Option<&dyn Provider> {
+        self.layers
+            .iter()
+            .find(|layer| layer.label() == label)
+            .map(|layer| &**layer)
+    }
+
     /// The layers whose secrets can be written, as (label, [`Management`]), in chain order.
     pub fn managed_layers(&self) -> impl Iterator<Item = (&str, &dyn Management)> {
         self.layers

@@ -517,3 +517,97 @@ fn help_documents_the_takeover_and_exit_codes() {
         assert!(stdout.contains(needle), "{needle} missing from {stdout}");
     }
 }
+
+/// `fixtures/sops/<name>`.
+fn sops_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/sops")
+        .join(name)
+}
+
+#[test]
+fn every_top_level_value_of_a_file_as_sops_exec_env() {
+    let (sandbox, config) = setup();
+    let check = "test \"$DB_USER\" = admin && test \"$DB_PASSWORD\" = s3cr3t && test \"$PORT\" = 5432 \
+                 && test \"$MULTI\" = \"$(printf '\"line one\\nline two\"')\" && test \"$APP_TOKEN\" = override";
+    let mut cmd = exec(&sandbox, &config, &[]);
+    cmd.env("SOPS_AGE_KEY_FILE", sops_fixture("key.txt"))
+        .env("APP__TOKEN", "override")
+        .arg("--file")
+        .arg(sops_fixture("enc/app.env"))
+        .args(["--env", "APP_TOKEN=token", "--", "sh", "-c", check]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stderr.contains("s3cr3t") && !stdout.contains("s3cr3t"));
+
+    // YAML: scalars are exported, a list is refused naming its key, before CMD runs.
+    let mut cmd = exec(&sandbox, &config, &[]);
+    cmd.env("SOPS_AGE_KEY_FILE", sops_fixture("key.txt"))
+        .arg("--file")
+        .arg(sops_fixture("enc/simple.yaml"))
+        .args(["--", "sh", "-c", "echo ran"]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "CMD never ran: {stdout}");
+    assert!(
+        stderr.contains("the value of `list` is a map or list"),
+        "{stderr}"
+    );
+
+    // The same variable from the file and from --env: refused, not silently one of them.
+    let mut cmd = exec(&sandbox, &config, &["--env", "DB_USER=db.password"]);
+    cmd.env("SOPS_AGE_KEY_FILE", sops_fixture("key.txt"))
+        .arg("--file")
+        .arg(sops_fixture("enc/app.env"))
+        .args(["--", "true"]);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("DB_USER would be set twice"), "{stderr}");
+    assert_no_value("stderr", &stderr);
+
+    // A file the key does not open: exit 3, CMD never runs.
+    let mut cmd = exec(&sandbox, &config, &[]);
+    cmd.env("SOPS_AGE_KEY_FILE", sops_fixture("key2.txt"))
+        .arg("--file")
+        .arg(sops_fixture("enc/app.env"))
+        .args(["--", "sh", "-c", "echo ran"]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!((code, stdout.as_str()), (3, ""), "{stderr}");
+}
+
+#[test]
+fn every_secret_of_a_layer_that_lists_its_names() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "secret-cascade.yml",
+        "providers:\n  - kind: env\n    prefix: APP\n  - kind: memory\n    secrets:\n      API_KEY: k-123\n      DB_PASSWORD: ${env:DBPW}\n",
+    );
+    let mut cmd = sandbox.cli();
+    cmd.env("DBPW", VALUE)
+        .args(["exec", "--config"])
+        .arg(&config)
+        .args([
+            "--all-from-layer",
+            "memory",
+            "--",
+            "sh",
+            "-c",
+            &format!("test \"$API_KEY\" = k-123 && test \"$DB_PASSWORD\" = {VALUE}"),
+        ]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    for (layer, words) in [
+        ("env", "cannot list its names"),
+        ("nosuch", "no such layer; the config's are `env`, `memory`"),
+    ] {
+        let mut cmd = sandbox.cli();
+        cmd.env("DBPW", VALUE)
+            .args(["exec", "--config"])
+            .arg(&config)
+            .args(["--all-from-layer", layer, "--", "true"]);
+        let (code, _, stderr) = run(&mut cmd);
+        assert_eq!(code, 2, "{layer}: {stderr}");
+        assert!(stderr.contains(words), "{layer}: {stderr}");
+    }
+}

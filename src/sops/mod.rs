@@ -288,6 +288,26 @@ impl Document {
         )
     }
 
+    /// The top-level keys of the first document and their scalar values as text (a null as
+    /// empty), as `sops exec-env` exports them; `Err` names the first key whose value is a map or
+    /// list, which no environment variable can hold. Comments are skipped.
+    pub fn top_level_scalars(&self) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, String> {
+        let Some(Node::Map(entries)) = self.branches.first() else {
+            return Ok(Vec::new());
+        };
+        entries
+            .iter()
+            .filter(|(_, node)| node.is_data())
+            .map(|(key, node)| match (node, Lookup::of(Some(node))) {
+                (Node::Map(_) | Node::List(_), _) => Err(key.clone()),
+                (_, Lookup::Value(text)) => Ok((key.clone(), text)),
+                (_, Lookup::Null | Lookup::Missing) => {
+                    Ok((key.clone(), Zeroizing::new(Vec::new())))
+                }
+            })
+            .collect()
+    }
+
     /// Why `path` holds no value, in words naming the part of the path that fails (a missing
     /// key, a list index past the end, a scalar or null on the way, a null at the end); `None`
     /// when it holds one. Names keys, never values.

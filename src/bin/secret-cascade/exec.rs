@@ -47,11 +47,12 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Args;
-use secret_cascade::{ExposeSecret, Resolver, SecretRequest};
+use secret_cascade::sops::{self, Format};
+use secret_cascade::{Answer, ExposeSecret, Resolver, SecretRequest, SecretString};
 
 use crate::Failure;
 
@@ -60,6 +61,14 @@ Examples:
   secret-cascade exec --env PGPASSWORD=database.password -- psql -h db
   secret-cascade exec --scope mail --env SMTP_PASSWORD=smtp.password -- ./send-report --daily
   secret-cascade exec --config ./secret-cascade.yml --env A=a.token --env B=b.token -- env
+  secret-cascade exec --file app.enc.env -- ./server          # every value, as sops exec-env
+  secret-cascade exec --all-from-layer encrypted-file:team.enc -- ./job
+
+--file FILE puts every top-level value of a SOPS file in the environment under its key, as
+`sops exec-env` does (a map or list value is refused); --all-from-layer LABEL every secret of a
+layer that can list its names (memory, encrypted-file, vault). A key or name that is not a
+variable name is refused (bind it with --env). A variable set twice, by any two of these, is an
+error rather than a silent choice.
 
 Every NAME is resolved before CMD starts: if one is missing or cannot be decrypted, CMD does not
 run. Each VAR is added to the inherited environment, replacing a variable of the same name.
@@ -103,6 +112,20 @@ pub(crate) struct ExecArgs {
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
 
+    /// Put every top-level value of this SOPS file in the environment, each under its key (as
+    /// `sops exec-env`); a map or list value is refused.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// The store of --file [default: by extension].
+    #[arg(long, value_name = "TYPE", requires = "file")]
+    format: Option<Format>,
+
+    /// Put every secret of this layer of the config in the environment, each under its name
+    /// (layers that can list their names: memory, encrypted-file, vault).
+    #[arg(long, value_name = "LABEL")]
+    all_from_layer: Option<String>,
+
     /// Pass SOPS_AGE_KEY (an age private key) on to CMD; by default it is removed from CMD's
     /// environment.
     #[arg(long)]
@@ -119,6 +142,14 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
         Some(path) => Resolver::from_config_file(path)?,
         None => Resolver::discover()?,
     };
+    // Every variable with where it came from, for messages: --file's, the layer's, then --env's.
+    let mut values: Vec<(String, String, SecretString)> = Vec::new();
+    if let Some(file) = &args.file {
+        values.extend(from_file(file, args.format)?);
+    }
+    if let Some(label) = &args.all_from_layer {
+        values.extend(from_layer(&resolver, label)?);
+    }
     let mut resolved = Vec::with_capacity(args.env.len());
     for binding in &args.env {
         let mut request = SecretRequest::new(&binding.name);
@@ -144,6 +175,28 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
     }
     // Where CMD runs as a child, the resolver and its decrypted documents would outlive the wait.
     drop(resolver);
+    for (variable, origin, value) in &values {
+        if let Some(other) = values.iter().find(|(v, o, _)| v == variable && o != origin) {
+            return Err(Failure::usage(format!(
+                "{variable} would be set twice, from {origin} and from {}",
+                other.1
+            )));
+        }
+        if let Some(binding) = args.env.iter().find(|b| &b.variable == variable) {
+            return Err(Failure::usage(format!(
+                "{variable} would be set twice, from {origin} and by --env {binding}"
+            )));
+        }
+        if value.expose_secret().contains('\0') {
+            return Err(Failure {
+                message: format!(
+                    "{variable} (from {origin}): the value contains a NUL byte, which an \
+                     environment variable cannot hold"
+                ),
+                code: 3,
+            });
+        }
+    }
 
     let (program, arguments) = args
         .command
@@ -155,12 +208,97 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
         // Before the bindings: an explicit `--env SOPS_AGE_KEY=NAME` still reaches CMD.
         command.env_remove(AGE_KEY_VARIABLE);
     }
+    for (variable, _, value) in &values {
+        command.env(variable, value.expose_secret());
+    }
     for (binding, record) in &resolved {
         command.env(&binding.variable, record.expose_secret());
     }
     // The command holds its own copies now; wipe ours before handing over.
+    drop(values);
     drop(resolved);
     hand_over(command, program)
+}
+
+/// Every top-level value of a SOPS file, under its key, as `sops exec-env` exports them.
+fn from_file(
+    file: &Path,
+    format: Option<Format>,
+) -> Result<Vec<(String, String, SecretString)>, Failure> {
+    let origin = format!("--file {}", file.display());
+    let document =
+        sops::decrypt_file(file, format, &crate::files::identities()?).map_err(|e| Failure {
+            code: if matches!(e, sops::DecryptionError::Read(_)) {
+                2
+            } else {
+                crate::decryption_code(&e)
+            },
+            message: format!("{origin}: {e}"),
+        })?;
+    let entries = document.top_level_scalars().map_err(|key| {
+        Failure::usage(format!(
+            "{origin}: the value of `{key}` is a map or list, which no environment variable can \
+             hold (as in sops exec-env); use --env VAR={key}.NAME for its parts"
+        ))
+    })?;
+    entries
+        .into_iter()
+        .map(|(key, value)| {
+            let variable = variable_name(&key, &origin)?;
+            let text = String::from_utf8(value.to_vec()).map_err(|_| Failure {
+                code: 3,
+                message: format!("{origin}: the value of `{key}` is not UTF-8"),
+            })?;
+            Ok((variable, origin.clone(), SecretString::from(text)))
+        })
+        .collect()
+}
+
+/// Every secret of the layer labelled `label`, under its name.
+fn from_layer(
+    resolver: &Resolver,
+    label: &str,
+) -> Result<Vec<(String, String, SecretString)>, Failure> {
+    let origin = format!("--all-from-layer {label}");
+    let layer = resolver.layer(label).ok_or_else(|| {
+        let labels: Vec<String> = resolver.layers().map(|l| format!("`{l}`")).collect();
+        Failure::usage(format!(
+            "{origin}: no such layer; the config's are {}",
+            labels.join(", ")
+        ))
+    })?;
+    let management = layer.management().ok_or_else(|| {
+        Failure::usage(format!(
+            "{origin}: this layer cannot list its names (layers that can: memory, \
+             encrypted-file, vault); for a SOPS file use --file, or name each with --env"
+        ))
+    })?;
+    let mut values = Vec::new();
+    for name in management.list()? {
+        let variable = variable_name(&name, &origin)?;
+        match layer.fetch(&SecretRequest::new(&name))? {
+            Answer::Hit(record) => values.push((
+                variable,
+                origin.clone(),
+                SecretString::from(record.expose_secret().to_owned()),
+            )),
+            // Listed, then gone (deleted meanwhile): nothing to export.
+            Answer::Miss(_) | Answer::Unavailable(_) => {}
+        }
+    }
+    Ok(values)
+}
+
+/// `name` when it is a variable name a shell can use; else an error saying how to bind it.
+fn variable_name(name: &str, origin: &str) -> Result<String, Failure> {
+    EnvBinding::parse(&format!("{name}={name}"))
+        .map(|binding| binding.variable)
+        .map_err(|_| {
+            Failure::usage(format!(
+                "{origin}: `{name}` is not a variable name (letters, digits and _, not starting \
+                 with a digit); bind it with --env VAR={name} instead"
+            ))
+        })
 }
 
 /// The variable holding an age private key itself (not a path to one) for us and for sops.

@@ -239,6 +239,9 @@ pub struct Document {
     format: Format,
 }
 
+/// A key and its value as text, wiped on drop.
+pub type NamedValue = (String, Zeroizing<Vec<u8>>);
+
 /// What a key path points at in a [`Document`].
 pub enum Lookup {
     /// A scalar as text (`s3cr3t`, `5432`, `true`, `0.125`, a time as sops prints it) or a map
@@ -291,7 +294,7 @@ impl Document {
     /// The top-level keys of the first document and their scalar values as text (a null as
     /// empty), as `sops exec-env` exports them; `Err` names the first key whose value is a map or
     /// list, which no environment variable can hold. Comments are skipped.
-    pub fn top_level_scalars(&self) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, String> {
+    pub fn top_level_scalars(&self) -> Result<Vec<NamedValue>, String> {
         let Some(Node::Map(entries)) = self.branches.first() else {
             return Ok(Vec::new());
         };

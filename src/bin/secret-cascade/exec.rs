@@ -143,7 +143,7 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
         None => Resolver::discover()?,
     };
     // Every variable with where it came from, for messages: --file's, the layer's, then --env's.
-    let mut values: Vec<(String, String, SecretString)> = Vec::new();
+    let mut values: Vec<Exported> = Vec::new();
     if let Some(file) = &args.file {
         values.extend(from_file(file, args.format)?);
     }
@@ -220,11 +220,11 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
     hand_over(command, program)
 }
 
+/// A variable, where its value comes from (for messages), and the value.
+type Exported = (String, String, SecretString);
+
 /// Every top-level value of a SOPS file, under its key, as `sops exec-env` exports them.
-fn from_file(
-    file: &Path,
-    format: Option<Format>,
-) -> Result<Vec<(String, String, SecretString)>, Failure> {
+fn from_file(file: &Path, format: Option<Format>) -> Result<Vec<Exported>, Failure> {
     let origin = format!("--file {}", file.display());
     let document =
         sops::decrypt_file(file, format, &crate::files::identities()?).map_err(|e| Failure {
@@ -255,10 +255,7 @@ fn from_file(
 }
 
 /// Every secret of the layer labelled `label`, under its name.
-fn from_layer(
-    resolver: &Resolver,
-    label: &str,
-) -> Result<Vec<(String, String, SecretString)>, Failure> {
+fn from_layer(resolver: &Resolver, label: &str) -> Result<Vec<Exported>, Failure> {
     let origin = format!("--all-from-layer {label}");
     let layer = resolver.layer(label).ok_or_else(|| {
         let labels: Vec<String> = resolver.layers().map(|l| format!("`{l}`")).collect();

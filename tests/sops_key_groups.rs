@@ -346,3 +346,65 @@ fn encrypting_to_gcp_or_azure_keys_is_refused_naming_them() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("`gcp_kms` is not supported"), "{stderr}");
 }
+
+#[test]
+fn removing_the_only_key_held_here_is_refused_unless_forced() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write_bytes(
+        "two.yaml",
+        &std::fs::read(fixture("tworecip.yaml")).unwrap(),
+    );
+    let before = std::fs::read(&file).unwrap();
+    let rotate = |extra: &[&str]| {
+        let mut cmd = sandbox.cli();
+        cmd.env("SOPS_AGE_KEY_FILE", Keys::One.path())
+            .args(["rotate", "two.yaml", "--rm-age", KEY1])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let (code, _, stderr) = rotate(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "after removing {KEY1} no identity available here would open the file; pass --force"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before, "refused, unchanged");
+
+    let (code, _, stderr) = rotate(&["--rm-age", KEY2]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .contains("removes every key of the file; add one in the same command with --add-age"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = rotate(&["--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!Tool::Sops.decrypt(&sandbox, Keys::One, &file, &[]).ok());
+    both_decrypt_alike(&sandbox, Keys::Two, &file);
+
+    // updatekeys to a rule without the key held here: the same refusal, then --force.
+    let root = tree(&sandbox, KEY2);
+    let yaml = root.join("app/secrets.enc.yaml");
+    let before = std::fs::read(&yaml).unwrap();
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .env("SOPS_AGE_KEY_FILE", Keys::One.path())
+        .args(["updatekeys", "--yes"])
+        .arg(&yaml));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("no identity available here would open the file"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&yaml).unwrap(), before);
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .env("SOPS_AGE_KEY_FILE", Keys::One.path())
+        .args(["updatekeys", "--yes", "--force"])
+        .arg(&yaml));
+    assert_eq!(code, 0, "{stderr}");
+    both_decrypt_alike(&sandbox, Keys::Two, &yaml);
+}

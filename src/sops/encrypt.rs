@@ -264,6 +264,14 @@ pub enum OptionsError {
     },
     /// The data key cannot be encrypted to a recipient.
     Recipient(RecipientError),
+    /// `rotate` would remove every key of the file and add none.
+    NoKeyLeft,
+    /// After the change, none of the identities at hand would open the file: the keys removed
+    /// were the only ones held here (`rotate --force` / `updatekeys --force` allow it).
+    LocksOut {
+        /// The keys the change removes.
+        removed: Vec<String>,
+    },
     /// The file has a key of a type this build cannot give a new data key to.
     UnsupportedKey {
         /// The key, named by its type and id.
@@ -290,6 +298,20 @@ impl fmt::Display for OptionsError {
                 "a Shamir threshold of {threshold} does not fit {groups} key groups"
             ),
             Self::Recipient(e) => write!(f, "{e}"),
+            Self::NoKeyLeft => f.write_str(
+                "that removes every key of the file; add one in the same command with --add-age \
+                 (or --add-pgp, --add-hc-vault-transit, --add-kms)",
+            ),
+            Self::LocksOut { removed } => write!(
+                f,
+                "after removing {} no identity available here would open the file; pass \
+                 --force if that is meant (keep a key that opens it, or a copy)",
+                if removed.is_empty() {
+                    "those keys".to_owned()
+                } else {
+                    removed.join(", ")
+                }
+            ),
             Self::UnsupportedKey { key } => write!(
                 f,
                 "the file has the key {key}, whose type secret-cascade cannot encrypt to; remove \
@@ -559,6 +581,9 @@ impl EditableFile {
                 }
             }
         }
+        if groups.iter().all(Vec::is_empty) {
+            return Err(EncryptionError::Options(OptionsError::NoKeyLeft));
+        }
         self.rewrap(&groups, cipher::new_data_key())?;
         self.stash = Stash::default();
         Ok(())
@@ -603,6 +628,28 @@ impl EditableFile {
         };
         self.data_key = data_key;
         Ok(())
+    }
+
+    /// Refuses (with [`OptionsError::LocksOut`] naming the keys removed since `before`, as
+    /// [`EditableFile::recipients`] named them) when none of `identities` opens the file's data
+    /// key as it now stands: a change that would lock out whoever makes it. Every key is tried
+    /// as decryption tries them (a Vault or KMS key asks its server).
+    pub fn check_still_opens(
+        &self,
+        identities: &Identities,
+        before: &[String],
+    ) -> Result<(), EncryptionError> {
+        if keys::data_key(&self.metadata, identities).is_ok() {
+            return Ok(());
+        }
+        let now = self.recipients();
+        Err(EncryptionError::Options(OptionsError::LocksOut {
+            removed: before
+                .iter()
+                .filter(|k| !now.contains(k))
+                .cloned()
+                .collect(),
+        }))
     }
 
     /// Gives the file exactly these master keys (sops's `updatekeys`): the data key is kept, so

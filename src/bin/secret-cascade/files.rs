@@ -336,6 +336,10 @@ pub(crate) struct RotateArgs {
     #[arg(long, value_name = "URL", value_delimiter = ',')]
     rm_azure_kv: Vec<String>,
 
+    /// Allow a change after which no identity available here opens the file.
+    #[arg(long)]
+    force: bool,
+
     /// The file's store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
@@ -365,8 +369,14 @@ pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
     .map(|r| r.trim().to_owned())
     .filter(|r| !r.is_empty())
     .collect();
+    let check = (!args.force).then(identities).transpose()?;
     edit(&args.file, args.input_type, &args.lock, |file| {
-        file.rotate(&add, &remove)
+        let before = file.recipients();
+        file.rotate(&add, &remove)?;
+        match &check {
+            Some(identities) => file.check_still_opens(identities, &before),
+            None => Ok(()),
+        }
     })
 }
 

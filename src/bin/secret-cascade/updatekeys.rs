@@ -6,10 +6,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use secret_cascade::sops::{self, DecryptionError, Format, inspect};
+use secret_cascade::sops::{self, DecryptionError, Format, Identities, inspect};
 
 use crate::Failure;
-use crate::files::{LockArgs, edit};
+use crate::files::{LockArgs, edit, identities};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -37,6 +37,10 @@ pub(crate) struct UpdateKeysArgs {
     #[arg(long, short)]
     yes: bool,
 
+    /// Allow a change after which no identity available here opens the file.
+    #[arg(long)]
+    force: bool,
+
     /// The files' store [default: by extension, binary for others].
     #[arg(long, value_name = "TYPE")]
     input_type: Option<Format>,
@@ -58,6 +62,8 @@ struct Tally {
 
 pub(crate) fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
     let mut tally = Tally::default();
+    let check = (!args.force).then(identities).transpose()?;
+    let check = check.as_ref();
     for path in &args.paths {
         if path.is_dir() {
             let mut files = Vec::new();
@@ -66,10 +72,10 @@ pub(crate) fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
                 message: format!("cannot read the folder {}: {e}", path.display()),
             })?;
             for file in files {
-                update(&file, false, &args, &mut tally);
+                update(&file, false, &args, check, &mut tally);
             }
         } else {
-            update(path, true, &args, &mut tally);
+            update(path, true, &args, check, &mut tally);
         }
     }
     eprintln!(
@@ -111,7 +117,13 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Updates one file; `named` when the user named it (then not being a SOPS file, or having no
 /// rule, is an error rather than a count).
-fn update(file: &Path, named: bool, args: &UpdateKeysArgs, tally: &mut Tally) {
+fn update(
+    file: &Path,
+    named: bool,
+    args: &UpdateKeysArgs,
+    check: Option<&Identities>,
+    tally: &mut Tally,
+) {
     match plan(file, args.input_type) {
         Ok(Plan::Current) => tally.current += 1,
         Ok(Plan::NotSops) if !named => tally.not_sops += 1,
@@ -142,7 +154,12 @@ fn update(file: &Path, named: bool, args: &UpdateKeysArgs, tally: &mut Tally) {
                 Ok(true) => {
                     let groups = rule.options.key_groups;
                     let outcome = edit(file, args.input_type, &args.lock, |f| {
-                        f.set_recipients(&groups, Some(threshold))
+                        let before = f.recipients();
+                        f.set_recipients(&groups, Some(threshold))?;
+                        match check {
+                            Some(identities) => f.check_still_opens(identities, &before),
+                            None => Ok(()),
+                        }
                     });
                     match outcome {
                         Ok(()) => tally.updated += 1,

@@ -320,3 +320,96 @@ fn is_rfc3339_utc(text: &str) -> bool {
             _ => byte.is_ascii_digit(),
         })
 }
+
+/// Runs `init`, then every "Next:" step exactly as printed (in a shell, `secret-cascade` on PATH
+/// being the built binary), with no age key reachable but the one `init` wrote: the steps use
+/// the config's `age_key_file`, as a new user would expect.
+#[test]
+fn the_next_steps_init_prints_work_as_typed() {
+    let sandbox = Sandbox::new();
+    let (code, stdout, stderr) = run(sandbox.cli().args(["init", "--dir", "project"]));
+    assert_eq!(code, 0, "{stderr}");
+    let next = stdout
+        .split_once("Next:\n")
+        .expect("init prints its next steps")
+        .1;
+    let bin = assert_cmd::cargo::cargo_bin("secret-cascade");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let editor = sandbox.write(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/password: .*/password: edited/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let project = sandbox.path().join("project");
+    let shell = |line: &str| {
+        let mut cmd = StdCommand::new("sh");
+        cmd.arg("-c")
+            .arg(line)
+            .current_dir(&project)
+            .env("PATH", &path)
+            .env("HOME", sandbox.path().join("home"))
+            .env("XDG_CONFIG_HOME", sandbox.path().join("xdg"))
+            .env("EDITOR", &editor)
+            .env_remove("VISUAL")
+            .env_remove("SECRET_CASCADE_CONFIG");
+        for variable in AGE_KEY_VARIABLES {
+            cmd.env_remove(variable);
+        }
+        let output = cmd.output().unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let steps: Vec<&str> = next.lines().collect();
+    let step = |n: usize| {
+        let prefix = format!("  {n}. ");
+        steps
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no step {n} in {next}"))
+            .split("     (")
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // 1: the example, as printed under it.
+    let example: String = steps
+        .iter()
+        .skip_while(|l| !l.starts_with("  1. "))
+        .skip(1)
+        .take_while(|l| l.starts_with("       "))
+        .map(|l| format!("{}\n", &l[7..]))
+        .collect();
+    std::fs::write(project.join("secrets.yaml"), &example).unwrap();
+    for (n, expected) in [
+        (2, None),
+        (3, Some("s3cr3t\n")),
+        (4, None),
+        (5, None),
+        (6, None),
+    ] {
+        let line = step(n);
+        let (code, stdout, stderr) = shell(&line);
+        assert_eq!(code, 0, "step {n} `{line}`: {stdout}{stderr}");
+        if let Some(expected) = expected {
+            assert_eq!(stdout, expected, "step {n} `{line}`");
+        }
+        if n == 6 {
+            assert!(
+                stdout.trim_end().ends_with("checks ok") && stdout.contains("\nall "),
+                "a fresh setup is green: {stdout}"
+            );
+        }
+    }
+    let (_, stdout, _) = shell("secret-cascade get database.password");
+    assert_eq!(stdout, "edited\n", "set, then edit, changed it");
+    let (code, _, stderr) = shell("secret-cascade doctor --strict");
+    assert_eq!(code, 0, "{stderr}");
+}

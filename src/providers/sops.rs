@@ -86,6 +86,12 @@ impl SopsProvider {
         self
     }
 
+    /// The identities this layer opens its file with: its `age_key_file`, then sops's usual
+    /// sources ([`Identities::discover`]). The file commands use them for the file a layer names.
+    pub fn identities(&self) -> Result<Identities, DecryptionError> {
+        Identities::discover(self.age_key_file.as_deref())
+    }
+
     /// The file this layer reads.
     pub fn path(&self) -> &Path {
         &self.path
@@ -129,7 +135,7 @@ impl SopsProvider {
         };
         let load = || {
             let started = std::time::Instant::now();
-            let identities = Identities::discover(self.age_key_file.as_deref())?;
+            let identities = self.identities()?;
             let document = sops::decrypt_file(&self.path, self.format, &identities);
             debug!(file = %self.path.display(), ok = document.is_ok(), elapsed = ?started.elapsed(), "decrypted");
             document
@@ -230,7 +236,7 @@ impl Provider for SopsProvider {
                 }
             }
         }
-        let identities = match Identities::discover(self.age_key_file.as_deref()) {
+        let identities = match self.identities() {
             Ok(identities) => Some(identities),
             Err(e) => {
                 // A missing `age_key_file` was just reported; discovery fails on it the same way.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use secret_cascade::sops::{self, Format, Identities};
+use secret_cascade::sops::{self, Format};
 
 use crate::Failure;
+use crate::files::ConfigArg;
 
 pub(crate) const DECRYPT_EXAMPLES: &str = "\
 Examples:
@@ -37,6 +38,9 @@ pub(crate) struct DecryptArgs {
     /// Print only the value at this path, e.g. '["database"]["password"]' or '["hosts"][0]'.
     #[arg(long, value_name = "PATH")]
     extract: Option<String>,
+
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
@@ -55,7 +59,7 @@ pub(crate) fn run(args: DecryptArgs) -> Result<(), Failure> {
         },
         message: format!("cannot decrypt {}: {error}", args.file.display()),
     };
-    let identities = Identities::discover(None).map_err(failed)?;
+    let identities = args.config.identities_for(&args.file)?;
     let document = sops::decrypt_file(&args.file, args.input_type, &identities).map_err(failed)?;
     let format = args.output_type.unwrap_or(document.format());
     let output = document

@@ -15,7 +15,7 @@ use secret_cascade::sops::{self, EditableFile, EncryptionError, Format};
 use zeroize::Zeroizing;
 
 use crate::Failure;
-use crate::files::{LockArgs, edit_failure, identities};
+use crate::files::{LockArgs, edit_failure};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -54,7 +54,8 @@ pub(crate) fn run(args: EditArgs) -> Result<(), Failure> {
     let failed = |error: EncryptionError| edit_failure(file, error);
     let original = sops::read_file(file).map_err(|e| failed(e.into()))?;
     let format = args.input_type.unwrap_or_else(|| Format::from_path(file));
-    let mut editable = EditableFile::open(&original, format, &identities()?).map_err(failed)?;
+    let identities = args.lock.config.identities_for(file)?;
+    let mut editable = EditableFile::open(&original, format, &identities).map_err(failed)?;
     let cleartext = editable.plaintext().map_err(|e| Failure {
         code: 2,
         message: format!("{}: {e}", file.display()),

@@ -55,6 +55,7 @@ use secret_cascade::sops::{self, Format};
 use secret_cascade::{Answer, ExposeSecret, Resolver, SecretRequest, SecretString};
 
 use crate::Failure;
+use crate::files::ConfigArg;
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -145,7 +146,8 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
     // Every variable with where it came from, for messages: --file's, the layer's, then --env's.
     let mut values: Vec<Exported> = Vec::new();
     if let Some(file) = &args.file {
-        values.extend(from_file(file, args.format)?);
+        let config = ConfigArg::new(args.config.clone());
+        values.extend(from_file(file, args.format, &config)?);
     }
     if let Some(label) = &args.all_from_layer {
         values.extend(from_layer(&resolver, label)?);
@@ -224,17 +226,21 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
 type Exported = (String, String, SecretString);
 
 /// Every top-level value of a SOPS file, under its key, as `sops exec-env` exports them.
-fn from_file(file: &Path, format: Option<Format>) -> Result<Vec<Exported>, Failure> {
+fn from_file(
+    file: &Path,
+    format: Option<Format>,
+    config: &ConfigArg,
+) -> Result<Vec<Exported>, Failure> {
     let origin = format!("--file {}", file.display());
-    let document =
-        sops::decrypt_file(file, format, &crate::files::identities()?).map_err(|e| Failure {
-            code: if matches!(e, sops::DecryptionError::Read(_)) {
-                2
-            } else {
-                crate::decryption_code(&e)
-            },
-            message: format!("{origin}: {e}"),
-        })?;
+    let identities = config.identities_for(file)?;
+    let document = sops::decrypt_file(file, format, &identities).map_err(|e| Failure {
+        code: if matches!(e, sops::DecryptionError::Read(_)) {
+            2
+        } else {
+            crate::decryption_code(&e)
+        },
+        message: format!("{origin}: {e}"),
+    })?;
     let entries = document.top_level_scalars().map_err(|key| {
         Failure::usage(format!(
             "{origin}: the value of `{key}` is a map or list, which no environment variable can \

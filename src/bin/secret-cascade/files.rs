@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 use secret_cascade::atomic_write;
+use secret_cascade::config;
+use secret_cascade::providers::SopsProvider;
 use secret_cascade::shred::{self, ShredOptions};
 use secret_cascade::sops::{
     self, DecryptionError, EncryptOptions, EncryptionError, EncryptionRule, Format, Identities,
@@ -369,7 +371,9 @@ pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
     .map(|r| r.trim().to_owned())
     .filter(|r| !r.is_empty())
     .collect();
-    let check = (!args.force).then(identities).transpose()?;
+    let check = (!args.force)
+        .then(|| args.lock.config.identities_for(&args.file))
+        .transpose()?;
     edit(&args.file, args.input_type, &args.lock, |file| {
         let before = file.recipients();
         file.rotate(&add, &remove)?;
@@ -492,9 +496,56 @@ fn recipients(
     all
 }
 
-/// How long an edit waits for another one on the same folder.
+/// The config whose `sops` layer for a file gives the identities to open it with.
+#[derive(Args)]
+pub(crate) struct ConfigArg {
+    /// The config whose `sops` layer for FILE names its identities (`age_key_file`) [default:
+    /// as `get` finds it; without a layer for FILE, sops's usual key sources].
+    #[arg(long, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// `--config` as another command took it.
+    pub(crate) fn new(config: Option<PathBuf>) -> Self {
+        Self { config }
+    }
+
+    /// The identities for `file`: those of the config's `sops` layer reading it (its
+    /// `age_key_file`, then sops's usual sources), else sops's usual sources alone. A config that
+    /// is there but invalid is an error, not skipped.
+    pub(crate) fn identities_for(&self, file: &Path) -> Result<Identities, Failure> {
+        let layer = match self.config.clone().or_else(config::discover) {
+            Some(path) => {
+                let wanted = std::fs::canonicalize(file).ok();
+                config::read_layers(&path, "sops", SopsProvider::from_options)?
+                    .into_iter()
+                    .find(|layer| {
+                        wanted.is_some() && std::fs::canonicalize(layer.path()).ok() == wanted
+                    })
+            }
+            None => None,
+        };
+        let identities = match &layer {
+            Some(layer) => {
+                tracing::debug!(file = %layer.path().display(), "the identities of the config's sops layer");
+                layer.identities()
+            }
+            None => Identities::discover(None),
+        };
+        identities.map_err(|e| Failure {
+            code: crate::decryption_code(&e),
+            message: format!("cannot load the identities: {e}"),
+        })
+    }
+}
+
+/// How long an edit waits for another one on the same folder, and whose identities it uses.
 #[derive(Args)]
 pub(crate) struct LockArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+
     /// Seconds to wait for another edit's lock on the file's folder before giving up
     /// [default: 10].
     #[arg(
@@ -546,16 +597,9 @@ pub(crate) fn edit(
     if !file.exists() {
         return Err(Failure::usage(format!("{}: no such file", file.display())));
     }
-    sops::edit_file(file, format, &identities()?, lock.timeout(), change)
+    let identities = lock.config.identities_for(file)?;
+    sops::edit_file(file, format, &identities, lock.timeout(), change)
         .map_err(|e| edit_failure(file, e))
-}
-
-/// The identities the file commands open files with.
-pub(crate) fn identities() -> Result<Identities, Failure> {
-    Identities::discover(None).map_err(|e| Failure {
-        code: crate::decryption_code(&e),
-        message: format!("cannot load the identities: {e}"),
-    })
 }
 
 /// An edit's error as a failure of `file`: 3 (or 6) when it does not open, 1 when it cannot be

@@ -88,6 +88,9 @@ fn summary(dir: Option<&Path>, report: &InitReport) -> String {
   2. secret-cascade encrypt secrets.yaml --output secrets.enc.yaml --shred
      (or, with sops: sops encrypt --output secrets.enc.yaml secrets.yaml)
   3. secret-cascade get database.password
+  4. printf %s 'n3w-pa55' | secret-cascade set secrets.enc.yaml database.password
+  5. secret-cascade edit secrets.enc.yaml     (changes it in $EDITOR)
+  6. secret-cascade doctor
 
 Warning: {key} is the only key to secrets.enc.yaml.
   Keep it out of version control: add `{key}` and `secrets.yaml` to .gitignore.

@@ -6,10 +6,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use secret_cascade::sops::{self, DecryptionError, Format, Identities, inspect};
+use secret_cascade::sops::{self, DecryptionError, Format, inspect};
 
 use crate::Failure;
-use crate::files::{LockArgs, edit, identities};
+use crate::files::{LockArgs, edit};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -62,8 +62,7 @@ struct Tally {
 
 pub(crate) fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
     let mut tally = Tally::default();
-    let check = (!args.force).then(identities).transpose()?;
-    let check = check.as_ref();
+
     for path in &args.paths {
         if path.is_dir() {
             let mut files = Vec::new();
@@ -72,10 +71,10 @@ pub(crate) fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
                 message: format!("cannot read the folder {}: {e}", path.display()),
             })?;
             for file in files {
-                update(&file, false, &args, check, &mut tally);
+                update(&file, false, &args, &mut tally);
             }
         } else {
-            update(path, true, &args, check, &mut tally);
+            update(path, true, &args, &mut tally);
         }
     }
     eprintln!(
@@ -117,13 +116,7 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Updates one file; `named` when the user named it (then not being a SOPS file, or having no
 /// rule, is an error rather than a count).
-fn update(
-    file: &Path,
-    named: bool,
-    args: &UpdateKeysArgs,
-    check: Option<&Identities>,
-    tally: &mut Tally,
-) {
+fn update(file: &Path, named: bool, args: &UpdateKeysArgs, tally: &mut Tally) {
     match plan(file, args.input_type) {
         Ok(Plan::Current) => tally.current += 1,
         Ok(Plan::NotSops) if !named => tally.not_sops += 1,
@@ -152,11 +145,18 @@ fn update(
                 Ok(false) => tally.declined += 1,
                 Err(failure) => fail(tally, failure),
                 Ok(true) => {
+                    let check = match (!args.force)
+                        .then(|| args.lock.config.identities_for(file))
+                        .transpose()
+                    {
+                        Ok(check) => check,
+                        Err(failure) => return fail(tally, failure),
+                    };
                     let groups = rule.options.key_groups;
                     let outcome = edit(file, args.input_type, &args.lock, |f| {
                         let before = f.recipients();
                         f.set_recipients(&groups, Some(threshold))?;
-                        match check {
+                        match &check {
                             Some(identities) => f.check_still_opens(identities, &before),
                             None => Ok(()),
                         }

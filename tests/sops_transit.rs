@@ -1,0 +1,287 @@
+//! SOPS files whose data key is held by a Vault/OpenBao transit key (`hc_vault` entries), against
+//! a real OpenBao dev server (`$BAO_BIN`) with the transit engine enabled, and the real sops 3.11
+//! (`$SOPS_BIN`) both ways: files sops writes with `--hc-vault-transit URI` we decrypt, files we
+//! write sops decrypts. Also a nested engine path, a key group mixing age and transit under a
+//! Shamir threshold, the token sources (`VAULT_TOKEN`, `BAO_TOKEN`, `~/.vault-token`), and the
+//! failures a user must hear about (server down, a token without access) without the token in any
+//! message. Without either tool every test fails loudly.
+
+mod support;
+
+use std::path::Path;
+
+use support::interop::{KEY1, Keys, Run, Tool};
+use support::openbao::{DevServer, ROOT_TOKEN, free_port};
+use support::{Sandbox, sops_bin};
+
+const CLEARTEXT: &str = "user: admin\npassword: s3cr3t\n";
+/// secret-cascade's exit code for a file it cannot decrypt.
+const EXIT_DECRYPTION: i32 = 3;
+
+/// A dev server with transit engines at `transit/` and `team/a/transit/`, each with a key `sops`.
+fn transit_server() -> DevServer {
+    let server = DevServer::start();
+    for mount in ["transit", "team/a/transit"] {
+        let (status, body) = server.api(
+            "POST",
+            &format!("sys/mounts/{mount}"),
+            Some(serde_json::json!({ "type": "transit" })),
+            None,
+        );
+        assert!(status == 204 || status == 200, "enabling {mount}: {body}");
+        let (status, body) = server.api("POST", &format!("{mount}/keys/sops"), None, None);
+        assert!(status == 204 || status == 200, "a key in {mount}: {body}");
+    }
+    server
+}
+
+fn uri(server: &DevServer, engine: &str) -> String {
+    format!("{}/v1/{engine}/keys/sops", server.address)
+}
+
+/// Runs `tool` with `args` in the sandbox, `token` as `VAULT_TOKEN` (no other token source), and
+/// `keys` as its age identities.
+fn run_with(
+    tool: Tool,
+    sandbox: &Sandbox,
+    keys: Option<Keys>,
+    token: Option<(&str, &str)>,
+    args: &[&str],
+) -> Run {
+    let mut cmd = tool.command(sandbox, sandbox.path(), keys);
+    for name in [
+        "VAULT_TOKEN",
+        "BAO_TOKEN",
+        "VAULT_ADDR",
+        "BAO_ADDR",
+        "VAULT_CACERT",
+    ] {
+        cmd.env_remove(name);
+    }
+    if let Some((name, value)) = token {
+        cmd.env(name, value);
+    }
+    cmd.args(args);
+    tool.finish(&mut cmd, args.iter().map(|a| a.to_string()).collect())
+}
+
+fn encrypt(tool: Tool, sandbox: &Sandbox, uri: &str, input: &Path) -> Vec<u8> {
+    let input = input.to_str().unwrap();
+    let args = match tool {
+        Tool::Sops => ["encrypt", "--hc-vault-transit", uri, input],
+        Tool::Ours => ["encrypt", input, "--hc-vault-transit", uri],
+    };
+    run_with(
+        tool,
+        sandbox,
+        None,
+        Some(("VAULT_TOKEN", ROOT_TOKEN)),
+        &args,
+    )
+    .expect_ok()
+    .stdout
+}
+
+fn decrypt(tool: Tool, sandbox: &Sandbox, token: Option<(&str, &str)>, file: &Path) -> Run {
+    run_with(
+        tool,
+        sandbox,
+        None,
+        token,
+        &["decrypt", file.to_str().unwrap()],
+    )
+}
+
+#[test]
+fn files_sops_writes_with_a_transit_key_we_decrypt_and_ours_sops_decrypts() {
+    sops_bin();
+    let server = transit_server();
+    let sandbox = Sandbox::new();
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let mut problems = Vec::new();
+    for engine in ["transit", "team/a/transit"] {
+        let uri = uri(&server, engine);
+        for (writer, reader) in [(Tool::Sops, Tool::Ours), (Tool::Ours, Tool::Sops)] {
+            let file = sandbox.write_bytes("enc.yaml", &encrypt(writer, &sandbox, &uri, &input));
+            let text = std::fs::read_to_string(&file).unwrap();
+            let engine_line = format!("engine_path: {engine}");
+            if !text.contains(&engine_line) || !text.contains("enc: vault:v1:") {
+                problems.push(format!("{engine}: no hc_vault entry in the file:\n{text}"));
+            }
+            let run = decrypt(reader, &sandbox, Some(("VAULT_TOKEN", ROOT_TOKEN)), &file);
+            if !run.ok() || run.stdout != CLEARTEXT.as_bytes() {
+                problems.push(format!("{engine}: {}", run.outcome()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_token_comes_from_bao_token_or_the_vault_token_file() {
+    let server = transit_server();
+    let sandbox = Sandbox::new();
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let file = sandbox.write_bytes(
+        "enc.yaml",
+        &encrypt(Tool::Ours, &sandbox, &uri(&server, "transit"), &input),
+    );
+    let run = decrypt(Tool::Ours, &sandbox, Some(("BAO_TOKEN", ROOT_TOKEN)), &file);
+    assert!(run.ok(), "BAO_TOKEN: {}", run.outcome());
+    // ~/.vault-token, as `vault login` / `bao login` write it (with a newline)
+    sandbox.write("home/.vault-token", &format!("{ROOT_TOKEN}\n"));
+    let run = decrypt(Tool::Ours, &sandbox, None, &file);
+    assert!(run.ok(), "~/.vault-token: {}", run.outcome());
+    assert_eq!(run.stdout, CLEARTEXT.as_bytes());
+}
+
+#[test]
+fn a_key_group_of_age_and_transit_needs_both_under_threshold_two() {
+    sops_bin();
+    let server = transit_server();
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n\
+             \x20 - shamir_threshold: 2\n\
+             \x20   key_groups:\n\
+             \x20     - age:\n\
+             \x20         - {KEY1}\n\
+             \x20     - hc_vault:\n\
+             \x20         - {}\n",
+            uri(&server, "transit")
+        ),
+    );
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let input = input.to_str().unwrap();
+    let token = Some(("VAULT_TOKEN", ROOT_TOKEN));
+    let mut problems = Vec::new();
+    for (writer, args) in [
+        (Tool::Sops, ["encrypt", input]),
+        (Tool::Ours, ["encrypt", input]),
+    ] {
+        let written = run_with(writer, &sandbox, None, token, &args)
+            .expect_ok()
+            .stdout;
+        let file = sandbox.write_bytes("enc.yaml", &written);
+        let file = file.to_str().unwrap();
+        for reader in [Tool::Sops, Tool::Ours] {
+            let both = run_with(reader, &sandbox, Some(Keys::One), token, &["decrypt", file]);
+            if !both.ok() || both.stdout != CLEARTEXT.as_bytes() {
+                problems.push(format!("age + transit: {}", both.outcome()));
+            }
+            let age_only = run_with(reader, &sandbox, Some(Keys::One), None, &["decrypt", file]);
+            let transit_only = run_with(reader, &sandbox, None, token, &["decrypt", file]);
+            for one in [age_only, transit_only] {
+                if one.ok() {
+                    problems.push(format!("one group alone opened it: {}", one.outcome()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_token_without_access_is_denied_for_that_key_and_never_shown() {
+    let server = transit_server();
+    let sandbox = Sandbox::new();
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let uri = uri(&server, "transit");
+    let file = sandbox.write_bytes("enc.yaml", &encrypt(Tool::Ours, &sandbox, &uri, &input));
+    // a real token whose policy reads a KV path but may not use transit
+    let token = server.token_reading("elsewhere/");
+    let run = decrypt(Tool::Ours, &sandbox, Some(("VAULT_TOKEN", &token)), &file);
+    assert_eq!(run.code, EXIT_DECRYPTION, "{}", run.outcome());
+    assert!(
+        run.stderr.contains(&uri) && run.stderr.contains("access denied"),
+        "{}",
+        run.failure()
+    );
+    assert!(
+        !run.stderr.contains(&token),
+        "the token leaked: {}",
+        run.stderr
+    );
+    let bogus = "s.not-a-real-token-1234";
+    let run = decrypt(Tool::Ours, &sandbox, Some(("VAULT_TOKEN", bogus)), &file);
+    assert!(
+        run.code == EXIT_DECRYPTION && run.stderr.contains("access denied"),
+        "{}",
+        run.outcome()
+    );
+    assert!(
+        !run.stderr.contains(bogus),
+        "the token leaked: {}",
+        run.stderr
+    );
+    // without any token
+    let run = decrypt(Tool::Ours, &sandbox, None, &file);
+    assert!(
+        run.code == EXIT_DECRYPTION && run.stderr.contains("no Vault token"),
+        "{}",
+        run.outcome()
+    );
+}
+
+#[test]
+fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
+    let sandbox = Sandbox::new();
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let file = {
+        let server = transit_server();
+        let uri = uri(&server, "transit");
+        let written = encrypt(Tool::Ours, &sandbox, &uri, &input);
+        sandbox.write_bytes("enc.yaml", &written)
+    }; // the server is stopped here
+    let text = std::fs::read_to_string(&file).unwrap();
+    let address = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .trim_start_matches("- ")
+                .strip_prefix("vault_address: ")
+        })
+        .unwrap()
+        .to_owned();
+    let run = decrypt(
+        Tool::Ours,
+        &sandbox,
+        Some(("VAULT_TOKEN", ROOT_TOKEN)),
+        &file,
+    );
+    assert_eq!(run.code, EXIT_DECRYPTION, "{}", run.outcome());
+    assert!(
+        run.stderr.contains("cannot reach") && run.stderr.contains(&address),
+        "{}",
+        run.failure()
+    );
+    assert!(
+        !run.stderr.contains(ROOT_TOKEN),
+        "the token leaked: {}",
+        run.stderr
+    );
+
+    let nobody = format!("http://127.0.0.1:{}/v1/transit/keys/sops", free_port());
+    let out = sandbox.path().join("out.yaml");
+    let run = run_with(
+        Tool::Ours,
+        &sandbox,
+        None,
+        Some(("VAULT_TOKEN", ROOT_TOKEN)),
+        &[
+            "encrypt",
+            input.to_str().unwrap(),
+            "--hc-vault-transit",
+            &nobody,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !run.ok() && run.stderr.contains(&nobody) && !out.exists(),
+        "{}",
+        run.outcome()
+    );
+}

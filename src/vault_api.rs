@@ -137,23 +137,3 @@ impl std::error::Error for CaFileError {
         }
     }
 }
-
-/// A JSON answer of a server, its strings wiped when it is dropped: a KV answer holds every value
-/// of the secret, not only the one asked for; a transit answer holds a data key.
-pub(crate) struct Json(pub(crate) Value);
-
-impl Drop for Json {
-    fn drop(&mut self) {
-        wipe(&mut self.0);
-    }
-}
-
-/// Overwrites every string in `value` with zeros: an answer's strings may be secrets.
-pub(crate) fn wipe(value: &mut Value) {
-    match value {
-        Value::String(text) => zeroize::Zeroize::zeroize(text),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
-        _ => {}
-    }
-}

@@ -37,13 +37,12 @@ use zeroize::Zeroizing;
 use crate::check::Check;
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
+use crate::plaintext::{Json, wipe};
 use crate::provider::{Answer, Management, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
-use crate::vault_api::{
-    self, Json, MAX_RESPONSE_BYTES, TlsOptions, errors, token_from_environment, wipe,
-};
+use crate::vault_api::{self, MAX_RESPONSE_BYTES, TlsOptions, errors, token_from_environment};
 
 /// Reads secrets from a Vault or OpenBao KV v2 engine.
 pub struct VaultProvider {

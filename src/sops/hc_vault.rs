@@ -24,7 +24,8 @@ use zeroize::Zeroizing;
 use super::keys::RecipientError;
 use super::master_key::{KeyFailure, Payload, VaultKey};
 use crate::bounded_read;
-use crate::vault_api::{self, Json, MAX_RESPONSE_BYTES, TlsOptions};
+use crate::plaintext::Json;
+use crate::vault_api::{self, MAX_RESPONSE_BYTES, TlsOptions};
 
 /// How long one transit call may take, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -32,17 +33,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Opens an `hc_vault` entry's data key through the server's transit engine. Every failure is
 /// this key's ([`KeyFailure`]): the caller tries the other keys of the file.
 pub(crate) fn unwrap(key: &VaultKey) -> Result<Option<Payload>, KeyFailure> {
-    let uri = key.uri();
     let body = serde_json::json!({ "ciphertext": key.enc }).to_string();
-    let mut answer =
-        call(key, "decrypt", body.as_bytes()).map_err(|e| KeyFailure(format!("{uri}: {e}")))?;
+    let mut answer = call(key, "decrypt", body.as_bytes()).map_err(KeyFailure)?;
     let encoded = take_string(&mut answer, "plaintext")
-        .ok_or_else(|| KeyFailure(format!("{uri}: the transit answer has no data.plaintext")))?;
-    let decoded = STANDARD.decode(encoded.as_bytes()).map_err(|_| {
-        KeyFailure(format!(
-            "{uri}: the transit answer's plaintext is not base64"
-        ))
-    })?;
+        .ok_or_else(|| KeyFailure("the transit answer has no data.plaintext".into()))?;
+    let decoded = STANDARD
+        .decode(encoded.as_bytes())
+        .map_err(|_| KeyFailure("the transit answer's plaintext is not base64".into()))?;
     Ok(Some(Zeroizing::new(decoded)))
 }
 

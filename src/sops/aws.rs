@@ -2,13 +2,14 @@
 //! shared files, requests signed with Signature Version 4, endpoints from the region or the
 //! `AWS_ENDPOINT_URL*` overrides, and STS AssumeRole for a key's `role`.
 //!
-//! Credentials, in the order of the AWS SDK for Go v2 that sops uses:
-//! 1. a profile, when one is named (the entry's `aws_profile`, else `AWS_PROFILE`): its
-//!    `aws_access_key_id`, `aws_secret_access_key` and `aws_session_token` in the credentials
-//!    file (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, sections `[NAME]`), else
-//!    in the config file (`AWS_CONFIG_FILE`, default `~/.aws/config`, sections `[profile NAME]`);
-//! 2. else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`;
-//! 3. else the `default` profile of the same files.
+//! Credentials, in the order of the AWS SDK for Go v2 that sops uses (checked against sops 3.11):
+//! 1. the entry's `aws_profile`, when it names one: that profile's `aws_access_key_id`,
+//!    `aws_secret_access_key` and `aws_session_token` in the credentials file
+//!    (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, sections `[NAME]`), else in
+//!    the config file (`AWS_CONFIG_FILE`, default `~/.aws/config`, sections `[profile NAME]`);
+//! 2. else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (these win over
+//!    `AWS_PROFILE`, as in the Go SDK);
+//! 3. else the profile `AWS_PROFILE` names, or `default`, of the same files.
 //!
 //! Not supported (a message says so): SSO, `credential_process`, `role_arn`/`source_profile`
 //! profiles, web identity, and the EC2/ECS metadata endpoints. Secrets stay in wiped buffers and
@@ -41,13 +42,10 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
-    /// The credentials the SDK would use with `profile` (the entry's `aws_profile`) named.
+    /// The credentials the Go SDK would use with `profile` (the entry's `aws_profile`) named.
     pub(crate) fn discover(profile: Option<&str>) -> Result<Self, String> {
-        let named = profile
-            .map(str::to_owned)
-            .or_else(|| variable("AWS_PROFILE"));
-        if let Some(name) = named {
-            return from_profile(&name);
+        if let Some(name) = profile {
+            return from_profile(name);
         }
         if let (Some(id), Some(secret)) = (
             variable("AWS_ACCESS_KEY_ID"),
@@ -60,9 +58,10 @@ impl Credentials {
                 source: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
             });
         }
-        from_profile("default").map_err(|e| {
+        let name = variable("AWS_PROFILE").unwrap_or_else(|| "default".into());
+        from_profile(&name).map_err(|e| {
             format!(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE \
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
                  or the key's aws_profile ({e})"
             )
         })

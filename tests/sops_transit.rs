@@ -20,7 +20,11 @@ const EXIT_DECRYPTION: i32 = 3;
 
 /// A dev server with transit engines at `transit/` and `team/a/transit/`, each with a key `sops`.
 fn transit_server() -> DevServer {
-    let server = DevServer::start();
+    with_transit(DevServer::start())
+}
+
+/// `server` with transit engines at `transit/` and `team/a/transit/`, each with a key `sops`.
+fn with_transit(server: DevServer) -> DevServer {
     for mount in ["transit", "team/a/transit"] {
         let (status, body) = server.api(
             "POST",
@@ -39,13 +43,13 @@ fn uri(server: &DevServer, engine: &str) -> String {
     format!("{}/v1/{engine}/keys/sops", server.address)
 }
 
-/// Runs `tool` with `args` in the sandbox, `token` as `VAULT_TOKEN` (no other token source), and
-/// `keys` as its age identities.
+/// Runs `tool` with `args` in the sandbox, with no Vault variable but those of `env`, and `keys`
+/// as its age identities.
 fn run_with(
     tool: Tool,
     sandbox: &Sandbox,
     keys: Option<Keys>,
-    token: Option<(&str, &str)>,
+    env: &[(&str, &str)],
     args: &[&str],
 ) -> Run {
     let mut cmd = tool.command(sandbox, sandbox.path(), keys);
@@ -55,10 +59,13 @@ fn run_with(
         "VAULT_ADDR",
         "BAO_ADDR",
         "VAULT_CACERT",
+        "BAO_CACERT",
+        "VAULT_NAMESPACE",
+        "BAO_NAMESPACE",
     ] {
         cmd.env_remove(name);
     }
-    if let Some((name, value)) = token {
+    for (name, value) in env {
         cmd.env(name, value);
     }
     cmd.args(args);
@@ -71,23 +78,17 @@ fn encrypt(tool: Tool, sandbox: &Sandbox, uri: &str, input: &Path) -> Vec<u8> {
         Tool::Sops => ["encrypt", "--hc-vault-transit", uri, input],
         Tool::Ours => ["encrypt", input, "--hc-vault-transit", uri],
     };
-    run_with(
-        tool,
-        sandbox,
-        None,
-        Some(("VAULT_TOKEN", ROOT_TOKEN)),
-        &args,
-    )
-    .expect_ok()
-    .stdout
+    run_with(tool, sandbox, None, &[("VAULT_TOKEN", ROOT_TOKEN)], &args)
+        .expect_ok()
+        .stdout
 }
 
-fn decrypt(tool: Tool, sandbox: &Sandbox, token: Option<(&str, &str)>, file: &Path) -> Run {
+fn decrypt(tool: Tool, sandbox: &Sandbox, env: &[(&str, &str)], file: &Path) -> Run {
     run_with(
         tool,
         sandbox,
         None,
-        token,
+        env,
         &["decrypt", file.to_str().unwrap()],
     )
 }
@@ -108,7 +109,7 @@ fn files_sops_writes_with_a_transit_key_we_decrypt_and_ours_sops_decrypts() {
             if !text.contains(&engine_line) || !text.contains("enc: vault:v1:") {
                 problems.push(format!("{engine}: no hc_vault entry in the file:\n{text}"));
             }
-            let run = decrypt(reader, &sandbox, Some(("VAULT_TOKEN", ROOT_TOKEN)), &file);
+            let run = decrypt(reader, &sandbox, &[("VAULT_TOKEN", ROOT_TOKEN)], &file);
             if !run.ok() || run.stdout != CLEARTEXT.as_bytes() {
                 problems.push(format!("{engine}: {}", run.outcome()));
             }
@@ -126,11 +127,11 @@ fn the_token_comes_from_bao_token_or_the_vault_token_file() {
         "enc.yaml",
         &encrypt(Tool::Ours, &sandbox, &uri(&server, "transit"), &input),
     );
-    let run = decrypt(Tool::Ours, &sandbox, Some(("BAO_TOKEN", ROOT_TOKEN)), &file);
+    let run = decrypt(Tool::Ours, &sandbox, &[("BAO_TOKEN", ROOT_TOKEN)], &file);
     assert!(run.ok(), "BAO_TOKEN: {}", run.outcome());
     // ~/.vault-token, as `vault login` / `bao login` write it (with a newline)
     sandbox.write("home/.vault-token", &format!("{ROOT_TOKEN}\n"));
-    let run = decrypt(Tool::Ours, &sandbox, None, &file);
+    let run = decrypt(Tool::Ours, &sandbox, &[], &file);
     assert!(run.ok(), "~/.vault-token: {}", run.outcome());
     assert_eq!(run.stdout, CLEARTEXT.as_bytes());
 }
@@ -155,7 +156,7 @@ fn a_key_group_of_age_and_transit_needs_both_under_threshold_two() {
     );
     let input = sandbox.write("plain.yaml", CLEARTEXT);
     let input = input.to_str().unwrap();
-    let token = Some(("VAULT_TOKEN", ROOT_TOKEN));
+    let token = &[("VAULT_TOKEN", ROOT_TOKEN)];
     let mut problems = Vec::new();
     for (writer, args) in [
         (Tool::Sops, ["encrypt", input]),
@@ -171,7 +172,7 @@ fn a_key_group_of_age_and_transit_needs_both_under_threshold_two() {
             if !both.ok() || both.stdout != CLEARTEXT.as_bytes() {
                 problems.push(format!("age + transit: {}", both.outcome()));
             }
-            let age_only = run_with(reader, &sandbox, Some(Keys::One), None, &["decrypt", file]);
+            let age_only = run_with(reader, &sandbox, Some(Keys::One), &[], &["decrypt", file]);
             let transit_only = run_with(reader, &sandbox, None, token, &["decrypt", file]);
             for one in [age_only, transit_only] {
                 if one.ok() {
@@ -192,7 +193,7 @@ fn a_token_without_access_is_denied_for_that_key_and_never_shown() {
     let file = sandbox.write_bytes("enc.yaml", &encrypt(Tool::Ours, &sandbox, &uri, &input));
     // a real token whose policy reads a KV path but may not use transit
     let token = server.token_reading("elsewhere/");
-    let run = decrypt(Tool::Ours, &sandbox, Some(("VAULT_TOKEN", &token)), &file);
+    let run = decrypt(Tool::Ours, &sandbox, &[("VAULT_TOKEN", &token)], &file);
     assert_eq!(run.code, EXIT_DECRYPTION, "{}", run.outcome());
     assert!(
         run.stderr.contains(&uri) && run.stderr.contains("access denied"),
@@ -205,7 +206,7 @@ fn a_token_without_access_is_denied_for_that_key_and_never_shown() {
         run.stderr
     );
     let bogus = "s.not-a-real-token-1234";
-    let run = decrypt(Tool::Ours, &sandbox, Some(("VAULT_TOKEN", bogus)), &file);
+    let run = decrypt(Tool::Ours, &sandbox, &[("VAULT_TOKEN", bogus)], &file);
     assert!(
         run.code == EXIT_DECRYPTION && run.stderr.contains("access denied"),
         "{}",
@@ -217,7 +218,7 @@ fn a_token_without_access_is_denied_for_that_key_and_never_shown() {
         run.stderr
     );
     // without any token
-    let run = decrypt(Tool::Ours, &sandbox, None, &file);
+    let run = decrypt(Tool::Ours, &sandbox, &[], &file);
     assert!(
         run.code == EXIT_DECRYPTION && run.stderr.contains("no Vault token"),
         "{}",
@@ -245,12 +246,7 @@ fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
         })
         .unwrap()
         .to_owned();
-    let run = decrypt(
-        Tool::Ours,
-        &sandbox,
-        Some(("VAULT_TOKEN", ROOT_TOKEN)),
-        &file,
-    );
+    let run = decrypt(Tool::Ours, &sandbox, &[("VAULT_TOKEN", ROOT_TOKEN)], &file);
     assert_eq!(run.code, EXIT_DECRYPTION, "{}", run.outcome());
     assert!(
         run.stderr.contains("cannot reach") && run.stderr.contains(&address),
@@ -269,7 +265,7 @@ fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
         Tool::Ours,
         &sandbox,
         None,
-        Some(("VAULT_TOKEN", ROOT_TOKEN)),
+        &[("VAULT_TOKEN", ROOT_TOKEN)],
         &[
             "encrypt",
             input.to_str().unwrap(),
@@ -284,4 +280,50 @@ fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
         "{}",
         run.outcome()
     );
+}
+
+#[test]
+fn an_https_server_is_trusted_through_vault_cacert_only() {
+    sops_bin();
+    let certs = tempfile::tempdir().unwrap();
+    let server = with_transit(DevServer::start_tls(certs.path()));
+    let ca = certs.path().join("vault-ca.pem");
+    let sandbox = Sandbox::new();
+    let input = sandbox.write("plain.yaml", CLEARTEXT);
+    let input = input.to_str().unwrap();
+    let uri = uri(&server, "transit");
+    let trusted = [
+        ("VAULT_TOKEN", ROOT_TOKEN),
+        ("VAULT_CACERT", ca.to_str().unwrap()),
+    ];
+    let mut problems = Vec::new();
+    for (writer, reader) in [(Tool::Sops, Tool::Ours), (Tool::Ours, Tool::Sops)] {
+        let args = match writer {
+            Tool::Sops => ["encrypt", "--hc-vault-transit", &uri, input],
+            Tool::Ours => ["encrypt", input, "--hc-vault-transit", &uri],
+        };
+        let written = run_with(writer, &sandbox, None, &trusted, &args);
+        if !written.ok() {
+            problems.push(written.failure());
+            continue;
+        }
+        let file = sandbox.write_bytes("enc.yaml", &written.stdout);
+        let file = file.to_str().unwrap();
+        let read = run_with(reader, &sandbox, None, &trusted, &["decrypt", file]);
+        if !read.ok() || read.stdout != CLEARTEXT.as_bytes() {
+            problems.push(read.outcome());
+        }
+        // Without the CA the server's certificate is not trusted: never a silent downgrade.
+        let untrusted = run_with(
+            Tool::Ours,
+            &sandbox,
+            None,
+            &trusted[..1],
+            &["decrypt", file],
+        );
+        if untrusted.code != EXIT_DECRYPTION || !untrusted.stderr.contains("cannot reach") {
+            problems.push(format!("without VAULT_CACERT: {}", untrusted.outcome()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -43,7 +43,7 @@ pub(crate) struct Credentials {
 
 impl Credentials {
     /// The credentials the Go SDK would use with `profile` (the entry's `aws_profile`) named.
-    pub(crate) fn discover(profile: Option<&str>) -> Result<Self, String> {
+    pub(crate) fn discover(profile: Option<&str>) -> Result<Self, AwsError> {
         if let Some(name) = profile {
             return from_profile(name);
         }
@@ -59,16 +59,14 @@ impl Credentials {
             });
         }
         let name = variable("AWS_PROFILE").unwrap_or_else(|| "default".into());
-        from_profile(&name).map_err(|e| {
-            format!(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
-                 or the key's aws_profile ({e})"
-            )
+        from_profile(&name).map_err(|e| match e {
+            AwsError::NoProfile { profile, looked } => AwsError::NoCredentials { profile, looked },
+            other => other,
         })
     }
 
     /// Temporary credentials from STS AssumeRole of `role`, signed with these.
-    pub(crate) fn assume_role(&self, role: &str, region: &str) -> Result<Self, String> {
+    pub(crate) fn assume_role(&self, role: &str, region: &str) -> Result<Self, AwsError> {
         let body = Zeroizing::new(format!(
             "Action=AssumeRole&RoleArn={}&RoleSessionName={}&Version=2011-06-15",
             uri_encode(role, true),
@@ -86,18 +84,23 @@ impl Credentials {
             )],
             body.as_bytes(),
         )?;
-        let text = std::str::from_utf8(&answer.body).map_err(|_| "STS answered non-UTF-8")?;
         if answer.status != 200 {
             let (code, message) = error_of(&answer.body);
-            return Err(format!(
-                "STS AssumeRole of {role} failed: HTTP {} {code}: {message}",
-                answer.status
-            ));
+            return Err(AwsError::AssumeRole {
+                role: role.to_owned(),
+                status: answer.status,
+                code,
+                message,
+            });
         }
-        let field = |name: &str| {
-            xml_element(text, name)
+        let text = String::from_utf8_lossy(&answer.body);
+        let field = |name: &'static str| {
+            xml_element(&text, name)
                 .map(str::to_owned)
-                .ok_or_else(|| format!("STS AssumeRole of {role}: the answer has no {name}"))
+                .ok_or_else(|| AwsError::BadAnswer {
+                    operation: "STS AssumeRole",
+                    missing: name,
+                })
         };
         Ok(Self {
             access_key_id: field("AccessKeyId")?,
@@ -106,6 +109,81 @@ impl Credentials {
             source: format!("role {role} assumed with {}", self.source),
         })
     }
+}
+
+/// Why an AWS call could not be made or was refused. Messages name profiles, files, endpoints,
+/// roles and where credentials came from, never a secret; failures of the transport and of
+/// reading files are kept as sources.
+#[derive(Debug)]
+pub(crate) enum AwsError {
+    /// No credentials anywhere: not in the environment, not in the profile `profile` of the
+    /// shared files `looked` at.
+    NoCredentials {
+        profile: String,
+        looked: Vec<PathBuf>,
+    },
+    /// A named profile is in none of the shared files.
+    NoProfile {
+        profile: String,
+        looked: Vec<PathBuf>,
+    },
+    /// A profile gets its credentials in a way this build does not support (`key`).
+    UnsupportedProfile {
+        profile: String,
+        path: PathBuf,
+        key: &'static str,
+    },
+    /// A shared file exists but cannot be read.
+    SharedFile {
+        path: PathBuf,
+        source: bounded_read::ReadError,
+    },
+    /// A shared file is not UTF-8.
+    SharedFileNotUtf8 { path: PathBuf },
+    /// The request could not be made (no connection, a timeout, TLS).
+    Request {
+        endpoint: String,
+        source: ureq::Error,
+    },
+    /// The answer could not be read (too large, cut off).
+    Answer {
+        endpoint: String,
+        source: bounded_read::ReadError,
+    },
+    /// STS refused to assume the role.
+    AssumeRole {
+        role: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// A successful answer lacks a field.
+    BadAnswer {
+        operation: &'static str,
+        missing: &'static str,
+    },
+    /// The key's ARN is not a KMS key ARN.
+    NotAKmsArn,
+    /// KMS denied the operation to these credentials.
+    Denied {
+        operation: &'static str,
+        credentials: String,
+        message: String,
+    },
+    /// AWS refused the credentials themselves (unknown key, bad signature, expired token).
+    CredentialsRefused {
+        credentials: String,
+        kind: String,
+        message: String,
+    },
+    /// Any other error answer.
+    Failed {
+        operation: &'static str,
+        endpoint: String,
+        status: u16,
+        kind: String,
+        message: String,
+    },
 }
 
 /// One request to sign: the method, the path and query as sent (unencoded), every header to sign
@@ -219,7 +297,7 @@ pub(crate) fn post(
     credentials: &Credentials,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Result<Answer, String> {
+) -> Result<Answer, AwsError> {
     let host = endpoint
         .split_once("://")
         .map_or(endpoint, |(_, rest)| rest)
@@ -261,7 +339,10 @@ pub(crate) fn post(
     let request = request
         .header("authorization", signature)
         .body(body)
-        .map_err(|e| format!("cannot build the request to {endpoint}: {e}"))?;
+        .map_err(|source| AwsError::Request {
+            endpoint: endpoint.to_owned(),
+            source: source.into(),
+        })?;
     // The token was copied into the header list: wipe it there too.
     for (_, value) in &mut all {
         zeroize::Zeroize::zeroize(value);
@@ -272,17 +353,21 @@ pub(crate) fn post(
         .timeout_global(Some(CALL_TIMEOUT))
         .build()
         .new_agent();
-    let mut response = agent
-        .run(request)
-        .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+    let mut response = agent.run(request).map_err(|source| AwsError::Request {
+        endpoint: endpoint.to_owned(),
+        source,
+    })?;
     let status = response.status().as_u16();
     let body = bounded_read::stream(response.body_mut().as_reader(), 0, MAX_RESPONSE_BYTES)
-        .map_err(|e| format!("reading the answer of {endpoint}: {e}"))?;
+        .map_err(|source| AwsError::Answer {
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
     Ok(Answer { status, body })
 }
 
 /// The credentials of profile `name`: the credentials file first, then the config file.
-fn from_profile(name: &str) -> Result<Credentials, String> {
+fn from_profile(name: &str) -> Result<Credentials, AwsError> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let file = |variable_name: &str, default: &str| {
         variable(variable_name)
@@ -306,14 +391,14 @@ fn from_profile(name: &str) -> Result<Credentials, String> {
     let mut looked = Vec::new();
     for (path, section) in files {
         let Some(path) = path else { continue };
-        looked.push(path.display().to_string());
+        looked.push(path.clone());
         let text = match bounded_read::file(&path, MAX_SHARED_FILE_BYTES) {
             Ok(text) => text,
             Err(_) if !path.exists() => continue,
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(AwsError::SharedFile { path, source }),
         };
-        let text =
-            std::str::from_utf8(&text).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+        let text = std::str::from_utf8(&text)
+            .map_err(|_| AwsError::SharedFileNotUtf8 { path: path.clone() })?;
         let Some(entries) = ini_section(text, &section) else {
             continue;
         };
@@ -338,23 +423,18 @@ fn from_profile(name: &str) -> Result<Credentials, String> {
             "role_arn",
             "web_identity_token_file",
         ];
-        if let Some(key) = unsupported.iter().find(|k| get(k).is_some()) {
-            return Err(format!(
-                "profile {name} of {} uses `{key}`, which secret-cascade does not support; give \
-                 it aws_access_key_id and aws_secret_access_key, or set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY",
-                path.display()
-            ));
+        if let Some(&key) = unsupported.iter().find(|k| get(k).is_some()) {
+            return Err(AwsError::UnsupportedProfile {
+                profile: name.to_owned(),
+                path,
+                key,
+            });
         }
     }
-    Err(format!(
-        "no profile {name} with aws_access_key_id and aws_secret_access_key in {}",
-        if looked.is_empty() {
-            "the shared files (HOME is not set)".to_owned()
-        } else {
-            looked.join(" or ")
-        }
-    ))
+    Err(AwsError::NoProfile {
+        profile: name.to_owned(),
+        looked,
+    })
 }
 
 /// The `key = value` lines of `[section]` in an INI text (the AWS shared files), values wiped on
@@ -454,6 +534,103 @@ fn hmac(key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files = |looked: &[PathBuf]| {
+            if looked.is_empty() {
+                "the shared files (HOME is not set)".to_owned()
+            } else {
+                looked
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            }
+        };
+        match self {
+            Self::NoCredentials { profile, looked } => write!(
+                f,
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
+                 or the key's aws_profile (no profile {profile} with aws_access_key_id and \
+                 aws_secret_access_key in {})",
+                files(looked)
+            ),
+            Self::NoProfile { profile, looked } => write!(
+                f,
+                "no profile {profile} with aws_access_key_id and aws_secret_access_key in {}",
+                files(looked)
+            ),
+            Self::UnsupportedProfile { profile, path, key } => write!(
+                f,
+                "profile {profile} of {} uses `{key}`, which secret-cascade does not support; \
+                 give it aws_access_key_id and aws_secret_access_key, or set AWS_ACCESS_KEY_ID \
+                 and AWS_SECRET_ACCESS_KEY",
+                path.display()
+            ),
+            Self::SharedFile { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            Self::SharedFileNotUtf8 { path } => write!(f, "{} is not UTF-8", path.display()),
+            Self::Request { endpoint, source } => write!(f, "cannot reach {endpoint}: {source}"),
+            Self::Answer { endpoint, source } => {
+                write!(f, "reading the answer of {endpoint}: {source}")
+            }
+            Self::AssumeRole {
+                role,
+                status,
+                code,
+                message,
+            } => write!(
+                f,
+                "STS AssumeRole of {role} failed: HTTP {status} {code}: {message}"
+            ),
+            Self::BadAnswer { operation, missing } => {
+                write!(f, "the {operation} answer has no {missing}")
+            }
+            Self::NotAKmsArn => {
+                f.write_str("not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or alias/NAME)")
+            }
+            Self::Denied {
+                operation,
+                credentials,
+                message,
+            } => write!(
+                f,
+                "access denied to KMS {operation} for this key with the credentials of \
+                 {credentials}: {message}"
+            ),
+            Self::CredentialsRefused {
+                credentials,
+                kind,
+                message,
+            } => write!(
+                f,
+                "AWS refused the credentials of {credentials} ({kind}): {message}"
+            ),
+            Self::Failed {
+                operation,
+                endpoint,
+                status,
+                kind,
+                message,
+            } => write!(
+                f,
+                "KMS {operation} at {endpoint} failed: HTTP {status} {kind}: {message}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Request { source, .. } => Some(source),
+            Self::SharedFile { source, .. } | Self::Answer { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for Credentials {

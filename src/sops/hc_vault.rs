@@ -14,6 +14,7 @@
 //! Every call is bounded by [`CALL_TIMEOUT`] and answers by [`MAX_RESPONSE_BYTES`]. A 403 is
 //! "access denied" for that key; a server that cannot be reached says so; neither names the token.
 
+use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,9 +24,9 @@ use zeroize::Zeroizing;
 
 use super::keys::RecipientError;
 use super::master_key::{KeyFailure, Payload, VaultKey};
-use crate::bounded_read;
+use crate::bounded_read::{self, ReadError};
 use crate::plaintext::Json;
-use crate::vault_api::{self, MAX_RESPONSE_BYTES, TlsOptions};
+use crate::vault_api::{self, CaFileError, MAX_RESPONSE_BYTES, TlsOptions};
 
 /// How long one transit call may take, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -34,12 +35,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// this key's ([`KeyFailure`]): the caller tries the other keys of the file.
 pub(crate) fn unwrap(key: &VaultKey) -> Result<Option<Payload>, KeyFailure> {
     let body = serde_json::json!({ "ciphertext": key.enc }).to_string();
-    let mut answer = call(key, "decrypt", body.as_bytes()).map_err(KeyFailure)?;
+    let mut answer =
+        call(key, "decrypt", body.as_bytes()).map_err(|e| KeyFailure(e.to_string()))?;
     let encoded = take_string(&mut answer, "plaintext")
-        .ok_or_else(|| KeyFailure("the transit answer has no data.plaintext".into()))?;
-    let decoded = STANDARD
-        .decode(encoded.as_bytes())
-        .map_err(|_| KeyFailure("the transit answer's plaintext is not base64".into()))?;
+        .ok_or_else(|| KeyFailure(TransitError::BadAnswer("has no data.plaintext").to_string()))?;
+    let decoded = STANDARD.decode(encoded.as_bytes()).map_err(|_| {
+        KeyFailure(TransitError::BadAnswer("holds a plaintext that is not base64").to_string())
+    })?;
     Ok(Some(Zeroizing::new(decoded)))
 }
 
@@ -50,32 +52,62 @@ pub(crate) fn wrap(
     uri: &str,
     created_at: &str,
 ) -> Result<VaultKey, RecipientError> {
-    let mut key = parse_uri(uri).map_err(|reason| RecipientError::unusable(uri, reason))?;
+    let unusable = |e: TransitError| RecipientError::unusable(uri, e.to_string());
+    let mut key = parse_uri(uri).map_err(unusable)?;
     let encoded = Zeroizing::new(STANDARD.encode(payload));
     // Base64 needs no JSON escaping.
     let body = Zeroizing::new(format!("{{\"plaintext\":\"{}\"}}", encoded.as_str()));
-    let mut answer =
-        call(&key, "encrypt", body.as_bytes()).map_err(|e| RecipientError::unusable(uri, e))?;
+    let mut answer = call(&key, "encrypt", body.as_bytes()).map_err(unusable)?;
     key.enc = take_string(&mut answer, "ciphertext")
         .map(|c| c.to_string())
-        .ok_or_else(|| {
-            RecipientError::unusable(uri, "the transit answer has no data.ciphertext")
-        })?;
+        .ok_or_else(|| unusable(TransitError::BadAnswer("has no data.ciphertext")))?;
     key.created_at = created_at.to_owned();
     Ok(key)
+}
+
+/// Why a transit call failed. Messages name the server, never the token or the data key; the
+/// transport's and the read's failures are kept as sources.
+#[derive(Debug)]
+pub(crate) enum TransitError {
+    /// No token in `VAULT_TOKEN`, `BAO_TOKEN` or `~/.vault-token`.
+    NoToken,
+    /// `VAULT_CACERT` (or `BAO_CACERT`) cannot be used.
+    CaFile(CaFileError),
+    /// The server could not be reached (no connection, a timeout, TLS).
+    Unreachable {
+        address: String,
+        source: ureq::Error,
+    },
+    /// The answer could not be read (too large, cut off).
+    Answer { address: String, source: ReadError },
+    /// 403: the token may not use this key.
+    Denied {
+        operation: &'static str,
+        /// `: message; message` of the answer, or empty.
+        errors: String,
+    },
+    /// Any other error status.
+    Failed {
+        operation: &'static str,
+        status: u16,
+        errors: String,
+    },
+    /// A 200 answer without what it should hold.
+    BadAnswer(&'static str),
+    /// A key's URI is not one sops accepts: what is wrong with it.
+    BadUri(&'static str),
 }
 
 /// Splits a key's URI as sops does: `https://host:8200/v1/transit/keys/name` is the address
 /// `https://host:8200`, the engine `transit` and the key `name`; the segments between `v1` and the
 /// last two make a nested engine path (`/v1/team/transit/keys/name`: `team/transit`). A URL with
 /// a prefix before `/v1` (a reverse proxy's) is refused, as sops refuses it.
-pub(crate) fn parse_uri(uri: &str) -> Result<VaultKey, String> {
-    let example = "https://vault.example.com:8200/v1/transit/keys/keyName";
+pub(crate) fn parse_uri(uri: &str) -> Result<VaultKey, TransitError> {
     let uri = uri.trim();
     let (scheme, rest) = uri
         .split_once("://")
         .filter(|(scheme, _)| !scheme.is_empty())
-        .ok_or_else(|| format!("missing scheme in the Vault URL (should be like {example})"))?;
+        .ok_or(TransitError::BadUri("has no scheme (https://)"))?;
     let (authority, path) = match rest.find(['/', '?']) {
         Some(at) => rest.split_at(at),
         None => (rest, ""),
@@ -83,16 +115,14 @@ pub(crate) fn parse_uri(uri: &str) -> Result<VaultKey, String> {
     let prefixed = regex::Regex::new(r"/[^/]+/v\d+/[^/]+/[^/]+/[^/]+").expect("a valid regex");
     let shaped = regex::Regex::new(r"/v\d+/[^/]+/[^/]+/[^/]+").expect("a valid regex");
     if prefixed.is_match(path) {
-        return Err(format!(
-            "a Vault URL with a prefix before /v1 is not supported (should be like {example})"
-        ));
-    }
-    if !shaped.is_match(path) {
-        return Err(format!(
-            "the Vault path is not formatted correctly (should be like {example})"
+        return Err(TransitError::BadUri(
+            "has a prefix before /v1, which is not supported",
         ));
     }
     let dirs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if !shaped.is_match(path) || dirs.len() < 4 {
+        return Err(TransitError::BadUri("is not formatted correctly"));
+    }
     let engine: Vec<&str> = dirs[1..dirs.len() - 2]
         .iter()
         .copied()
@@ -108,18 +138,13 @@ pub(crate) fn parse_uri(uri: &str) -> Result<VaultKey, String> {
 }
 
 /// Posts `body` to `{engine}/{operation}/{key}` with the environment's token; the answer on 200.
-/// Errors are sentences without the token or the body.
-fn call(key: &VaultKey, operation: &str, body: &[u8]) -> Result<Json, String> {
-    let token = vault_api::token_from_environment().ok_or(
-        "no Vault token: set VAULT_TOKEN or BAO_TOKEN, or log in (vault login / bao login \
-         write ~/.vault-token)",
-    )?;
+fn call(key: &VaultKey, operation: &'static str, body: &[u8]) -> Result<Json, TransitError> {
+    let token = vault_api::token_from_environment().ok_or(TransitError::NoToken)?;
     let tls = TlsOptions {
         ca_file: first_variable(&["VAULT_CACERT", "BAO_CACERT"]).map(Into::into),
         insecure_skip_verify: false,
     };
-    let agent =
-        vault_api::agent(&tls, Some(CALL_TIMEOUT)).map_err(|e| format!("VAULT_CACERT: {e}"))?;
+    let agent = vault_api::agent(&tls, Some(CALL_TIMEOUT)).map_err(TransitError::CaFile)?;
     let url = format!(
         "{}/v1/{}/{operation}/{}",
         key.vault_address.trim_end_matches('/'),
@@ -134,30 +159,31 @@ fn call(key: &VaultKey, operation: &str, body: &[u8]) -> Result<Json, String> {
     if let Some(namespace) = first_variable(&["VAULT_NAMESPACE", "BAO_NAMESPACE"]) {
         request = request.header("X-Vault-Namespace", namespace);
     }
-    let request = request
-        .body(body)
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let mut response = agent.run(request).map_err(|e| {
-        format!(
-            "cannot reach the Vault/OpenBao server at {}: {e}",
-            key.vault_address
-        )
-    })?;
+    let unreachable = |source: ureq::Error| TransitError::Unreachable {
+        address: key.vault_address.clone(),
+        source,
+    };
+    let request = request.body(body).map_err(|e| unreachable(e.into()))?;
+    let mut response = agent.run(request).map_err(unreachable)?;
     let status = response.status().as_u16();
     let bytes = bounded_read::stream(response.body_mut().as_reader(), 0, MAX_RESPONSE_BYTES)
-        .map_err(|e| format!("reading the answer of {}: {e}", key.vault_address))?;
+        .map_err(|source| TransitError::Answer {
+            address: key.vault_address.clone(),
+            source,
+        })?;
     match status {
         200 => serde_json::from_slice(&bytes)
             .map(Json)
-            .map_err(|_| "the transit answer is not JSON".to_owned()),
-        403 => Err(format!(
-            "access denied (HTTP 403{}): the token may not {operation} with this transit key",
-            vault_api::errors(&bytes)
-        )),
-        _ => Err(format!(
-            "transit {operation} failed: HTTP {status}{}",
-            vault_api::errors(&bytes)
-        )),
+            .map_err(|_| TransitError::BadAnswer("is not JSON")),
+        403 => Err(TransitError::Denied {
+            operation,
+            errors: vault_api::errors(&bytes),
+        }),
+        _ => Err(TransitError::Failed {
+            operation,
+            status,
+            errors: vault_api::errors(&bytes),
+        }),
     }
 }
 
@@ -174,6 +200,52 @@ fn first_variable(names: &[&str]) -> Option<String> {
     names
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+impl fmt::Display for TransitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoToken => f.write_str(
+                "no Vault token: set VAULT_TOKEN or BAO_TOKEN, or log in (vault login / bao login \
+                 write ~/.vault-token)",
+            ),
+            Self::CaFile(e) => write!(f, "VAULT_CACERT: {e}"),
+            Self::Unreachable { address, source } => write!(
+                f,
+                "cannot reach the Vault/OpenBao server at {address}: {source}"
+            ),
+            Self::Answer { address, source } => {
+                write!(f, "reading the answer of {address}: {source}")
+            }
+            Self::Denied { operation, errors } => write!(
+                f,
+                "access denied (HTTP 403{errors}): the token may not {operation} with this \
+                 transit key"
+            ),
+            Self::Failed {
+                operation,
+                status,
+                errors,
+            } => write!(f, "transit {operation} failed: HTTP {status}{errors}"),
+            Self::BadAnswer(what) => write!(f, "the transit answer {what}"),
+            Self::BadUri(problem) => write!(
+                f,
+                "the Vault URL {problem} (it should be like \
+                 https://vault.example.com:8200/v1/transit/keys/keyName)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TransitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::CaFile(e) => Some(e),
+            Self::Unreachable { source, .. } => Some(source),
+            Self::Answer { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -203,14 +275,15 @@ mod tests {
     #[test]
     fn uri_without_scheme_or_shape_or_with_a_prefix_is_refused() {
         for (uri, expected) in [
-            ("vault.example:8200/v1/transit/keys/app", "missing scheme"),
+            ("vault.example:8200/v1/transit/keys/app", "no scheme"),
+            ("https://vault.example:8200", "not formatted"),
             ("https://vault.example:8200/v1/transit/app", "not formatted"),
             (
                 "https://vault.example:8200/proxy/v1/transit/keys/app",
                 "prefix",
             ),
         ] {
-            let error = parse_uri(uri).unwrap_err();
+            let error = parse_uri(uri).unwrap_err().to_string();
             assert!(error.contains(expected), "{uri}: {error}");
         }
     }

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::aws::{self, Credentials};
+use super::aws::{self, AwsError, Credentials};
 use super::keys::RecipientError;
 use super::master_key::{KeyFailure, KmsKey, KmsRecipient, Payload};
 use crate::plaintext::{Json, wipe};
@@ -36,7 +36,7 @@ pub(crate) fn unwrap(key: &KmsKey) -> Result<Option<Payload>, KeyFailure> {
         "Decrypt",
         &Value::Object(request).to_string(),
     )
-    .map_err(KeyFailure)?;
+    .map_err(|e| KeyFailure(e.to_string()))?;
     let plaintext = match answer.0.get_mut("Plaintext") {
         Some(Value::String(text)) => Zeroizing::new(std::mem::take(text)),
         _ => {
@@ -56,7 +56,8 @@ pub(crate) fn wrap(payload: &[u8], key: &KmsRecipient) -> Result<String, Recipie
     let mut request = Value::Object(request);
     let body = Zeroizing::new(request.to_string());
     wipe(&mut request);
-    let answer = call(key, "Encrypt", &body).map_err(|e| RecipientError::unusable(&key.arn, e))?;
+    let answer = call(key, "Encrypt", &body)
+        .map_err(|e| RecipientError::unusable(&key.arn, e.to_string()))?;
     match answer.0.get("CiphertextBlob") {
         Some(Value::String(blob)) => Ok(blob.clone()),
         _ => Err(RecipientError::unusable(
@@ -90,11 +91,9 @@ fn request_body(key: &KmsRecipient) -> Map<String, Value> {
 }
 
 /// One KMS call (`Decrypt`, `Encrypt`) for `key`: credentials found, the role assumed, the
-/// request signed and sent; the answer on 200, else a sentence naming the AWS error.
-fn call(key: &KmsRecipient, operation: &str, body: &str) -> Result<Json, String> {
-    let region = region(&key.arn).ok_or_else(|| {
-        "not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or alias/NAME)".to_owned()
-    })?;
+/// request signed and sent; the answer on 200, else the AWS error.
+fn call(key: &KmsRecipient, operation: &'static str, body: &str) -> Result<Json, AwsError> {
+    let region = region(&key.arn).ok_or(AwsError::NotAKmsArn)?;
     let mut credentials = Credentials::discover(key.aws_profile.as_deref())?;
     if let Some(role) = &key.role {
         credentials = credentials.assume_role(role, &region)?;
@@ -115,31 +114,40 @@ fn call(key: &KmsRecipient, operation: &str, body: &str) -> Result<Json, String>
     if answer.status == 200 {
         return serde_json::from_slice(&answer.body)
             .map(Json)
-            .map_err(|_| format!("KMS {operation} at {endpoint} did not answer JSON"));
+            .map_err(|_| AwsError::BadAnswer {
+                operation,
+                missing: "JSON body",
+            });
     }
     let (kind, message) = aws::error_of(&answer.body);
+    let credentials = credentials.source;
     Err(match kind.as_str() {
-        "AccessDeniedException" => format!(
-            "access denied to KMS {operation} for this key with the credentials of {}: {message}",
-            credentials.source
-        ),
+        "AccessDeniedException" => AwsError::Denied {
+            operation,
+            credentials,
+            message,
+        },
         "UnrecognizedClientException"
         | "InvalidSignatureException"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
-        | "SignatureDoesNotMatch" => format!(
-            "AWS refused the credentials of {} ({kind}): {message}",
-            credentials.source
-        ),
-        _ if answer.status == 403 => format!(
-            "access denied to KMS {operation} for this key (HTTP 403 {kind}) with the credentials \
-             of {}: {message}",
-            credentials.source
-        ),
-        _ => format!(
-            "KMS {operation} at {endpoint} failed: HTTP {} {kind}: {message}",
-            answer.status
-        ),
+        | "SignatureDoesNotMatch" => AwsError::CredentialsRefused {
+            credentials,
+            kind,
+            message,
+        },
+        _ if answer.status == 403 => AwsError::Denied {
+            operation,
+            credentials,
+            message: format!("HTTP 403 {kind} {message}"),
+        },
+        _ => AwsError::Failed {
+            operation,
+            endpoint,
+            status: answer.status,
+            kind,
+            message,
+        },
     })
 }
 

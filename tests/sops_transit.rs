@@ -228,14 +228,50 @@ fn a_token_without_access_is_denied_for_that_key_and_never_shown() {
 
 #[test]
 fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
+    sops_bin();
     let sandbox = Sandbox::new();
     let input = sandbox.write("plain.yaml", CLEARTEXT);
-    let file = {
+    let (file, with_age) = {
         let server = transit_server();
         let uri = uri(&server, "transit");
         let written = encrypt(Tool::Ours, &sandbox, &uri, &input);
-        sandbox.write_bytes("enc.yaml", &written)
+        let with_age = run_with(
+            Tool::Ours,
+            &sandbox,
+            None,
+            &[("VAULT_TOKEN", ROOT_TOKEN)],
+            &[
+                "encrypt",
+                input.to_str().unwrap(),
+                "--hc-vault-transit",
+                &uri,
+                "--age",
+                KEY1,
+            ],
+        )
+        .expect_ok()
+        .stdout;
+        (
+            sandbox.write_bytes("enc.yaml", &written),
+            sandbox.write_bytes("with-age.yaml", &with_age),
+        )
     }; // the server is stopped here
+    // A key of the same group that still opens: the server being down is no obstacle.
+    let with_age = with_age.to_str().unwrap();
+    for tool in [Tool::Ours, Tool::Sops] {
+        let run = run_with(
+            tool,
+            &sandbox,
+            Some(Keys::One),
+            &[("VAULT_TOKEN", ROOT_TOKEN)],
+            &["decrypt", with_age],
+        );
+        assert!(
+            run.ok() && run.stdout == CLEARTEXT.as_bytes(),
+            "{}",
+            run.outcome()
+        );
+    }
     let text = std::fs::read_to_string(&file).unwrap();
     let address = text
         .lines()

@@ -287,4 +287,18 @@ mod tests {
             assert!(error.contains(expected), "{uri}: {error}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_uri_is_split_or_refused_never_a_panic(uri in "\\PC{0,80}") {
+            let _ = parse_uri(&uri);
+        }
+
+        #[test]
+        fn any_path_under_v1_is_split_or_refused_never_a_panic(path in "[/a-z1v?]{0,40}") {
+            if let Ok(key) = parse_uri(&format!("https://vault:8200{path}")) {
+                proptest::prop_assert!(!key.key_name.is_empty());
+            }
+        }
+    }
 }

@@ -72,13 +72,21 @@ fn run_with(
     tool.finish(&mut cmd, args.iter().map(|a| a.to_string()).collect())
 }
 
-fn encrypt(tool: Tool, sandbox: &Sandbox, uri: &str, input: &Path) -> Vec<u8> {
+/// `encrypt --hc-vault-transit URI` of `input` with `more` flags, with the root token.
+fn encrypt_with(tool: Tool, sandbox: &Sandbox, uri: &str, input: &Path, more: &[&str]) -> Run {
     let input = input.to_str().unwrap();
-    let args = match tool {
-        Tool::Sops => ["encrypt", "--hc-vault-transit", uri, input],
-        Tool::Ours => ["encrypt", input, "--hc-vault-transit", uri],
-    };
+    let mut args = vec!["encrypt", "--hc-vault-transit", uri];
+    args.extend(more);
+    match tool {
+        Tool::Sops => args.push(input),
+        Tool::Ours => args.insert(1, input),
+    }
     run_with(tool, sandbox, None, &[("VAULT_TOKEN", ROOT_TOKEN)], &args)
+}
+
+/// `encrypt --hc-vault-transit URI` of `input`, which must succeed: the encrypted file.
+fn encrypt(tool: Tool, sandbox: &Sandbox, uri: &str, input: &Path) -> Vec<u8> {
+    encrypt_with(tool, sandbox, uri, input, &[])
         .expect_ok()
         .stdout
 }
@@ -235,22 +243,9 @@ fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
         let server = transit_server();
         let uri = uri(&server, "transit");
         let written = encrypt(Tool::Ours, &sandbox, &uri, &input);
-        let with_age = run_with(
-            Tool::Ours,
-            &sandbox,
-            None,
-            &[("VAULT_TOKEN", ROOT_TOKEN)],
-            &[
-                "encrypt",
-                input.to_str().unwrap(),
-                "--hc-vault-transit",
-                &uri,
-                "--age",
-                KEY1,
-            ],
-        )
-        .expect_ok()
-        .stdout;
+        let with_age = encrypt_with(Tool::Ours, &sandbox, &uri, &input, &["--age", KEY1])
+            .expect_ok()
+            .stdout;
         (
             sandbox.write_bytes("enc.yaml", &written),
             sandbox.write_bytes("with-age.yaml", &with_age),
@@ -297,19 +292,12 @@ fn a_server_that_is_down_is_reported_and_encrypting_to_it_fails() {
 
     let nobody = format!("http://127.0.0.1:{}/v1/transit/keys/sops", free_port());
     let out = sandbox.path().join("out.yaml");
-    let run = run_with(
+    let run = encrypt_with(
         Tool::Ours,
         &sandbox,
-        None,
-        &[("VAULT_TOKEN", ROOT_TOKEN)],
-        &[
-            "encrypt",
-            input.to_str().unwrap(),
-            "--hc-vault-transit",
-            &nobody,
-            "--output",
-            out.to_str().unwrap(),
-        ],
+        &nobody,
+        &input,
+        &["--output", out.to_str().unwrap()],
     );
     assert!(
         !run.ok() && run.stderr.contains(&nobody) && !out.exists(),

@@ -93,6 +93,7 @@ pub mod shred;
 pub mod sops;
 mod timestamp;
 mod value_cache;
+mod vault_api;
 mod words;
 
 pub use cache::{DocumentCache, FileIdentity};

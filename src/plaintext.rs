@@ -179,6 +179,26 @@ impl fmt::Debug for PlaintextBuffer {
     }
 }
 
+/// A JSON answer of a server, its strings wiped when it is dropped: a Vault KV answer holds every
+/// value of the secret, not only the one asked for; a transit or KMS answer holds a data key.
+pub(crate) struct Json(pub(crate) serde_json::Value);
+
+impl Drop for Json {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites every string in `value` with zeros: an answer's strings may be secrets.
+pub(crate) fn wipe(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => zeroize::Zeroize::zeroize(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe),
+        serde_json::Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

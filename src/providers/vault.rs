@@ -37,10 +37,12 @@ use zeroize::Zeroizing;
 use crate::check::Check;
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
+use crate::plaintext::{Json, wipe};
 use crate::provider::{Answer, Management, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
+use crate::vault_api::{self, MAX_RESPONSE_BYTES, TlsOptions, errors, token_from_environment};
 
 /// Reads secrets from a Vault or OpenBao KV v2 engine.
 pub struct VaultProvider {
@@ -174,40 +176,14 @@ impl VaultProvider {
                 ));
             }
         };
-        let mut tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(options.boolean("insecure_skip_verify")?.unwrap_or(false));
-        if let Some(ca_file) = options.path("ca_file")? {
-            // Bounded like every file a user names: a FIFO or /dev/zero must not hang the load.
-            let pem = crate::bounded_read::file(&ca_file, 1 << 20).map_err(|e| {
-                options.error(
-                    Some("ca_file"),
-                    format!("cannot read {}: {e}", ca_file.display()),
-                )
-            })?;
-            let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certificates.is_empty() {
-                return Err(options.error(
-                    Some("ca_file"),
-                    format!("{} holds no PEM certificate", ca_file.display()),
-                ));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
-                certificates,
-            )));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // A standby redirects to the node it believes active, which in a failover may be the
-            // one that just died: redirects are answered by trying the next node instead.
-            .max_redirects(0)
-            .tls_config(tls.build())
-            .build()
-            .new_agent();
+        let tls = TlsOptions {
+            ca_file: options.path("ca_file")?,
+            insecure_skip_verify: options.boolean("insecure_skip_verify")?.unwrap_or(false),
+        };
+        // A standby redirects to the node it believes active, which in a failover may be the one
+        // that just died: the agent follows no redirect, the next node is tried instead.
+        let agent = vault_api::agent(&tls, None)
+            .map_err(|e| options.error(Some("ca_file"), e.to_string()))?;
         let cache = options
             .positive_integer("cache_ttl_ms")?
             .map(|ms| ValueCache::new(Duration::from_millis(ms as u64)));
@@ -406,14 +382,9 @@ impl VaultProvider {
         {
             *self.index.lock().unwrap_or_else(|p| p.into_inner()) = Some(index.to_owned());
         }
-        let bytes = Zeroizing::new(
-            response
-                .body_mut()
-                .with_config()
-                .limit(MAX_RESPONSE_BYTES)
-                .read_to_vec()
-                .map_err(|e| Failure::Retry(format!("reading the answer: {e}")))?,
-        );
+        let bytes =
+            crate::bounded_read::stream(response.body_mut().as_reader(), 0, MAX_RESPONSE_BYTES)
+                .map_err(|e| Failure::Retry(format!("reading the answer: {e}")))?;
         match status {
             200 | 204 => Ok(Some(Json(if bytes.is_empty() {
                 Value::Null
@@ -711,26 +682,6 @@ impl Management for VaultProvider {
     }
 }
 
-/// A JSON answer of the server, its strings wiped when it is dropped: a KV answer holds every
-/// value of the secret, not only the one asked for.
-struct Json(Value);
-
-impl Drop for Json {
-    fn drop(&mut self) {
-        wipe(&mut self.0);
-    }
-}
-
-/// Overwrites every string in `value` with zeros.
-fn wipe(value: &mut Value) {
-    match value {
-        Value::String(text) => zeroize::Zeroize::zeroize(text),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
-        _ => {}
-    }
-}
-
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -788,42 +739,5 @@ fn render(template: &str, team: Option<&str>, job: Option<&str>) -> Result<Strin
     Ok(path.trim_matches('/').to_owned())
 }
 
-/// `VAULT_TOKEN`, then `BAO_TOKEN`, then `~/.vault-token`.
-fn token_from_environment() -> Option<Zeroizing<String>> {
-    for variable in ["VAULT_TOKEN", "BAO_TOKEN"] {
-        if let Some(token) = std::env::var_os(variable)
-            .and_then(|v| v.into_string().ok())
-            .filter(|token| !token.is_empty())
-        {
-            return Some(Zeroizing::new(token));
-        }
-    }
-    let home = std::env::var_os("HOME")?;
-    let text =
-        crate::bounded_read::file(&std::path::Path::new(&home).join(".vault-token"), 1 << 16)
-            .ok()?;
-    let token = std::str::from_utf8(&text).ok()?.trim();
-    (!token.is_empty()).then(|| Zeroizing::new(token.to_owned()))
-}
-
-/// `: message; message` from a Vault error answer, when it has `errors`.
-fn errors(bytes: &[u8]) -> String {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .and_then(|v| {
-            let list: Vec<String> = v
-                .get("errors")?
-                .as_array()?
-                .iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect();
-            (!list.is_empty()).then(|| format!(": {}", list.join("; ")))
-        })
-        .unwrap_or_default()
-}
-
 /// How many times a check-and-set write is tried against concurrent writers.
 const MAX_WRITE_ATTEMPTS: usize = 50;
-
-/// Answers larger than this are refused: a KV secret is small.
-const MAX_RESPONSE_BYTES: u64 = 16 << 20;

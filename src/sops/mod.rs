@@ -8,6 +8,7 @@
 //! and a value that is plaintext where the file's rules require ciphertext is an error. Editing
 //! decrypts and verifies the whole file first, so a tampered file is never rewritten.
 
+mod aws;
 mod cipher;
 mod creation_rules;
 mod encrypt;

@@ -3,6 +3,7 @@
 
 pub mod interop;
 pub mod modelmesh;
+pub mod moto;
 pub mod openbao;
 pub mod plaintext_scan;
 pub mod secret_service;

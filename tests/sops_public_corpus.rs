@@ -287,6 +287,12 @@ fn check(kinds: &[KeyKind]) {
         .iter()
         .filter_map(|o| o.mismatch.as_ref())
         .collect();
+    eprintln!(
+        "{kinds:?}: {} entries, sops opens {sops_opens}; we open {we_open} of those as sops does; \
+         {} mismatches",
+        entries.len(),
+        mismatches.len()
+    );
     assert!(
         mismatches.is_empty(),
         "{} of {} {kinds:?} entries differ from sops; opened {we_open} of {sops_opens} that sops \

@@ -177,9 +177,6 @@ pub enum MetadataError {
     },
     /// The data key is not 32 bytes.
     DataKeySize,
-    /// `version` is missing or not a semantic version (`3.7.1`); sops 3.11 refuses such a file
-    /// before decrypting anything (it checks the version for a KMS bug of sops before 3.3.0).
-    BadVersion,
 }
 
 impl fmt::Display for MetadataError {
@@ -212,11 +209,6 @@ impl fmt::Display for MetadataError {
                 "an age payload is {size} bytes; expected a {expected}-byte data key or share"
             ),
             Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
-            Self::BadVersion => f.write_str(
-                "`version` is missing or not a sops version such as 3.7.1 (sops refuses the file \
-                 too; a file written by another tool needs the version of the sops format it \
-                 follows)",
-            ),
         }
     }
 }
@@ -247,10 +239,8 @@ impl Metadata {
         };
         let threshold = if key_groups.len() == 1 { 1 } else { threshold };
         let last_modified = required_text(sops, "lastmodified")?.to_owned();
-        match sops.get("version").and_then(Node::as_text) {
-            Some(version) if is_sops_version(version) => {}
-            _ => return Err(bad(MetadataError::BadVersion)),
-        }
+        // `version` is informational (SOPS_FORMAT.md §3.1): a file without it, as rops writes,
+        // opens. sops 3.11 refuses one, parsing the version before it decrypts; we need not.
         let mac = match sops.get("mac") {
             Some(Node::Leaf(leaf)) if !leaf.bytes.is_empty() => leaf.bytes.to_vec(),
             _ => return Err(DecryptionError::MacMissing),
@@ -484,42 +474,6 @@ fn text<'a>(node: &'a Node, key: &str) -> Result<&'a str, DecryptionError> {
     })
 }
 
-/// Whether sops 3.11 accepts `version`: a semantic version (`MAJOR.MINOR.PATCH`, numbers
-/// without leading zeros, optional `-prerelease` and `+build`), perhaps with a leading `v`, or
-/// anything starting with `1.` (sops 1 did not use semantic versions). sops parses it with
-/// `blang/semver` in `version.AIsNewerThanB` and fails the decryption when that fails.
-fn is_sops_version(version: &str) -> bool {
-    if version.starts_with("1.") {
-        return true;
-    }
-    let version = version.strip_prefix('v').unwrap_or(version);
-    let (version, build) = match version.split_once('+') {
-        Some((version, build)) => (version, Some(build)),
-        None => (version, None),
-    };
-    let (core, pre) = match version.split_once('-') {
-        Some((core, pre)) => (core, Some(pre)),
-        None => (version, None),
-    };
-    let number = |part: &str| {
-        !part.is_empty()
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && (part == "0" || !part.starts_with('0'))
-    };
-    let identifier = |part: &str| {
-        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|part| number(part))
-        && pre.is_none_or(|pre| {
-            pre.split('.').all(|part| {
-                identifier(part) && (!part.bytes().all(|b| b.is_ascii_digit()) || number(part))
-            })
-        })
-        && build.is_none_or(|build| build.split('.').all(identifier))
-}
-
 fn bad(problem: MetadataError) -> DecryptionError {
     DecryptionError::Metadata(problem)
 }
@@ -620,31 +574,4 @@ pub(crate) fn unescape_newlines(bytes: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_sops_version;
-
-    #[test]
-    fn versions_sops_accepts_are_semantic_versions_or_sops_1() {
-        for version in [
-            "3.11.0",
-            "3.7.1",
-            "v3.8.0",
-            "3.9.0-rc.1",
-            "3.0.0+build.5",
-            "1.13",
-            "1.x",
-            "0.0.0",
-        ] {
-            assert!(is_sops_version(version), "{version}");
-        }
-        for version in [
-            "", "3.7", "3.07.1", "3.7.1.2", "three", "3.7.x", "3.7.1-", "3.7.1-01", "3.7.1+",
-            " 3.7.1",
-        ] {
-            assert!(!is_sops_version(version), "{version}");
-        }
-    }
 }

@@ -214,6 +214,11 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "FILE")]
     sv_password_file: Option<PathBuf>,
 
+    /// Open the sv-vault with its recovery shares instead of its password: a file of lines
+    /// `share <i>: <base64>` (as sv-vault prints them) or `<i>:<base64>`.
+    #[arg(long, value_name = "FILE", conflicts_with = "sv_password_file")]
+    sv_shares_file: Option<PathBuf>,
+
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -394,14 +399,25 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
 /// `import --from-sv-vault`: every record copied; a name already in the vault is left alone and
 /// reported.
 fn import(args: ImportArgs) -> Result<(), Failure> {
-    let sv_password = match &args.sv_password_file {
-        Some(file) => Password::File(file.clone()).read().map_err(failure)?,
-        None => prompt(&format!(
-            "Password of the sv-vault {}: ",
-            args.from_sv_vault.display()
-        ))?,
-    };
-    let source = SvVault::open(&args.from_sv_vault, &sv_password).map_err(failure)?;
+    let dir = &args.from_sv_vault;
+    let source = match (&args.sv_shares_file, &args.sv_password_file) {
+        (Some(file), _) => {
+            let text = Password::File(file.clone()).read().map_err(failure)?;
+            let text = std::str::from_utf8(&text)
+                .map_err(|_| Failure::usage("the shares file is not text"))?;
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let key = SvVault::recover_master_key(dir, &lines).map_err(failure)?;
+            SvVault::open_with_master_key(dir, &key)
+        }
+        (None, Some(file)) => {
+            SvVault::open(dir, &Password::File(file.clone()).read().map_err(failure)?)
+        }
+        (None, None) => SvVault::open(
+            dir,
+            &prompt(&format!("Password of the sv-vault {}: ", dir.display()))?,
+        ),
+    }
+    .map_err(failure)?;
     let mut vault = args.vault.open()?;
     let (mut added, mut skipped) = (0, Vec::new());
     for entry in source.entries() {

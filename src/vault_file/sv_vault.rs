@@ -368,6 +368,25 @@ mod tests {
         ));
     }
 
+    /// `SV_VAULT_FORMAT.md` §7: the data blob opens under the published master key to exactly
+    /// the published DB plaintext.
+    #[test]
+    fn the_data_blob_opens_to_the_published_plaintext() {
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(example().join("expected.json")).unwrap())
+                .unwrap();
+        let hex = expected["master_key_hex"].as_str().unwrap();
+        let key: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let blob = Blob::read(&example().join(DATA_FILE)).unwrap();
+        let plaintext = blob.open(&key.try_into().unwrap()).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&plaintext).unwrap(),
+            expected["db_plaintext_utf8"].as_str().unwrap()
+        );
+    }
+
     #[test]
     fn share_lines_in_both_printed_forms_parse() {
         let share = "uFAOoxzpX0sNOcaobXSQMIXaPJ0aLz9gP1NDNKXI5kU=";

@@ -546,7 +546,7 @@ try expired: $get
     };
     assert!(line("locked:").starts_with("locked: rc=4"), "{stdout}");
     assert!(
-        line("locked:").contains("cannot ask for a password"),
+        line("locked:").contains("is locked: no password can be asked"),
         "{stdout}"
     );
     assert_eq!(line("unlocked:"), format!("unlocked: rc=0 {VALUE} "));

@@ -509,21 +509,21 @@ impl std::fmt::Debug for Vault {
 
 /// The vault file parsed; [`VaultError::NoVault`] when it does not exist.
 fn read(path: &Path) -> Result<Document, VaultError> {
-    let bytes = match bounded_read::file(path, MAX_FILE_BYTES) {
-        Ok(bytes) => bytes,
-        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(VaultError::NoVault {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(source) => {
-            return Err(VaultError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    Document::parse(path, &bytes)
+    Document::parse(path, &read_bytes(path)?)
+}
+
+/// A vault file's bytes (at most [`MAX_FILE_BYTES`]); [`VaultError::NoVault`] when it does not
+/// exist.
+pub(crate) fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    bounded_read::file(path, MAX_FILE_BYTES).map_err(|error| match error {
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => VaultError::NoVault {
+            path: path.to_path_buf(),
+        },
+        source => VaultError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
 fn check_floor(path: &Path, params: KdfParams, floor: KdfParams) -> Result<(), VaultError> {

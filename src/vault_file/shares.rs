@@ -184,16 +184,17 @@ impl Share {
         DataKey::from_bytes(&key).ok_or_else(|| bad("the shares are not of a 32-byte key".into()))
     }
 
-    fn fields(&self) -> String {
-        let key: Vec<String> = self.bytes.chunks(2).map(hex).collect();
-        format!(
+    /// The fields before `check=` (the key's digits included, hence wiped on drop).
+    fn fields(&self) -> Zeroizing<String> {
+        let key = Zeroizing::new(self.bytes.chunks(2).map(hex).collect::<Vec<_>>());
+        Zeroizing::new(format!(
             "vault={} epoch={} threshold={} index={} key={}",
             self.vault_id,
             self.epoch,
             self.threshold,
             self.index,
-            key.join("-")
-        )
+            Zeroizing::new(key.join("-")).as_str()
+        ))
     }
 
     fn checksum(&self) -> String {
@@ -207,7 +208,7 @@ impl fmt::Display for Share {
         write!(
             f,
             "{PREFIX} {VERSION} {} check={}",
-            self.fields(),
+            self.fields().as_str(),
             self.checksum()
         )
     }

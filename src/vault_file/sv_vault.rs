@@ -18,7 +18,6 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::bounded_read::{self, ReadError};
 use crate::shamir::{self, Field, Point};
 
 use super::crypto::KdfParams;
@@ -183,21 +182,7 @@ struct Blob {
 
 impl Blob {
     fn read(path: &Path) -> Result<Self, VaultError> {
-        let bytes = match bounded_read::file(path, super::MAX_FILE_BYTES) {
-            Ok(bytes) => bytes,
-            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(VaultError::NoVault {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(source) => {
-                return Err(VaultError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        Self::parse(path, &bytes)
+        Self::parse(path, &super::read_bytes(path)?)
     }
 
     fn parse(path: &Path, bytes: &[u8]) -> Result<Self, VaultError> {

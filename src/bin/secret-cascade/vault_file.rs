@@ -414,7 +414,10 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
         }
         (None, None) => SvVault::open(
             dir,
-            &prompt(&format!("Password of the sv-vault {}: ", dir.display()))?,
+            &prompt(
+                dir,
+                &format!("Password of the sv-vault {}: ", dir.display()),
+            )?,
         ),
     }
     .map_err(failure)?;
@@ -471,7 +474,7 @@ impl VaultArgs {
     fn password(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
         match &self.password_file {
             Some(file) => Password::File(file.clone()).read().map_err(failure),
-            None => prompt(&format!("Password of the vault {}: ", path.display())),
+            None => prompt(path, &format!("Password of the vault {}: ", path.display())),
         }
     }
 
@@ -495,8 +498,9 @@ fn new_password(file: Option<&Path>, vault: &Path) -> Result<Zeroizing<Vec<u8>>,
     let password = match file {
         Some(file) => Password::File(file.to_path_buf()).read().map_err(failure)?,
         None => {
-            let first = prompt(&format!("New password for the vault {}: ", vault.display()))?;
-            let second = prompt("The same password again: ")?;
+            let question = format!("New password for the vault {}: ", vault.display());
+            let first = prompt(vault, &question)?;
+            let second = prompt(vault, "The same password again: ")?;
             if first != second {
                 return Err(Failure::usage(
                     "the two passwords differ; nothing was changed",
@@ -511,14 +515,16 @@ fn new_password(file: Option<&Path>, vault: &Path) -> Result<Zeroizing<Vec<u8>>,
     Ok(password)
 }
 
-/// Asks on the terminal without echo; without a terminal, the vault is locked (exit 4).
-fn prompt(question: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let answer = rpassword::prompt_password(question).map_err(|e| Failure {
-        message: format!(
-            "cannot ask for a password ({e}): give --password-file FILE, or run `vault-file \
-             unlock` in a terminal first"
-        ),
-        code: 4,
+/// Asks on the terminal without echo; without a terminal, the vault at `path` is locked (exit 4).
+fn prompt(path: &Path, question: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let answer = rpassword::prompt_password(question).map_err(|e| {
+        failure(VaultError::Locked {
+            path: path.to_path_buf(),
+            how: format!(
+                "no password can be asked ({e}); give --password-file FILE, or run `vault-file \
+                 unlock` in a terminal first"
+            ),
+        })
     })?;
     Ok(Zeroizing::new(answer.into_bytes()))
 }

@@ -55,7 +55,9 @@ fn vault_path(sandbox: &Sandbox) -> PathBuf {
 /// Every run checks that stderr shows neither the value nor the password.
 fn vf(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut cmd = sandbox.cli();
-    cmd.arg("vault-file")
+    cmd.env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .arg("vault-file")
         .args(args)
         .args(["--vault", "v/vault"])
         .write_stdin(stdin.unwrap_or(""));
@@ -403,6 +405,15 @@ fn tampering_with_any_authenticated_part_is_detected() {
     }
     std::fs::write(&path, &current).unwrap();
     assert_eq!(get(&sandbox, "db.password").1, "v2\n");
+    // The whole file rolled back to an older, complete and authentic copy: below the generation
+    // seen on this machine. Accepted only when asked (a backup restored on purpose).
+    std::fs::write(&path, &older).unwrap();
+    let (code, stdout, stderr) = get(&sandbox, "db.password");
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stderr.contains("rolled back to an older copy"), "{stderr}");
+    let (code, stdout, stderr) = vf(&sandbox, &["get", "db.password", "--accept-older"], None);
+    assert_eq!((code, stdout), (0, format!("{VALUE}\n")), "{stderr}");
+    assert_eq!(get(&sandbox, "db.password").0, 0);
 }
 
 #[test]
@@ -426,7 +437,10 @@ fn argon2_parameters_below_the_floor_are_refused_by_the_cli_and_the_layer() {
         "{stderr}"
     );
     let resolver = sandbox
-        .one_layer("vault-file", "    path: v/vault\n    password_file: pw\n")
+        .one_layer(
+            "vault-file",
+            "    path: v/vault\n    password_file: pw\n    generations_file: seen.json\n",
+        )
         .unwrap();
     let error = resolver.resolve(&SecretRequest::new("a")).unwrap_err();
     assert!(error.to_string().contains("below the floor"), "{error}");
@@ -436,7 +450,10 @@ fn argon2_parameters_below_the_floor_are_refused_by_the_cli_and_the_layer() {
 fn the_layer_reads_the_vault_with_its_password_and_stays_unavailable_when_locked() {
     let sandbox = vault();
     let resolver = sandbox
-        .one_layer("vault-file", "    path: v/vault\n    password_file: pw\n")
+        .one_layer(
+            "vault-file",
+            "    path: v/vault\n    password_file: pw\n    generations_file: seen.json\n",
+        )
         .unwrap();
     let record = resolver
         .resolve(&SecretRequest::new("password").with_scope("db"))
@@ -454,7 +471,9 @@ fn the_layer_reads_the_vault_with_its_password_and_stays_unavailable_when_locked
     let resolver = sandbox
         .one_layer(
             "vault-file",
-            &format!("    path: v/vault\n    password: \"{PASSWORD}\"\n"),
+            &format!(
+                "    path: v/vault\n    password: \"{PASSWORD}\"\n    generations_file: seen.json\n"
+            ),
         )
         .unwrap();
     assert!(
@@ -476,7 +495,8 @@ fn the_layer_reads_the_vault_with_its_password_and_stays_unavailable_when_locked
     sandbox.write("bad", "nope");
     sandbox.write(
         "secret-cascade.yml",
-        "providers:\n  - kind: vault-file\n    path: v/vault\n    password_file: bad\n",
+        "providers:\n  - kind: vault-file\n    path: v/vault\n    password_file: bad\n    \
+         generations_file: seen.json\n",
     );
     let (code, _, stderr) = run(sandbox.cli().args([
         "get",
@@ -499,6 +519,7 @@ fn in_session(sandbox: &Sandbox, script: &str) -> (i32, String, String) {
         .env("B", env!("CARGO_BIN_EXE_secret-cascade"))
         .env("HOME", sandbox.path().join("home"))
         .env_remove("SECRET_CASCADE_CONFIG")
+        .env_remove("XDG_STATE_HOME")
         .stdin(Stdio::null())
         .output()
         .expect("keyctl (Debian keyutils) runs; scripts/test installs it");
@@ -577,6 +598,7 @@ fn kill_after(sandbox: &Sandbox, args: &[&str], stdin: &str, delay: Duration) ->
         .args(["--vault", "v/vault", "--password-file", "pw"])
         .current_dir(sandbox.path())
         .env("HOME", sandbox.path().join("home"))
+        .env_remove("XDG_STATE_HOME")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -608,7 +630,7 @@ fn sigkill_during_rotate_or_add_leaves_the_old_or_the_new_vault() {
             .unwrap_or_else(|e| panic!("killed after {delay:?}: {e}"));
         assert_eq!(vault.get("db.password").unwrap().as_str(), VALUE);
         epochs.insert(vault.identity().epoch);
-        delay += Duration::from_millis(40);
+        delay += Duration::from_millis(75);
         assert!(delay < Duration::from_secs(60), "rotate never finished");
     }
     assert!(
@@ -629,7 +651,7 @@ fn sigkill_during_rotate_or_add_leaves_the_old_or_the_new_vault() {
         if finished {
             break;
         }
-        delay += Duration::from_millis(40);
+        delay += Duration::from_millis(75);
         assert!(delay < Duration::from_secs(60), "add never finished");
     }
     // No temporary file left in the way of the next write.

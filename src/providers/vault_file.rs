@@ -5,7 +5,9 @@
 //! `~/.local/share/secret-cascade/vault`), and `password_file` (a file whose first line is the
 //! password) or `password` (usually a reference: `${secrets:vault.password}`, `${env:X}`), both
 //! optional: without them only a key kept by `secret-cascade vault-file unlock` in the kernel
-//! keyring opens the vault. Argon2id parameters below [`KdfParams::FLOOR`] are refused.
+//! keyring opens the vault; `generations_file` (default
+//! `$XDG_STATE_HOME/secret-cascade/vault-generations.json`), where the highest generation of each
+//! vault seen is kept. Argon2id parameters below [`KdfParams::FLOOR`] are refused.
 //!
 //! Names are flat: the request's qualified name (`scope.name`) or key path, joined with dots, is
 //! one name of the vault (`db.password`). Records carry the vault's `path` and the `key`.
@@ -19,6 +21,10 @@
 //! truncated file, a version this build does not read, weak Argon2 parameters) is an
 //! [`Error::Provider`] whose source is a [`VaultError`] (exit 3).
 //!
+//! A vault older than a copy of it seen before on this machine (its authenticated generation
+//! below the mark in `$XDG_STATE_HOME/secret-cascade/vault-generations.json`) was rolled back
+//! and is refused ([`SeenGenerations`]).
+//!
 //! The layer can be written ([`Management`]: `set` adds or updates, `list`, `delete`), each write
 //! reading the vault again under its edit lock.
 
@@ -28,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
+use tracing::warn;
 
 use crate::cache::FileIdentity;
 use crate::check::{self, Check};
@@ -36,7 +43,9 @@ use crate::options::Options;
 use crate::provider::{Answer, Management, Provider};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
-use crate::vault_file::{DataKey, KdfParams, Password, Vault, VaultError, VaultIdentity, unlock};
+use crate::vault_file::{
+    DataKey, KdfParams, Password, SeenGenerations, Vault, VaultError, VaultIdentity, unlock,
+};
 
 /// Reads (and writes) one vault file.
 pub struct VaultFileProvider {
@@ -47,6 +56,8 @@ pub struct VaultFileProvider {
     opened: Mutex<Option<(FileIdentity, Arc<Vault>)>>,
     /// The data key last obtained, for the vault id and epoch it opens.
     key: Mutex<Option<(VaultIdentity, DataKey)>>,
+    /// The highest generation of each vault seen on this machine (rollback detection).
+    seen: Option<SeenGenerations>,
 }
 
 impl VaultFileProvider {
@@ -59,10 +70,12 @@ impl VaultFileProvider {
             password,
             opened: Mutex::new(None),
             key: Mutex::new(None),
+            seen: SeenGenerations::default_location(),
         }
     }
 
-    /// The layer `kind: vault-file` describes: `path`, `password_file` or `password`.
+    /// The layer `kind: vault-file` describes: `path`, `password_file` or `password`,
+    /// `generations_file`.
     pub fn from_options(options: &mut Options<'_>) -> Result<Self, ConfigError> {
         let path = match options.path("path")? {
             Some(path) => path,
@@ -74,7 +87,11 @@ impl VaultFileProvider {
                 )
             })?,
         };
-        Ok(Self::new(path, password_options(options, false)?))
+        let mut provider = Self::new(path, password_options(options, false)?);
+        if let Some(file) = options.path("generations_file")? {
+            provider.seen = Some(SeenGenerations::at(file));
+        }
+        Ok(provider)
     }
 
     /// The vault file.
@@ -107,9 +124,30 @@ impl VaultFileProvider {
         Ok(Some(vault))
     }
 
-    /// Opens the vault from disk: with the key kept in memory or in the kernel keyring for its
-    /// id and epoch, else with the password.
+    /// Opens the vault from disk ([`Self::unlock`]), refused when it is older than a copy seen
+    /// before on this machine; its generation is recorded.
     fn open_fresh(&self) -> Result<Vault, VaultError> {
+        let vault = self.unlock()?;
+        self.checked(&vault)?;
+        Ok(vault)
+    }
+
+    /// Refuses `vault` when it was rolled back; records its generation (a failure to record is
+    /// logged: the vault itself is fine).
+    fn checked(&self, vault: &Vault) -> Result<(), VaultError> {
+        let Some(seen) = &self.seen else {
+            return Ok(());
+        };
+        seen.check(vault)?;
+        if let Err(e) = seen.record(vault) {
+            warn!(layer = %self.label, "rollback detection: {e}");
+        }
+        Ok(())
+    }
+
+    /// The vault opened with the key kept in memory or in the kernel keyring for its id and
+    /// epoch, else with the password.
+    fn unlock(&self) -> Result<Vault, VaultError> {
         let identity = Vault::identify(&self.path)?;
         if !identity.kdf.at_least(&KdfParams::FLOOR) {
             return Err(VaultError::WeakKdf {
@@ -147,6 +185,7 @@ impl VaultFileProvider {
         let mut vault = self.open_fresh().map_err(|e| self.failed(e))?;
         change(&mut vault).map_err(|e| self.failed(e))?;
         vault.save().map_err(|e| self.failed(e))?;
+        self.checked(&vault).map_err(|e| self.failed(e))?;
         *lock(&self.opened) = None;
         Ok(())
     }

@@ -44,6 +44,22 @@ pub enum VaultError {
         /// The part that failed: `the manifest`, `entry `db.password``.
         what: String,
     },
+    /// The vault is an older copy than one seen before on this machine: the whole file was rolled
+    /// back (or restored from a backup).
+    #[error(
+        "the vault {} is at generation {found}, older than generation {seen} seen before on this \
+         machine: it was rolled back to an older copy; if you restored it on purpose, accept it \
+         with --accept-older",
+        path.display()
+    )]
+    RolledBack {
+        /// The vault.
+        path: PathBuf,
+        /// Its generation.
+        found: u64,
+        /// The highest generation seen.
+        seen: u64,
+    },
     /// The file is of a format version (or uses a key derivation) this build does not read.
     #[error(
         "the vault {} uses {found}, which this version of secret-cascade does not read; \

@@ -31,6 +31,7 @@
 mod crypto;
 mod error;
 pub mod format;
+mod seen;
 mod shares;
 pub mod sv_vault;
 pub mod unlock;
@@ -44,6 +45,7 @@ use crate::bounded_read::{self, ReadError};
 
 pub use crypto::{DataKey, KdfParams};
 pub use error::VaultError;
+pub use seen::SeenGenerations;
 pub use shares::Share;
 
 use crypto::{Sealed, open, random, seal};
@@ -242,6 +244,12 @@ impl Vault {
             epoch: self.document.header.epoch,
             kdf: self.document.header.kdf,
         }
+    }
+
+    /// How many times the file was written (authenticated by the manifest); 0 before the first
+    /// save.
+    pub fn generation(&self) -> u64 {
+        self.on_disk.map_or(0, |(_, generation)| generation)
     }
 
     /// The data key (to keep in the kernel keyring or split into shares).
@@ -488,7 +496,7 @@ impl Vault {
     }
 
     fn next_generation(&self) -> u64 {
-        self.on_disk.map_or(0, |(_, generation)| generation) + 1
+        self.generation() + 1
     }
 
     fn seal_value(&self, name: &str, version: u64, value: &[u8]) -> Result<Sealed, VaultError> {

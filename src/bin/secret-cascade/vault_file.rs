@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use secret_cascade::providers::VaultFileProvider;
 use secret_cascade::vault_file::sv_vault::SvVault;
-use secret_cascade::vault_file::{KdfParams, Password, Share, Vault, VaultError, unlock};
+use secret_cascade::vault_file::{
+    KdfParams, Password, SeenGenerations, Share, Vault, VaultError, unlock,
+};
 use zeroize::Zeroizing;
 
 use crate::Failure;
@@ -100,6 +102,10 @@ pub(crate) struct VaultArgs {
     /// Read the password from the first line of this file instead of the terminal.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+
+    /// Accept a vault older than one seen before on this machine (a backup restored on purpose).
+    #[arg(long)]
+    accept_older: bool,
 }
 
 /// A secret of the vault.
@@ -233,7 +239,7 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
             let password = new_password(args.password_file.as_deref(), &path)?;
             let mut vault = Vault::create(&path, &password, KdfParams::FLOOR, KdfParams::FLOOR)
                 .map_err(failure)?;
-            vault.save().map_err(failure)?;
+            save(&mut vault)?;
             eprintln!("created the vault {}", path.display());
             Ok(())
         }
@@ -243,7 +249,7 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
             vault
                 .add(&args.name, &value, &args.tags, &args.note)
                 .map_err(failure)?;
-            vault.save().map_err(failure)
+            save(&mut vault)
         }
         VaultFileCommand::Get(args) => {
             let vault = args.vault.open()?;
@@ -286,12 +292,12 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
                     args.note.as_deref(),
                 )
                 .map_err(failure)?;
-            vault.save().map_err(failure)
+            save(&mut vault)
         }
         VaultFileCommand::Delete(args) => {
             let mut vault = args.vault.open()?;
             vault.delete(&args.name).map_err(failure)?;
-            vault.save().map_err(failure)
+            save(&mut vault)
         }
         VaultFileCommand::Passwd(args) => {
             let mut vault = args.vault.open()?;
@@ -299,20 +305,21 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
             vault
                 .change_password(&password, KdfParams::FLOOR, KdfParams::FLOOR)
                 .map_err(failure)?;
-            vault.save().map_err(failure)?;
+            save(&mut vault)?;
             eprintln!("changed the password of {}", vault.path().display());
             Ok(())
         }
         VaultFileCommand::Rotate(args) => {
             let path = args.path()?;
             let password = args.password(&path)?;
-            let mut vault =
-                Vault::open_with_password(&path, &password, KdfParams::FLOOR).map_err(failure)?;
+            let mut vault = args.checked(
+                Vault::open_with_password(&path, &password, KdfParams::FLOOR).map_err(failure)?,
+            )?;
             let old = vault.identity();
             vault
                 .rotate(&password, KdfParams::FLOOR, KdfParams::FLOOR)
                 .map_err(failure)?;
-            vault.save().map_err(failure)?;
+            save(&mut vault)?;
             // The old epoch's key opens nothing now; a kept one goes.
             let _ = unlock::forget(&old.id);
             eprintln!(
@@ -353,12 +360,14 @@ pub(crate) fn run(command: VaultFileCommand) -> Result<(), Failure> {
                 .map(Share::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(failure)?;
-            let mut vault = Vault::recover(&path, &shares).map_err(failure)?;
+            let mut vault = args
+                .vault
+                .checked(Vault::recover(&path, &shares).map_err(failure)?)?;
             let password = new_password(args.new_password_file.as_deref(), &path)?;
             vault
                 .change_password(&password, KdfParams::FLOOR, KdfParams::FLOOR)
                 .map_err(failure)?;
-            vault.save().map_err(failure)?;
+            save(&mut vault)?;
             eprintln!(
                 "recovered {} from {} shares; its password is the new one",
                 path.display(),
@@ -430,7 +439,7 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
             Err(e) => return Err(failure(e)),
         }
     }
-    vault.save().map_err(failure)?;
+    save(&mut vault)?;
     eprintln!(
         "imported {added} of {} secrets from {} into {}",
         source.entries().len(),
@@ -478,7 +487,8 @@ impl VaultArgs {
         }
     }
 
-    /// The vault opened: with the key `unlock` kept, else with the password.
+    /// The vault opened: with the key `unlock` kept, else with the password; refused when it is
+    /// older than a copy seen before on this machine.
     fn open(&self) -> Result<Vault, Failure> {
         let path = self.path()?;
         let identity = Vault::identify(&path).map_err(failure)?;
@@ -486,10 +496,40 @@ impl VaultArgs {
             && let Ok(Some(key)) = unlock::recall(&identity)
             && let Ok(vault) = Vault::open_with_key(&path, key)
         {
-            return Ok(vault);
+            return self.checked(vault);
         }
         let password = self.password(&path)?;
-        Vault::open_with_password(&path, &password, KdfParams::FLOOR).map_err(failure)
+        self.checked(
+            Vault::open_with_password(&path, &password, KdfParams::FLOOR).map_err(failure)?,
+        )
+    }
+
+    /// `vault` unless it is older than a generation of it seen on this machine (then accepted and
+    /// recorded with --accept-older); its generation recorded.
+    fn checked(&self, vault: Vault) -> Result<Vault, Failure> {
+        if let Some(seen) = SeenGenerations::default_location() {
+            if !self.accept_older {
+                seen.check(&vault).map_err(failure)?;
+            }
+            remember_generation(&seen, &vault);
+        }
+        Ok(vault)
+    }
+}
+
+/// Saves `vault` and records its new generation.
+fn save(vault: &mut Vault) -> Result<(), Failure> {
+    vault.save().map_err(failure)?;
+    if let Some(seen) = SeenGenerations::default_location() {
+        remember_generation(&seen, vault);
+    }
+    Ok(())
+}
+
+/// Records the generation seen; a failure to do so is said, not fatal (the vault is fine).
+fn remember_generation(seen: &SeenGenerations, vault: &Vault) {
+    if let Err(e) = seen.record(vault) {
+        eprintln!("secret-cascade: warning: rollback detection: {e}");
     }
 }
 

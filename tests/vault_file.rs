@@ -657,3 +657,37 @@ fn sigkill_during_rotate_or_add_leaves_the_old_or_the_new_vault() {
     // No temporary file left in the way of the next write.
     assert_eq!(vf(&sandbox, &["add", "after"], Some("x")).0, 0);
 }
+
+#[test]
+fn the_layer_can_be_written_through_store() {
+    let sandbox = vault();
+    let resolver = sandbox
+        .one_layer(
+            "vault-file",
+            "    path: v/vault\n    password_file: pw\n    generations_file: seen.json\n",
+        )
+        .unwrap();
+    let (label, layer) = resolver
+        .managed_layers()
+        .next()
+        .expect("vault-file is writable");
+    assert!(label.starts_with("vault-file:"), "{label}");
+    layer.set("new.name", "nv".into()).unwrap();
+    layer.set("db.password", "changed".into()).unwrap();
+    assert_eq!(
+        layer.list().unwrap(),
+        ["api.token", "db.password", "new.name"]
+    );
+    layer.delete("new.name").unwrap();
+    let missing = layer.delete("new.name").unwrap_err();
+    assert!(
+        matches!(missing, secret_cascade::Error::NotFound { .. }),
+        "{missing:?}"
+    );
+    assert_eq!(get(&sandbox, "db.password").1, "changed\n");
+    // The layer sees the change made through it.
+    let record = resolver
+        .resolve(&SecretRequest::new("db.password"))
+        .unwrap();
+    assert_eq!(record.expose_secret(), "changed");
+}

@@ -376,6 +376,12 @@ fn tampering_with_any_authenticated_part_is_detected() {
         assert!(stdout.is_empty(), "{what}");
         assert!(stderr.contains(says), "{what}: {stderr}");
     }
+    // Argon2id asked to use 4 TiB: refused before it runs.
+    std::fs::write(&path, &current).unwrap();
+    edit_json(&path, |d| d["kdf"]["memory_kib"] = u32::MAX.into());
+    let (code, _, stderr) = get(&sandbox, "db.password");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("exceed what this program runs"), "{stderr}");
     // Cut short, not a vault, a later format version.
     let cases: [(&str, Vec<u8>, &str); 3] = [
         (

@@ -37,6 +37,14 @@ impl KdfParams {
         lanes: 4,
     };
 
+    /// The most a vault's header may ask for (4 GiB, 64 passes, 64 lanes): a header modified to
+    /// ask for terabytes would otherwise abort the program that opens it.
+    pub const CEILING: Self = Self {
+        memory_kib: 4 * 1024 * 1024,
+        passes: 64,
+        lanes: 64,
+    };
+
     /// Whether every parameter is at least `floor`'s.
     pub fn at_least(&self, floor: &Self) -> bool {
         self.memory_kib >= floor.memory_kib

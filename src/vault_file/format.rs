@@ -183,6 +183,13 @@ impl Document {
             },
             salt: kdf.fixed("salt", Encoding::Base64)?,
         };
+        if !KdfParams::CEILING.at_least(&header.kdf) {
+            return Err(kdf.corrupt(&format!(
+                "the Argon2id parameters {} exceed what this program runs ({})",
+                header.kdf,
+                KdfParams::CEILING
+            )));
+        }
         let wrapped = root.object("wrapped_key")?;
         let manifest = root.object("manifest")?;
         let entries = root

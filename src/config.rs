@@ -50,7 +50,7 @@ use crate::provider::Provider;
 use crate::providers::modelmesh::ModelMeshLayer;
 use crate::providers::{
     DotenvProvider, EncryptedFileProvider, EnvProvider, JsonProvider, KeyringProvider,
-    MemoryProvider, SopsProvider, VaultProvider,
+    MemoryProvider, SopsProvider, SvVaultProvider, VaultFileProvider, VaultProvider,
 };
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
@@ -117,7 +117,7 @@ impl<F> Factory for F where
 
 impl Registry {
     /// The built-in kinds, each under its name and `secret-cascade.NAME.v1`: `env`, `keyring`,
-    /// `sops`, `vault`, `encrypted-file`, `dotenv`, `json`, `memory`; and ModelMesh's connector
+    /// `sops`, `vault`, `encrypted-file`, `dotenv`, `json`, `memory`, `vault-file`, `sv-vault`; and ModelMesh's connector
     /// ids (`modelmesh.env.v1`, `modelmesh.keyring.v1`, `modelmesh.encrypted-file.v1`,
     /// `modelmesh.dotenv.v1`, `modelmesh.json-secrets.v1`, `modelmesh.memory-secrets.v1`), which
     /// take ModelMesh's option names, defaults and lookup rules. A ModelMesh id is also the
@@ -167,6 +167,20 @@ impl Registry {
                     "memory",
                     "secret-cascade.memory.v1",
                     MemoryProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register(
+                    "vault-file",
+                    "secret-cascade.vault-file.v1",
+                    VaultFileProvider::from_options,
+                )
+                .map(drop),
+            registry
+                .register(
+                    "sv-vault",
+                    "secret-cascade.sv-vault.v1",
+                    SvVaultProvider::from_options,
                 )
                 .map(drop),
             // ModelMesh's ids (providers/modelmesh.rs has the options they share).

@@ -89,11 +89,13 @@ mod record;
 mod request;
 mod resolver;
 mod sensitive;
+pub mod shamir;
 pub mod shred;
 pub mod sops;
 mod timestamp;
 mod value_cache;
 mod vault_api;
+pub mod vault_file;
 mod words;
 
 pub use cache::{DocumentCache, FileIdentity};

@@ -123,7 +123,7 @@ impl fmt::Debug for SecretRecord {
 /// The kind of layer a record came from.
 ///
 /// Shown (`Display`) as the kind's word (`override`, `env`, `keyring`, `sops`, `vault`,
-/// `encrypted-file`, `dotenv`, `json`, `memory`, `default`) or a third-party kind's name. New
+/// `encrypted-file`, `dotenv`, `json`, `memory`, `vault-file`, `sv-vault`, `default`) or a third-party kind's name. New
 /// built-in providers add variants, hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -148,6 +148,10 @@ pub enum SecretSource {
     Json,
     /// Values held in memory, given in code or in the config file.
     Memory,
+    /// Our master-password vault file (`kind: vault-file`).
+    VaultFile,
+    /// A vault of sv-vault, read as it is (`kind: sv-vault`).
+    SvVault,
     /// The request's default.
     Default,
     /// A layer of a kind registered outside this crate, by its kind's name (`acme-vault`).
@@ -164,6 +168,8 @@ words!(SecretSource {
     Dotenv => "dotenv",
     Json => "json",
     Memory => "memory",
+    VaultFile => "vault-file",
+    SvVault => "sv-vault",
     Default => "default";
     Self::Other(name) => name
 });
@@ -184,6 +190,8 @@ mod tests {
             SecretSource::Dotenv,
             SecretSource::Json,
             SecretSource::Memory,
+            SecretSource::VaultFile,
+            SecretSource::SvVault,
             SecretSource::Default,
             SecretSource::Other("acme-vault"),
         ]
@@ -202,6 +210,8 @@ mod tests {
                 "dotenv",
                 "json",
                 "memory",
+                "vault-file",
+                "sv-vault",
                 "default",
                 "acme-vault"
             ]

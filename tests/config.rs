@@ -15,7 +15,7 @@ const BAD_CONFIGS: &[(&str, &str, &str)] = &[
     (
         "providers:\n  - kind: nosuch\n",
         "at `providers[0].kind`",
-        "unknown provider kind `nosuch`; expected one of `env`, `keyring`, `sops`, `vault`, `encrypted-file`, `dotenv`, `json`, `memory`, `modelmesh.env.v1`",
+        "unknown provider kind `nosuch`; expected one of `env`, `keyring`, `sops`, `vault`, `encrypted-file`, `dotenv`, `json`, `memory`, `vault-file`, `sv-vault`, `modelmesh.env.v1`",
     ),
     (
         "providers:\n  - kind: keyring\n    backend: wallet\n",

@@ -14,7 +14,9 @@ mod memory;
 pub(crate) mod modelmesh;
 pub(crate) mod overrides;
 mod sops;
+mod sv_vault;
 mod vault;
+mod vault_file;
 
 pub use dotenv::DotenvProvider;
 pub use encrypted_file::{EncryptedFileError, EncryptedFileProvider};
@@ -23,4 +25,6 @@ pub use json::JsonProvider;
 pub use keyring::{Backend, KeyringProvider};
 pub use memory::MemoryProvider;
 pub use sops::SopsProvider;
+pub use sv_vault::SvVaultProvider;
 pub use vault::VaultProvider;
+pub use vault_file::VaultFileProvider;

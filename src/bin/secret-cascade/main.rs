@@ -14,6 +14,7 @@ mod shred;
 mod store;
 mod updatekeys;
 mod vault;
+mod vault_file;
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -98,6 +99,10 @@ enum Command {
     /// Set, get, list or delete the secrets of a vault layer, for a team and a job.
     #[command(subcommand)]
     Vault(vault::VaultCommand),
+    /// A master-password vault file: add, get, search, unlock for a while, split into recovery
+    /// shares, import an sv-vault.
+    #[command(subcommand)]
+    VaultFile(vault_file::VaultFileCommand),
     /// Run a command with secrets in its environment, resolving all of them first.
     #[command(after_help = exec::EXAMPLES)]
     Exec(exec::ExecArgs),
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
         Command::Keyring(command) => keyring::run(command),
         Command::Store(command) => store::run(command),
         Command::Vault(command) => vault::run(command),
+        Command::VaultFile(command) => vault_file::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

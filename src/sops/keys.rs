@@ -12,10 +12,13 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::x25519;
 use zeroize::Zeroizing;
 
+use super::age_encrypted::{self, EncryptedIdentityFile};
+use super::age_ssh;
 use super::cipher::fill_random;
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
 use super::master_key::MasterKey;
 use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
+use super::passphrase::TerminalCallbacks;
 use super::pgp;
 use super::{DecryptionError, ReadError};
 
@@ -50,6 +53,13 @@ pub enum IdentityError {
     },
     /// `SOPS_AGE_KEY_CMD` is unusable or failed.
     Command(KeyCommandError),
+    /// The SSH key `SOPS_AGE_SSH_PRIVATE_KEY_FILE` names cannot be used.
+    SshKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why, in words that name no key material.
+        reason: String,
+    },
 }
 
 impl fmt::Display for IdentityError {
@@ -73,6 +83,11 @@ impl fmt::Display for IdentityError {
                 "{source_name}, line {line}: not an age identity (expected AGE-SECRET-KEY-1...)"
             ),
             Self::Command(e) => write!(f, "{e}"),
+            Self::SshKey { path, reason } => write!(
+                f,
+                "{SSH_KEY_ENV}: cannot use the SSH key {}: {reason}",
+                path.display()
+            ),
         }
     }
 }
@@ -141,11 +156,43 @@ impl std::error::Error for StanzaError {
     }
 }
 
+/// The variable that names an SSH private key to use as an age identity, as sops names it.
+const SSH_KEY_ENV: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+
+/// One loaded age identity: anything that opens age stanzas (an X25519 key, an SSH key, a plugin
+/// identity, a passphrase-protected identity file), with its public key where it is known.
+/// No `Debug`: it is a private key.
+pub(crate) struct AgeIdentity {
+    key: Box<dyn age::Identity + Send + Sync>,
+    recipient: Option<String>,
+    /// Whether opening a stanza with it may ask the user (a passphrase, a plugin's question):
+    /// such identities are tried after the others.
+    asks: bool,
+}
+
+impl AgeIdentity {
+    pub(crate) fn new(
+        key: Box<dyn age::Identity + Send + Sync>,
+        recipient: Option<String>,
+        asks: bool,
+    ) -> Self {
+        Self {
+            key,
+            recipient,
+            asks,
+        }
+    }
+
+    pub(crate) fn key(&self) -> &dyn age::Identity {
+        &*self.key
+    }
+}
+
 /// What this process can open a file's data key with: the age identities, gathered in sops's
 /// order, and the PGP keys. Vault transit and AWS KMS keys need no identity here: their
 /// credentials are read from the environment when a file needs them.
 pub struct Identities {
-    identities: Vec<x25519::Identity>,
+    identities: Vec<AgeIdentity>,
     sources: Vec<String>,
     /// `SOPS_AGE_KEY_CMD`, run only for a stanza that `identities` do not open, as sops runs it
     /// once per recipient with `SOPS_AGE_RECIPIENT` set.
@@ -156,10 +203,21 @@ pub struct Identities {
 
 impl Identities {
     /// Gathers identities from, in order: `key_file` (the config's `age_key_file`), `SOPS_AGE_KEY`,
-    /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
-    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
-    /// set is used; one that is set but unreadable or malformed is an error. The default file is
-    /// skipped when it does not exist. Key files must be regular files of at most 1 MiB.
+    /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, sops's default key file
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`), then SSH keys as
+    /// sops 3.11 finds them: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519` and
+    /// `~/.ssh/id_rsa` (each that exists).
+    ///
+    /// A key source holds one identity per line (`#` comments): X25519 (`AGE-SECRET-KEY-1...`)
+    /// or a plugin's (`AGE-PLUGIN-...`, run as `age-plugin-NAME` from `PATH`); a line this build
+    /// cannot use (a post-quantum `AGE-SECRET-KEY-PQ-1...` key, a plugin not installed, a typo)
+    /// is skipped with a debug log naming the source and line, never the line. A key source may
+    /// instead be an age file encrypted to a passphrase (`age -p`): its passphrase is asked on
+    /// the terminal when a file first needs it.
+    ///
+    /// A source that is set but unreadable is an error; the default key file and the default SSH
+    /// keys are skipped when they do not exist, and a default SSH key age cannot use is skipped.
+    /// Key files must be regular files of at most 1 MiB.
     ///
     /// `SOPS_AGE_KEY_CMD` is not run here: it is split into words (no shell, as in sops) and run
     /// later, once per recipient stanza that the other identities do not open, with
@@ -175,7 +233,7 @@ impl Identities {
                 text.into_string()
                     .map_err(|_| IdentityError::KeyVariableNotUtf8)?,
             );
-            found.add_text(&text, "SOPS_AGE_KEY")?;
+            found.add_text(text.as_bytes(), "SOPS_AGE_KEY");
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
             found.add_file(Path::new(&path))?;
@@ -187,6 +245,7 @@ impl Identities {
         if let Some(path) = default_key_file().filter(|p| p.exists()) {
             found.add_file(&path)?;
         }
+        found.add_ssh_keys()?;
         Ok(found)
     }
 
@@ -197,10 +256,11 @@ impl Identities {
         Ok(self)
     }
 
-    /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
+    /// Identities from key-file text (`#` comments, one identity per line; lines this build
+    /// cannot use are skipped), or a passphrase-protected age identity file.
     pub fn from_text(text: &str, source: &str) -> Result<Self, DecryptionError> {
         let mut found = Self::empty();
-        found.add_text(text, source)?;
+        found.add_text(text.as_bytes(), source);
         Ok(found)
     }
 
@@ -218,12 +278,14 @@ impl Identities {
         &self.sources
     }
 
-    /// The public keys (`age1...`) of the identities loaded so far: not those `SOPS_AGE_KEY_CMD`
-    /// would print, since it runs only while a file is decrypted.
+    /// The public keys (`age1...`, `ssh-ed25519 AAAA...`) of the identities loaded so far, where
+    /// they are known: not those of plugin identities or of a passphrase-protected identity file
+    /// (not opened yet), nor those `SOPS_AGE_KEY_CMD` would print, since it runs only while a
+    /// file is decrypted.
     pub fn recipients(&self) -> Vec<String> {
         self.identities
             .iter()
-            .map(|i| i.to_public().to_string())
+            .filter_map(|i| i.recipient.clone())
             .collect()
     }
 
@@ -234,40 +296,118 @@ impl Identities {
                 source,
             }
         })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| IdentityError::KeyFileNotUtf8 {
-            path: path.to_path_buf(),
-        })?;
-        self.add_text(text, &path.display().to_string())
+        let bytes = Zeroizing::new(bytes);
+        if !age_encrypted::is_encrypted(&bytes) && std::str::from_utf8(&bytes).is_err() {
+            return Err(IdentityError::KeyFileNotUtf8 {
+                path: path.to_path_buf(),
+            });
+        }
+        self.add_text(&bytes, &path.display().to_string());
+        Ok(())
     }
 
-    fn add_text(&mut self, text: &str, source: &str) -> Result<(), IdentityError> {
-        self.identities.extend(parse_identities(text, source)?);
+    fn add_text(&mut self, bytes: &[u8], source: &str) {
+        self.identities.extend(parse_identities(bytes, source));
         self.sources.push(source.to_owned());
+    }
+
+    /// The SSH keys sops 3.11 uses: `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (an error if it cannot be
+    /// used), then `~/.ssh/id_ed25519` and `~/.ssh/id_rsa` if they exist (skipped, with a debug
+    /// log, if age cannot use them).
+    fn add_ssh_keys(&mut self) -> Result<(), IdentityError> {
+        if let Some(path) = std::env::var_os(SSH_KEY_ENV).filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(path);
+            let identity =
+                age_ssh::identity_from_file(&path).map_err(|e| IdentityError::SshKey {
+                    reason: e.to_string(),
+                    path: path.clone(),
+                })?;
+            self.identities.push(identity);
+            self.sources.push(path.display().to_string());
+        }
+        let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+            return Ok(());
+        };
+        for name in ["id_ed25519", "id_rsa"] {
+            let path = Path::new(&home).join(".ssh").join(name);
+            if !path.exists() {
+                continue;
+            }
+            match age_ssh::identity_from_file(&path) {
+                Ok(identity) => {
+                    self.identities.push(identity);
+                    self.sources.push(path.display().to_string());
+                }
+                Err(reason) => tracing::debug!(
+                    source = %path.display(),
+                    %reason,
+                    "skipped an SSH key that age cannot use"
+                ),
+            }
+        }
         Ok(())
     }
 }
 
-/// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
-fn parse_identities(text: &str, source: &str) -> Result<Vec<x25519::Identity>, IdentityError> {
+/// The identities of a key source: a passphrase-protected age file, or identity lines.
+fn parse_identities(bytes: &[u8], source: &str) -> Vec<AgeIdentity> {
+    if age_encrypted::is_encrypted(bytes) {
+        let file = EncryptedIdentityFile::new(bytes, source);
+        return vec![AgeIdentity::new(Box::new(file), None, true)];
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_identity_lines(text, source),
+        Err(_) => {
+            tracing::debug!(source, "skipped a key source that is not UTF-8");
+            Vec::new()
+        }
+    }
+}
+
+/// Identities from key-file text (`#` comments, one identity per line). A line this build cannot
+/// use is skipped with a debug log that names the source and line, never the line's text.
+pub(crate) fn parse_identity_lines(text: &str, source: &str) -> Vec<AgeIdentity> {
     let mut identities = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let identity =
-            x25519::Identity::from_str(line).map_err(|_| IdentityError::NotAnIdentity {
-                source_name: source.to_owned(),
-                line: number + 1,
-            })?;
-        identities.push(identity);
+        match parse_identity(line) {
+            Ok(identity) => identities.push(identity),
+            Err(reason) => tracing::debug!(
+                source,
+                line = number + 1,
+                reason,
+                "skipped an age identity line this build cannot use"
+            ),
+        }
     }
-    Ok(identities)
+    identities
+}
+
+/// One identity line: X25519 or a plugin's. The reason names the kind, never the key.
+fn parse_identity(line: &str) -> Result<AgeIdentity, &'static str> {
+    if line.starts_with("AGE-PLUGIN-") {
+        let identity =
+            age::plugin::Identity::from_str(line).map_err(|_| "a malformed age plugin identity")?;
+        let name = identity.plugin().to_owned();
+        let plugin = age::plugin::IdentityPluginV1::new(&name, &[identity], TerminalCallbacks)
+            .map_err(|_| "its age plugin is not on PATH")?;
+        return Ok(AgeIdentity::new(Box::new(plugin), None, true));
+    }
+    if line.starts_with("AGE-SECRET-KEY-PQ-") {
+        return Err("a post-quantum age identity, which this build cannot use yet");
+    }
+    let identity = x25519::Identity::from_str(line)
+        .map_err(|_| "not an age identity (AGE-SECRET-KEY-1...)")?;
+    let recipient = identity.to_public().to_string();
+    Ok(AgeIdentity::new(Box::new(identity), Some(recipient), false))
 }
 
 /// Age-decrypts one stanza's armored `enc` blob; `Ok(None)` when none of `identities` opens it.
 fn unwrap_with(
-    identities: &[x25519::Identity],
+    identities: &[AgeIdentity],
     stanza: &AgeStanza,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, StanzaError> {
     let failed = |failure| StanzaError {
@@ -276,7 +416,10 @@ fn unwrap_with(
     };
     let decryptor = age::Decryptor::new(ArmoredReader::new(stanza.enc.as_bytes()))
         .map_err(|e| failed(StanzaFailure::Malformed(Arc::new(e))))?;
-    let identities = identities.iter().map(|i| i as &dyn age::Identity);
+    // Identities that may ask the user come last: a file the others open asks nothing.
+    let quiet = identities.iter().filter(|i| !i.asks);
+    let asking = identities.iter().filter(|i| i.asks);
+    let identities = quiet.chain(asking).map(AgeIdentity::key);
     match decryptor.decrypt(identities) {
         Ok(mut reader) => {
             let mut payload = Zeroizing::new(Vec::with_capacity(33));
@@ -315,7 +458,11 @@ pub(crate) fn data_key(
         }
         return Err(DecryptionError::UnsupportedKeyTypes { types });
     }
-    let no_age_identity = identities.identities.is_empty() && identities.command.is_none();
+    // With no source at all there is nothing to say but how to give one; with sources whose
+    // lines were all skipped, the "no identity matched" error names them.
+    let no_age_identity = identities.sources.is_empty()
+        && identities.identities.is_empty()
+        && identities.command.is_none();
     if no_age_identity && keys().all(|key| matches!(key, MasterKey::Age(_))) {
         return Err(DecryptionError::NoIdentities);
     }
@@ -359,7 +506,7 @@ fn unwrap_group(
     identities: &Identities,
     failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
-    let open = |stanza: &AgeStanza, with: &[x25519::Identity]| {
+    let open = |stanza: &AgeStanza, with: &[AgeIdentity]| {
         unwrap_with(with, stanza).map_err(DecryptionError::Stanza)
     };
     for stanza in group.age() {
@@ -394,7 +541,7 @@ fn command_identities(
     command: &KeyCommand,
     recipient: &str,
     failures: &mut Vec<String>,
-) -> Result<Option<Vec<x25519::Identity>>, DecryptionError> {
+) -> Result<Option<Vec<AgeIdentity>>, DecryptionError> {
     let output = match command.run(recipient) {
         Ok(output) => output,
         Err(CommandFailure::Exited(status)) => {
@@ -403,8 +550,10 @@ fn command_identities(
         }
         Err(CommandFailure::Broken(reason)) => return Err(reason.into()),
     };
-    let text = std::str::from_utf8(&output).map_err(|_| KeyCommandError::OutputNotUtf8)?;
-    Ok(Some(parse_identities(text, COMMAND_ENV)?))
+    if !age_encrypted::is_encrypted(&output) && std::str::from_utf8(&output).is_err() {
+        return Err(KeyCommandError::OutputNotUtf8.into());
+    }
+    Ok(Some(parse_identities(&output, COMMAND_ENV)))
 }
 
 fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -> DecryptionError {
@@ -470,7 +619,8 @@ impl fmt::Display for RecipientError {
         match &self.failure {
             RecipientFailure::NotX25519 => write!(
                 f,
-                "`{}` is not an age X25519 recipient (age1...)",
+                "`{}` is not an age recipient (age1..., ssh-ed25519 AAAA..., ssh-rsa AAAA..., or \
+                 a plugin's age1<name>1...)",
                 self.recipient
             ),
             RecipientFailure::Encrypt(e) => write!(f, "{e}"),
@@ -493,7 +643,7 @@ impl std::error::Error for RecipientError {
     }
 }
 
-/// Encrypts a data key (or Shamir share) to one age X25519 recipient (`age1...`), ASCII-armored
+/// Encrypts a data key (or Shamir share) to one age recipient (see [`parse_recipient`]), ASCII-armored
 /// as sops stores it in `enc` (SOPS_FORMAT.md §3.1).
 pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientError> {
     let failed = |failure| RecipientError {
@@ -502,9 +652,8 @@ pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientE
     };
     let io = |e| failed(RecipientFailure::Io(Arc::new(e)));
     let recipient = parse_recipient(recipient)?;
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*recipient as _))
+        .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
     let armored = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(io)?;
     let mut writer = encryptor.wrap_output(armored).map_err(io)?;
     writer.write_all(payload).map_err(io)?;
@@ -515,12 +664,42 @@ pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientE
     String::from_utf8(bytes).map_err(|_| failed(RecipientFailure::NotUtf8Armor))
 }
 
-/// An age X25519 recipient (`age1...`); other kinds (SSH keys, plugins) are not supported.
-pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientError> {
-    x25519::Recipient::from_str(text.trim()).map_err(|_| RecipientError {
-        recipient: text.trim().to_owned(),
+/// An age recipient, told apart as sops 3.11 does: `age1<name>1...` (two `1`s) is a plugin's,
+/// run as `age-plugin-<name>` from `PATH` (so `age1pq1...` needs `age-plugin-pq`), `age1...` is
+/// X25519, `ssh-ed25519 ...` / `ssh-rsa ...` an SSH public key.
+pub(crate) fn parse_recipient(
+    text: &str,
+) -> Result<Box<dyn age::Recipient + Send>, RecipientError> {
+    let text = text.trim();
+    let not_a_recipient = || RecipientError {
+        recipient: text.to_owned(),
         failure: RecipientFailure::NotX25519,
-    })
+    };
+    if text.starts_with("ssh-") {
+        return age_ssh::recipient(text)
+            .map(|r| Box::new(r) as _)
+            .ok_or_else(not_a_recipient);
+    }
+    if text.starts_with("age1") && text.matches('1').count() > 1 {
+        let recipient = age::plugin::Recipient::from_str(text).map_err(|_| not_a_recipient())?;
+        let name = recipient.plugin().to_owned();
+        let plugin = age::plugin::RecipientPluginV1::new(
+            &name,
+            &[recipient],
+            &[],
+            TerminalCallbacks,
+        )
+        .map_err(|_| {
+            RecipientError::unusable(
+                text,
+                format!("no age-plugin-{name} on PATH: install the age plugin for this recipient"),
+            )
+        })?;
+        return Ok(Box::new(plugin));
+    }
+    x25519::Recipient::from_str(text)
+        .map(|r| Box::new(r) as _)
+        .map_err(|_| not_a_recipient())
 }
 
 /// Splits a secret into `parts` Shamir shares of which any `threshold` recover it, in the layout
@@ -664,7 +843,7 @@ mod tests {
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let identities = Identities {
-            identities: vec![identity],
+            identities: vec![AgeIdentity::new(Box::new(identity), None, false)],
             ..Identities::empty()
         };
         let stanza = AgeStanza {

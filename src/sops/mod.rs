@@ -8,6 +8,8 @@
 //! and a value that is plaintext where the file's rules require ciphertext is an error. Editing
 //! decrypts and verifies the whole file first, so a tampered file is never rewritten.
 
+mod age_encrypted;
+mod age_ssh;
 mod cipher;
 mod creation_rules;
 mod encrypt;
@@ -18,6 +20,7 @@ mod keys;
 mod kms;
 mod master_key;
 mod metadata;
+mod passphrase;
 mod pgp;
 mod scalar;
 pub(crate) mod stores;

@@ -13,7 +13,6 @@ use age::x25519;
 use zeroize::Zeroizing;
 
 use super::age_encrypted::{self, EncryptedIdentityFile};
-use super::age_ssh;
 use super::cipher::fill_random;
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
 use super::master_key::MasterKey;
@@ -21,6 +20,7 @@ use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
 use super::passphrase::TerminalCallbacks;
 use super::pgp;
 use super::{DecryptionError, ReadError};
+use super::{age_pq, age_ssh};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
 const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
@@ -208,10 +208,10 @@ impl Identities {
     /// sops 3.11 finds them: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519` and
     /// `~/.ssh/id_rsa` (each that exists).
     ///
-    /// A key source holds one identity per line (`#` comments): X25519 (`AGE-SECRET-KEY-1...`)
-    /// or a plugin's (`AGE-PLUGIN-...`, run as `age-plugin-NAME` from `PATH`); a line this build
-    /// cannot use (a post-quantum `AGE-SECRET-KEY-PQ-1...` key, a plugin not installed, a typo)
-    /// is skipped with a debug log naming the source and line, never the line. A key source may
+    /// A key source holds one identity per line (`#` comments): X25519 (`AGE-SECRET-KEY-1...`),
+    /// post-quantum (`AGE-SECRET-KEY-PQ-1...`) or a plugin's (`AGE-PLUGIN-...`, run as
+    /// `age-plugin-NAME` from `PATH`); a line this build cannot use (a plugin not installed, a
+    /// typo) is skipped with a debug log naming the source and line, never the line. A key source may
     /// instead be an age file encrypted to a passphrase (`age -p`): its passphrase is asked on
     /// the terminal when a file first needs it.
     ///
@@ -386,7 +386,7 @@ pub(crate) fn parse_identity_lines(text: &str, source: &str) -> Vec<AgeIdentity>
     identities
 }
 
-/// One identity line: X25519 or a plugin's. The reason names the kind, never the key.
+/// One identity line: X25519, post-quantum or a plugin's. The reason names the kind, never the key.
 fn parse_identity(line: &str) -> Result<AgeIdentity, &'static str> {
     if line.starts_with("AGE-PLUGIN-") {
         let identity =
@@ -397,7 +397,10 @@ fn parse_identity(line: &str) -> Result<AgeIdentity, &'static str> {
         return Ok(AgeIdentity::new(Box::new(plugin), None, true));
     }
     if line.starts_with("AGE-SECRET-KEY-PQ-") {
-        return Err("a post-quantum age identity, which this build cannot use yet");
+        let identity =
+            age_pq::Identity::parse(line).map_err(|_| "a malformed post-quantum age identity")?;
+        let recipient = identity.to_public().to_string();
+        return Ok(AgeIdentity::new(Box::new(identity), Some(recipient), false));
     }
     let identity = x25519::Identity::from_str(line)
         .map_err(|_| "not an age identity (AGE-SECRET-KEY-1...)")?;
@@ -664,9 +667,10 @@ pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientE
     String::from_utf8(bytes).map_err(|_| failed(RecipientFailure::NotUtf8Armor))
 }
 
-/// An age recipient, told apart as sops 3.11 does: `age1<name>1...` (two `1`s) is a plugin's,
-/// run as `age-plugin-<name>` from `PATH` (so `age1pq1...` needs `age-plugin-pq`), `age1...` is
-/// X25519, `ssh-ed25519 ...` / `ssh-rsa ...` an SSH public key.
+/// An age recipient: `age1pq1...` is post-quantum (as age 1.3 reads it; sops 3.11, on age 1.2,
+/// would look for an `age-plugin-pq`), then as sops 3.11 tells them apart: `age1<name>1...` (two
+/// `1`s) is a plugin's, run as `age-plugin-<name>` from `PATH`, `age1...` is X25519,
+/// `ssh-ed25519 ...` / `ssh-rsa ...` an SSH public key.
 pub(crate) fn parse_recipient(
     text: &str,
 ) -> Result<Box<dyn age::Recipient + Send>, RecipientError> {
@@ -679,6 +683,11 @@ pub(crate) fn parse_recipient(
         return age_ssh::recipient(text)
             .map(|r| Box::new(r) as _)
             .ok_or_else(not_a_recipient);
+    }
+    if text.starts_with("age1pq1") {
+        return age_pq::Recipient::parse(text)
+            .map(|r| Box::new(r) as _)
+            .map_err(|_| not_a_recipient());
     }
     if text.starts_with("age1") && text.matches('1').count() > 1 {
         let recipient = age::plugin::Recipient::from_str(text).map_err(|_| not_a_recipient())?;

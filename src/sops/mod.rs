@@ -9,6 +9,7 @@
 //! decrypts and verifies the whole file first, so a tampered file is never rewritten.
 
 mod age_encrypted;
+mod age_pq;
 mod age_ssh;
 mod cipher;
 mod creation_rules;
@@ -25,6 +26,7 @@ mod pgp;
 mod scalar;
 pub(crate) mod stores;
 pub(crate) mod tree;
+mod xwing;
 
 use std::fmt;
 use std::path::Path;
@@ -163,7 +165,8 @@ impl fmt::Display for DecryptionError {
             Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
-                 SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
+                 SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or SOPS_AGE_SSH_PRIVATE_KEY_FILE, or create \
+                 ~/.config/sops/age/keys.txt or ~/.ssh/id_ed25519",
             ),
             Self::NoMatchingIdentity {
                 recipients,

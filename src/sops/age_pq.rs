@@ -24,7 +24,7 @@ use bech32::{Bech32, Hrp};
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::xwing::XWing;
 
@@ -85,6 +85,7 @@ impl Identity {
     }
 
     /// A new identity from a random seed.
+    #[cfg(test)]
     pub(crate) fn generate() -> Self {
         let mut seed = Zeroizing::new([0u8; SEED_BYTES]);
         super::cipher::fill_random(seed.as_mut_slice());
@@ -101,7 +102,9 @@ impl Identity {
     }
 
     /// The identity in its key-file form, upper-case. It is a private key: the only way to it.
+    #[cfg(test)]
     pub(crate) fn to_secret_string(&self) -> Zeroizing<String> {
+        use zeroize::Zeroize;
         let mut seed = self.key.to_bytes();
         let text = Zeroizing::new(encode(IDENTITY_HRP, &seed).to_uppercase());
         seed.zeroize();

@@ -134,6 +134,12 @@ impl StanzaError {
     pub fn recipient(&self) -> &str {
         &self.recipient
     }
+
+    /// Whether an identity failed on a well-formed stanza (a passphrase that could not be asked
+    /// or was wrong, a plugin that failed) rather than the stanza being malformed.
+    pub(crate) fn is_identity_failure(&self) -> bool {
+        matches!(self.failure, StanzaFailure::Failed(_))
+    }
 }
 
 impl fmt::Display for StanzaError {
@@ -142,7 +148,7 @@ impl fmt::Display for StanzaError {
         match &self.failure {
             StanzaFailure::Malformed(e) => write!(f, "an age stanza is malformed: {e}"),
             StanzaFailure::Corrupt(e) => write!(f, "an age payload is corrupt: {e}"),
-            StanzaFailure::Failed(e) => write!(f, "age decryption failed: {e}"),
+            StanzaFailure::Failed(e) => write!(f, "cannot open its age key: {e}"),
         }
     }
 }

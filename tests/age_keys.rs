@@ -434,3 +434,89 @@ fn a_passphrase_protected_identity_file_opens_on_the_terminal_like_sops() {
     assert_eq!(outcome.code, 3, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("no terminal"), "{}", outcome.stderr);
 }
+
+/// The folder of `age-plugin-sctest` (examples/age-plugin-sctest.rs), built here with the cargo
+/// that runs the tests, so the test does not depend on `--all-targets` having built it.
+fn plugin_folder() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", "age-plugin-sctest"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "building examples/age-plugin-sctest.rs failed"
+    );
+    // target/debug/deps/age_keys-HASH -> target/debug/examples
+    let exe = std::env::current_exe().unwrap();
+    let folder = exe.parent().unwrap().parent().unwrap().join("examples");
+    assert!(
+        folder.join("age-plugin-sctest").is_file(),
+        "no age-plugin-sctest in {}",
+        folder.display()
+    );
+    folder
+}
+
+#[test]
+fn plugin_identities_and_recipients_work_both_ways_with_sops() {
+    let sandbox = Sandbox::new();
+    let folder = plugin_folder();
+    let generated = ok({
+        let mut cmd = Command::new(folder.join("age-plugin-sctest"));
+        cmd.arg("--generate");
+        cmd
+    });
+    let recipient = generated
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .to_owned();
+    assert!(recipient.starts_with("age1sctest1"), "{generated}");
+    let keys = sandbox.write("plugin-keys.txt", &generated);
+    let path = format!(
+        "{}:{}",
+        folder.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let with_path = [("PATH", path.as_str())];
+    let env = [
+        ("PATH", path.as_str()),
+        ("SOPS_AGE_KEY_FILE", keys.to_str().unwrap()),
+    ];
+    let by_sops = sops_encrypt(&sandbox, &recipient, &with_path);
+    assert_eq!(decrypt(&sandbox, ours(), &by_sops, &env), PLAIN);
+    sandbox.write("plain.yaml", PLAIN);
+    let mut cmd = command(&sandbox, ours(), &with_path);
+    cmd.args(["encrypt", "plain.yaml", "--age", &recipient]);
+    let by_ours = sandbox.write("by-ours.enc.yaml", &ok(cmd));
+    assert_eq!(decrypt(&sandbox, sops_bin(), &by_ours, &env), PLAIN);
+    assert_eq!(decrypt(&sandbox, ours(), &by_ours, &env), PLAIN);
+    // Without the plugin on PATH: the identity line is skipped, the recipient refused clearly.
+    let mut cmd = command(&sandbox, ours(), &[("PATH", "/usr/bin:/bin")]);
+    cmd.args(["encrypt", "plain.yaml", "--age", &recipient]);
+    let outcome = run(cmd);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("no age-plugin-sctest on PATH"),
+        "{}",
+        outcome.stderr
+    );
+    let mut cmd = command(
+        &sandbox,
+        ours(),
+        &[
+            ("PATH", "/usr/bin:/bin"),
+            ("SOPS_AGE_KEY_FILE", keys.to_str().unwrap()),
+        ],
+    );
+    cmd.arg("decrypt").arg(&by_ours);
+    let outcome = run(cmd);
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(keys.to_str().unwrap()),
+        "{}",
+        outcome.stderr
+    );
+}

@@ -515,11 +515,20 @@ fn unwrap_group(
     identities: &Identities,
     failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
-    let open = |stanza: &AgeStanza, with: &[AgeIdentity]| {
-        unwrap_with(with, stanza).map_err(DecryptionError::Stanza)
-    };
+    // An identity that fails on a well-formed stanza (a passphrase not given, a plugin error) is
+    // noted like a failing key, and the next stanza tried; a malformed stanza stops everything.
+    let open =
+        |stanza: &AgeStanza, with: &[AgeIdentity], failures: &mut Vec<String>| match unwrap_with(
+            with, stanza,
+        ) {
+            Err(e) if e.is_identity_failure() => {
+                failures.push(e.to_string());
+                Ok(None)
+            }
+            other => other.map_err(DecryptionError::Stanza),
+        };
     for stanza in group.age() {
-        if let Some(payload) = open(stanza, &identities.identities)? {
+        if let Some(payload) = open(stanza, &identities.identities, failures)? {
             return Ok(Some(payload));
         }
     }
@@ -537,7 +546,7 @@ fn unwrap_group(
         let Some(printed) = command_identities(command, &stanza.recipient, failures)? else {
             continue;
         };
-        if let Some(payload) = open(stanza, &printed)? {
+        if let Some(payload) = open(stanza, &printed, failures)? {
             return Ok(Some(payload));
         }
     }

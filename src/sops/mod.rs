@@ -162,7 +162,6 @@ impl fmt::Display for DecryptionError {
             }
             Self::Metadata(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::Identities(reason) => write!(f, "cannot load age identities: {reason}"),
-            Self::Stanza(reason) if reason.is_identity_failure() => write!(f, "{reason}"),
             Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \

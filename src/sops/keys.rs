@@ -44,7 +44,9 @@ pub enum IdentityError {
     },
     /// `SOPS_AGE_KEY` is not valid UTF-8.
     KeyVariableNotUtf8,
-    /// A line of a key source is not an age identity.
+    /// A line of a key source is not an age identity. No longer produced: a line this build
+    /// cannot use is skipped (with a debug log naming the source and line); kept so that code
+    /// matching on it still compiles.
     NotAnIdentity {
         /// The source: a file path or a variable name.
         source_name: String,
@@ -177,6 +179,8 @@ pub(crate) struct AgeIdentity {
 }
 
 impl AgeIdentity {
+    /// `key`, whose public key is `recipient` if known; `asks` if opening a stanza with it may
+    /// prompt the user.
     pub(crate) fn new(
         key: Box<dyn age::Identity + Send + Sync>,
         recipient: Option<String>,
@@ -189,6 +193,7 @@ impl AgeIdentity {
         }
     }
 
+    /// The identity, for age's decryptor.
     pub(crate) fn key(&self) -> &dyn age::Identity {
         &*self.key
     }

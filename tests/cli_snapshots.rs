@@ -12,6 +12,7 @@ fn cli_texts_match_their_snapshots() {
         .env("SOPS_AGE_KEY", "")
         .env("SOPS_AGE_KEY_FILE", "")
         .env("SOPS_AGE_KEY_CMD", "")
+        .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "")
         .env("SOPS_AGE_RECIPIENTS", "")
         .case("tests/cmd/*.md");
 }

@@ -156,9 +156,13 @@ fn the_wrong_key_names_the_recipients() {
         ["age17qg6tvlhy6l2al555r5a3vzlz0773f8hewax38d8fhphjc6kvy2qdd0hrg"]
     );
     assert_eq!(tried, ["key2.txt"]);
-    let none = Identities::from_text("# no keys\n", "empty").unwrap();
+    // A source without a usable identity is still named among those tried.
+    let none = Identities::from_text("# no keys\nnot a key\n", "empty").unwrap();
     let result = sops::decrypt(nested().as_bytes(), Format::Yaml, &none);
-    assert!(matches!(result.err(), Some(DecryptionError::NoIdentities)));
+    let Err(DecryptionError::NoMatchingIdentity { tried, .. }) = result else {
+        panic!("expected no matching identity");
+    };
+    assert_eq!(tried, ["empty"]);
 }
 
 #[test]

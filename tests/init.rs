@@ -15,10 +15,11 @@ use support::{Sandbox, run, sops_bin};
 
 const FILES: [&str; 3] = ["age-key.txt", ".sops.yaml", "secret-cascade.yml"];
 /// Every environment variable through which sops or secret-cascade could find another age key.
-const AGE_KEY_VARIABLES: [&str; 4] = [
+const AGE_KEY_VARIABLES: [&str; 5] = [
     "SOPS_AGE_KEY",
     "SOPS_AGE_KEY_FILE",
     "SOPS_AGE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
     "SOPS_AGE_RECIPIENTS",
 ];
 

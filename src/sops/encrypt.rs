@@ -919,7 +919,12 @@ fn wrap_key(
     let payloads = if groups.len() == 1 {
         vec![Zeroizing::new(data_key.to_vec())]
     } else {
-        keys::shamir_split(data_key, groups.len(), threshold)
+        keys::shamir_split(data_key, groups.len(), threshold).map_err(|_| {
+            EncryptionError::Options(OptionsError::BadThreshold {
+                threshold,
+                groups: groups.len(),
+            })
+        })?
     };
     let created_at = crate::timestamp::rfc3339_utc(std::time::SystemTime::now());
     groups

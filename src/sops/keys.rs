@@ -12,12 +12,15 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::x25519;
 use zeroize::Zeroizing;
 
-use super::cipher::fill_random;
+use super::age_encrypted::{self, EncryptedIdentityFile};
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
 use super::master_key::MasterKey;
 use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
+use crate::shamir::{self, Field, ShamirError};
+use super::passphrase::TerminalCallbacks;
 use super::pgp;
 use super::{DecryptionError, ReadError};
+use super::{age_pq, age_ssh};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
 const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
@@ -41,7 +44,9 @@ pub enum IdentityError {
     },
     /// `SOPS_AGE_KEY` is not valid UTF-8.
     KeyVariableNotUtf8,
-    /// A line of a key source is not an age identity.
+    /// A line of a key source is not an age identity. No longer produced: a line this build
+    /// cannot use is skipped (with a debug log naming the source and line); kept so that code
+    /// matching on it still compiles.
     NotAnIdentity {
         /// The source: a file path or a variable name.
         source_name: String,
@@ -50,6 +55,13 @@ pub enum IdentityError {
     },
     /// `SOPS_AGE_KEY_CMD` is unusable or failed.
     Command(KeyCommandError),
+    /// The SSH key `SOPS_AGE_SSH_PRIVATE_KEY_FILE` names cannot be used.
+    SshKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why, in words that name no key material.
+        reason: String,
+    },
 }
 
 impl fmt::Display for IdentityError {
@@ -73,6 +85,11 @@ impl fmt::Display for IdentityError {
                 "{source_name}, line {line}: not an age identity (expected AGE-SECRET-KEY-1...)"
             ),
             Self::Command(e) => write!(f, "{e}"),
+            Self::SshKey { path, reason } => write!(
+                f,
+                "{SSH_KEY_ENV}: cannot use the SSH key {}: {reason}",
+                path.display()
+            ),
         }
     }
 }
@@ -119,6 +136,12 @@ impl StanzaError {
     pub fn recipient(&self) -> &str {
         &self.recipient
     }
+
+    /// Whether an identity failed on a well-formed stanza (a passphrase that could not be asked
+    /// or was wrong, a plugin that failed) rather than the stanza being malformed.
+    pub(crate) fn is_identity_failure(&self) -> bool {
+        matches!(self.failure, StanzaFailure::Failed(_))
+    }
 }
 
 impl fmt::Display for StanzaError {
@@ -127,7 +150,7 @@ impl fmt::Display for StanzaError {
         match &self.failure {
             StanzaFailure::Malformed(e) => write!(f, "an age stanza is malformed: {e}"),
             StanzaFailure::Corrupt(e) => write!(f, "an age payload is corrupt: {e}"),
-            StanzaFailure::Failed(e) => write!(f, "age decryption failed: {e}"),
+            StanzaFailure::Failed(e) => write!(f, "cannot open its age key: {e}"),
         }
     }
 }
@@ -141,11 +164,46 @@ impl std::error::Error for StanzaError {
     }
 }
 
+/// The variable that names an SSH private key to use as an age identity, as sops names it.
+const SSH_KEY_ENV: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+
+/// One loaded age identity: anything that opens age stanzas (an X25519 key, an SSH key, a plugin
+/// identity, a passphrase-protected identity file), with its public key where it is known.
+/// No `Debug`: it is a private key.
+pub(crate) struct AgeIdentity {
+    key: Box<dyn age::Identity + Send + Sync>,
+    recipient: Option<String>,
+    /// Whether opening a stanza with it may ask the user (a passphrase, a plugin's question):
+    /// such identities are tried after the others.
+    asks: bool,
+}
+
+impl AgeIdentity {
+    /// `key`, whose public key is `recipient` if known; `asks` if opening a stanza with it may
+    /// prompt the user.
+    pub(crate) fn new(
+        key: Box<dyn age::Identity + Send + Sync>,
+        recipient: Option<String>,
+        asks: bool,
+    ) -> Self {
+        Self {
+            key,
+            recipient,
+            asks,
+        }
+    }
+
+    /// The identity, for age's decryptor.
+    pub(crate) fn key(&self) -> &dyn age::Identity {
+        &*self.key
+    }
+}
+
 /// What this process can open a file's data key with: the age identities, gathered in sops's
 /// order, and the PGP keys. Vault transit and AWS KMS keys need no identity here: their
 /// credentials are read from the environment when a file needs them.
 pub struct Identities {
-    identities: Vec<x25519::Identity>,
+    identities: Vec<AgeIdentity>,
     sources: Vec<String>,
     /// `SOPS_AGE_KEY_CMD`, run only for a stanza that `identities` do not open, as sops runs it
     /// once per recipient with `SOPS_AGE_RECIPIENT` set.
@@ -156,10 +214,21 @@ pub struct Identities {
 
 impl Identities {
     /// Gathers identities from, in order: `key_file` (the config's `age_key_file`), `SOPS_AGE_KEY`,
-    /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
-    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
-    /// set is used; one that is set but unreadable or malformed is an error. The default file is
-    /// skipped when it does not exist. Key files must be regular files of at most 1 MiB.
+    /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, sops's default key file
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`), then SSH keys as
+    /// sops 3.11 finds them: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519` and
+    /// `~/.ssh/id_rsa` (each that exists).
+    ///
+    /// A key source holds one identity per line (`#` comments): X25519 (`AGE-SECRET-KEY-1...`),
+    /// post-quantum (`AGE-SECRET-KEY-PQ-1...`) or a plugin's (`AGE-PLUGIN-...`, run as
+    /// `age-plugin-NAME` from `PATH`); a line this build cannot use (a plugin not installed, a
+    /// typo) is skipped with a debug log naming the source and line, never the line. A key source may
+    /// instead be an age file encrypted to a passphrase (`age -p`): its passphrase is asked on
+    /// the terminal when a file first needs it.
+    ///
+    /// A source that is set but unreadable is an error; the default key file and the default SSH
+    /// keys are skipped when they do not exist, and a default SSH key age cannot use is skipped.
+    /// Key files must be regular files of at most 1 MiB.
     ///
     /// `SOPS_AGE_KEY_CMD` is not run here: it is split into words (no shell, as in sops) and run
     /// later, once per recipient stanza that the other identities do not open, with
@@ -175,7 +244,7 @@ impl Identities {
                 text.into_string()
                     .map_err(|_| IdentityError::KeyVariableNotUtf8)?,
             );
-            found.add_text(&text, "SOPS_AGE_KEY")?;
+            found.add_text(text.as_bytes(), "SOPS_AGE_KEY");
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
             found.add_file(Path::new(&path))?;
@@ -187,6 +256,7 @@ impl Identities {
         if let Some(path) = default_key_file().filter(|p| p.exists()) {
             found.add_file(&path)?;
         }
+        found.add_ssh_keys()?;
         Ok(found)
     }
 
@@ -197,10 +267,11 @@ impl Identities {
         Ok(self)
     }
 
-    /// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
+    /// Identities from key-file text (`#` comments, one identity per line; lines this build
+    /// cannot use are skipped), or a passphrase-protected age identity file.
     pub fn from_text(text: &str, source: &str) -> Result<Self, DecryptionError> {
         let mut found = Self::empty();
-        found.add_text(text, source)?;
+        found.add_text(text.as_bytes(), source);
         Ok(found)
     }
 
@@ -218,12 +289,14 @@ impl Identities {
         &self.sources
     }
 
-    /// The public keys (`age1...`) of the identities loaded so far: not those `SOPS_AGE_KEY_CMD`
-    /// would print, since it runs only while a file is decrypted.
+    /// The public keys (`age1...`, `ssh-ed25519 AAAA...`) of the identities loaded so far, where
+    /// they are known: not those of plugin identities or of a passphrase-protected identity file
+    /// (not opened yet), nor those `SOPS_AGE_KEY_CMD` would print, since it runs only while a
+    /// file is decrypted.
     pub fn recipients(&self) -> Vec<String> {
         self.identities
             .iter()
-            .map(|i| i.to_public().to_string())
+            .filter_map(|i| i.recipient.clone())
             .collect()
     }
 
@@ -234,40 +307,121 @@ impl Identities {
                 source,
             }
         })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| IdentityError::KeyFileNotUtf8 {
-            path: path.to_path_buf(),
-        })?;
-        self.add_text(text, &path.display().to_string())
+        let bytes = Zeroizing::new(bytes);
+        if !age_encrypted::is_encrypted(&bytes) && std::str::from_utf8(&bytes).is_err() {
+            return Err(IdentityError::KeyFileNotUtf8 {
+                path: path.to_path_buf(),
+            });
+        }
+        self.add_text(&bytes, &path.display().to_string());
+        Ok(())
     }
 
-    fn add_text(&mut self, text: &str, source: &str) -> Result<(), IdentityError> {
-        self.identities.extend(parse_identities(text, source)?);
+    fn add_text(&mut self, bytes: &[u8], source: &str) {
+        self.identities.extend(parse_identities(bytes, source));
         self.sources.push(source.to_owned());
+    }
+
+    /// The SSH keys sops 3.11 uses: `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (an error if it cannot be
+    /// used), then `~/.ssh/id_ed25519` and `~/.ssh/id_rsa` if they exist (skipped, with a debug
+    /// log, if age cannot use them).
+    fn add_ssh_keys(&mut self) -> Result<(), IdentityError> {
+        if let Some(path) = std::env::var_os(SSH_KEY_ENV).filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(path);
+            let identity =
+                age_ssh::identity_from_file(&path).map_err(|e| IdentityError::SshKey {
+                    reason: e.to_string(),
+                    path: path.clone(),
+                })?;
+            self.identities.push(identity);
+            self.sources.push(path.display().to_string());
+        }
+        let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+            return Ok(());
+        };
+        for name in ["id_ed25519", "id_rsa"] {
+            let path = Path::new(&home).join(".ssh").join(name);
+            if !path.exists() {
+                continue;
+            }
+            match age_ssh::identity_from_file(&path) {
+                Ok(identity) => {
+                    self.identities.push(identity);
+                    self.sources.push(path.display().to_string());
+                }
+                Err(reason) => tracing::debug!(
+                    source = %path.display(),
+                    %reason,
+                    "skipped an SSH key that age cannot use"
+                ),
+            }
+        }
         Ok(())
     }
 }
 
-/// Identities from key-file text (`#` comments, one `AGE-SECRET-KEY-1...` per line).
-fn parse_identities(text: &str, source: &str) -> Result<Vec<x25519::Identity>, IdentityError> {
+/// The identities of a key source: a passphrase-protected age file, or identity lines.
+fn parse_identities(bytes: &[u8], source: &str) -> Vec<AgeIdentity> {
+    if age_encrypted::is_encrypted(bytes) {
+        let file = EncryptedIdentityFile::new(bytes, source);
+        return vec![AgeIdentity::new(Box::new(file), None, true)];
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_identity_lines(text, source),
+        Err(_) => {
+            tracing::debug!(source, "skipped a key source that is not UTF-8");
+            Vec::new()
+        }
+    }
+}
+
+/// Identities from key-file text (`#` comments, one identity per line). A line this build cannot
+/// use is skipped with a debug log that names the source and line, never the line's text.
+pub(crate) fn parse_identity_lines(text: &str, source: &str) -> Vec<AgeIdentity> {
     let mut identities = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let identity =
-            x25519::Identity::from_str(line).map_err(|_| IdentityError::NotAnIdentity {
-                source_name: source.to_owned(),
-                line: number + 1,
-            })?;
-        identities.push(identity);
+        match parse_identity(line) {
+            Ok(identity) => identities.push(identity),
+            Err(reason) => tracing::debug!(
+                source,
+                line = number + 1,
+                reason,
+                "skipped an age identity line this build cannot use"
+            ),
+        }
     }
-    Ok(identities)
+    identities
+}
+
+/// One identity line: X25519, post-quantum or a plugin's. The reason names the kind, never the key.
+fn parse_identity(line: &str) -> Result<AgeIdentity, &'static str> {
+    if line.starts_with("AGE-PLUGIN-") {
+        let identity =
+            age::plugin::Identity::from_str(line).map_err(|_| "a malformed age plugin identity")?;
+        let name = identity.plugin().to_owned();
+        let plugin = age::plugin::IdentityPluginV1::new(&name, &[identity], TerminalCallbacks)
+            .map_err(|_| "its age plugin is not on PATH")?;
+        return Ok(AgeIdentity::new(Box::new(plugin), None, true));
+    }
+    if line.starts_with("AGE-SECRET-KEY-PQ-") {
+        let identity =
+            age_pq::Identity::parse(line).map_err(|_| "a malformed post-quantum age identity")?;
+        let recipient = identity.to_public().to_string();
+        return Ok(AgeIdentity::new(Box::new(identity), Some(recipient), false));
+    }
+    let identity = x25519::Identity::from_str(line)
+        .map_err(|_| "not an age identity (AGE-SECRET-KEY-1...)")?;
+    let recipient = identity.to_public().to_string();
+    Ok(AgeIdentity::new(Box::new(identity), Some(recipient), false))
 }
 
 /// Age-decrypts one stanza's armored `enc` blob; `Ok(None)` when none of `identities` opens it.
 fn unwrap_with(
-    identities: &[x25519::Identity],
+    identities: &[AgeIdentity],
     stanza: &AgeStanza,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, StanzaError> {
     let failed = |failure| StanzaError {
@@ -276,7 +430,10 @@ fn unwrap_with(
     };
     let decryptor = age::Decryptor::new(ArmoredReader::new(stanza.enc.as_bytes()))
         .map_err(|e| failed(StanzaFailure::Malformed(Arc::new(e))))?;
-    let identities = identities.iter().map(|i| i as &dyn age::Identity);
+    // Identities that may ask the user come last: a file the others open asks nothing.
+    let quiet = identities.iter().filter(|i| !i.asks);
+    let asking = identities.iter().filter(|i| i.asks);
+    let identities = quiet.chain(asking).map(AgeIdentity::key);
     match decryptor.decrypt(identities) {
         Ok(mut reader) => {
             let mut payload = Zeroizing::new(Vec::with_capacity(33));
@@ -315,7 +472,11 @@ pub(crate) fn data_key(
         }
         return Err(DecryptionError::UnsupportedKeyTypes { types });
     }
-    let no_age_identity = identities.identities.is_empty() && identities.command.is_none();
+    // With no source at all there is nothing to say but how to give one; with sources whose
+    // lines were all skipped, the "no identity matched" error names them.
+    let no_age_identity = identities.sources.is_empty()
+        && identities.identities.is_empty()
+        && identities.command.is_none();
     if no_age_identity && keys().all(|key| matches!(key, MasterKey::Age(_))) {
         return Err(DecryptionError::NoIdentities);
     }
@@ -347,7 +508,7 @@ pub(crate) fn data_key(
         .into_iter()
         .map(|s| check_length(s, 33))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(shamir_combine(&shares))
+    shamir_combine(&shares)
 }
 
 /// Opens one of the group's keys: its age stanzas with the identities already loaded, then its
@@ -359,11 +520,20 @@ fn unwrap_group(
     identities: &Identities,
     failures: &mut Vec<String>,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, DecryptionError> {
-    let open = |stanza: &AgeStanza, with: &[x25519::Identity]| {
-        unwrap_with(with, stanza).map_err(DecryptionError::Stanza)
-    };
+    // An identity that fails on a well-formed stanza (a passphrase not given, a plugin error) is
+    // noted like a failing key, and the next stanza tried; a malformed stanza stops everything.
+    let open =
+        |stanza: &AgeStanza, with: &[AgeIdentity], failures: &mut Vec<String>| match unwrap_with(
+            with, stanza,
+        ) {
+            Err(e) if e.is_identity_failure() => {
+                failures.push(e.to_string());
+                Ok(None)
+            }
+            other => other.map_err(DecryptionError::Stanza),
+        };
     for stanza in group.age() {
-        if let Some(payload) = open(stanza, &identities.identities)? {
+        if let Some(payload) = open(stanza, &identities.identities, failures)? {
             return Ok(Some(payload));
         }
     }
@@ -381,7 +551,7 @@ fn unwrap_group(
         let Some(printed) = command_identities(command, &stanza.recipient, failures)? else {
             continue;
         };
-        if let Some(payload) = open(stanza, &printed)? {
+        if let Some(payload) = open(stanza, &printed, failures)? {
             return Ok(Some(payload));
         }
     }
@@ -394,7 +564,7 @@ fn command_identities(
     command: &KeyCommand,
     recipient: &str,
     failures: &mut Vec<String>,
-) -> Result<Option<Vec<x25519::Identity>>, DecryptionError> {
+) -> Result<Option<Vec<AgeIdentity>>, DecryptionError> {
     let output = match command.run(recipient) {
         Ok(output) => output,
         Err(CommandFailure::Exited(status)) => {
@@ -403,8 +573,10 @@ fn command_identities(
         }
         Err(CommandFailure::Broken(reason)) => return Err(reason.into()),
     };
-    let text = std::str::from_utf8(&output).map_err(|_| KeyCommandError::OutputNotUtf8)?;
-    Ok(Some(parse_identities(text, COMMAND_ENV)?))
+    if !age_encrypted::is_encrypted(&output) && std::str::from_utf8(&output).is_err() {
+        return Err(KeyCommandError::OutputNotUtf8.into());
+    }
+    Ok(Some(parse_identities(&output, COMMAND_ENV)))
 }
 
 fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -> DecryptionError {
@@ -470,7 +642,8 @@ impl fmt::Display for RecipientError {
         match &self.failure {
             RecipientFailure::NotX25519 => write!(
                 f,
-                "`{}` is not an age X25519 recipient (age1...)",
+                "`{}` is not an age recipient (age1..., ssh-ed25519 AAAA..., ssh-rsa AAAA..., or \
+                 a plugin's age1<name>1...)",
                 self.recipient
             ),
             RecipientFailure::Encrypt(e) => write!(f, "{e}"),
@@ -493,7 +666,7 @@ impl std::error::Error for RecipientError {
     }
 }
 
-/// Encrypts a data key (or Shamir share) to one age X25519 recipient (`age1...`), ASCII-armored
+/// Encrypts a data key (or Shamir share) to one age recipient (see [`parse_recipient`]), ASCII-armored
 /// as sops stores it in `enc` (SOPS_FORMAT.md §3.1).
 pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientError> {
     let failed = |failure| RecipientError {
@@ -502,9 +675,8 @@ pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientE
     };
     let io = |e| failed(RecipientFailure::Io(Arc::new(e)));
     let recipient = parse_recipient(recipient)?;
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*recipient as _))
+        .map_err(|e| failed(RecipientFailure::Encrypt(Arc::new(e))))?;
     let armored = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor).map_err(io)?;
     let mut writer = encryptor.wrap_output(armored).map_err(io)?;
     writer.write_all(payload).map_err(io)?;
@@ -515,94 +687,65 @@ pub(crate) fn wrap(payload: &[u8], recipient: &str) -> Result<String, RecipientE
     String::from_utf8(bytes).map_err(|_| failed(RecipientFailure::NotUtf8Armor))
 }
 
-/// An age X25519 recipient (`age1...`); other kinds (SSH keys, plugins) are not supported.
-pub(crate) fn parse_recipient(text: &str) -> Result<x25519::Recipient, RecipientError> {
-    x25519::Recipient::from_str(text.trim()).map_err(|_| RecipientError {
-        recipient: text.trim().to_owned(),
+/// An age recipient: `age1pq1...` is post-quantum (as age 1.3 reads it; sops 3.11, on age 1.2,
+/// would look for an `age-plugin-pq`), then as sops 3.11 tells them apart: `age1<name>1...` (two
+/// `1`s) is a plugin's, run as `age-plugin-<name>` from `PATH`, `age1...` is X25519,
+/// `ssh-ed25519 ...` / `ssh-rsa ...` an SSH public key.
+pub(crate) fn parse_recipient(
+    text: &str,
+) -> Result<Box<dyn age::Recipient + Send>, RecipientError> {
+    let text = text.trim();
+    let not_a_recipient = || RecipientError {
+        recipient: text.to_owned(),
         failure: RecipientFailure::NotX25519,
-    })
+    };
+    if text.starts_with("ssh-") {
+        return age_ssh::recipient(text)
+            .map(|r| Box::new(r) as _)
+            .ok_or_else(not_a_recipient);
+    }
+    if text.starts_with("age1pq1") {
+        return age_pq::Recipient::parse(text)
+            .map(|r| Box::new(r) as _)
+            .map_err(|_| not_a_recipient());
+    }
+    if text.starts_with("age1") && text.matches('1').count() > 1 {
+        let recipient = age::plugin::Recipient::from_str(text).map_err(|_| not_a_recipient())?;
+        let name = recipient.plugin().to_owned();
+        let plugin = age::plugin::RecipientPluginV1::new(
+            &name,
+            &[recipient],
+            &[],
+            TerminalCallbacks,
+        )
+        .map_err(|_| {
+            RecipientError::unusable(
+                text,
+                format!("no age-plugin-{name} on PATH: install the age plugin for this recipient"),
+            )
+        })?;
+        return Ok(Box::new(plugin));
+    }
+    x25519::Recipient::from_str(text)
+        .map(|r| Box::new(r) as _)
+        .map_err(|_| not_a_recipient())
 }
 
-/// Splits a secret into `parts` Shamir shares of which any `threshold` recover it, in the layout
-/// HashiCorp's shamir package (which sops uses) writes: the y-bytes, then the x-coordinate.
+/// Splits the data key into `parts` Shamir shares of which any `threshold` recover it, in the
+/// layout HashiCorp's shamir package (which sops uses) writes: the y-bytes, then the
+/// x-coordinate, over GF(2^8) with the AES polynomial 0x11B.
 pub(crate) fn shamir_split(
     secret: &[u8],
     parts: usize,
     threshold: usize,
-) -> Vec<Zeroizing<Vec<u8>>> {
-    debug_assert!((1..=parts).contains(&threshold) && parts <= 255);
-    // Distinct non-zero x-coordinates, drawn at random.
-    let mut xs: Vec<u8> = (1..=255).collect();
-    for i in (1..xs.len()).rev() {
-        let mut draw = [0u8; 2];
-        fill_random(&mut draw);
-        xs.swap(i, usize::from(u16::from_le_bytes(draw)) % (i + 1));
-    }
-    let mut shares: Vec<Zeroizing<Vec<u8>>> = xs[..parts]
-        .iter()
-        .map(|_| Zeroizing::new(Vec::with_capacity(secret.len() + 1)))
-        .collect();
-    let mut coefficients = Zeroizing::new(vec![0u8; threshold.saturating_sub(1)]);
-    for &byte in secret {
-        fill_random(&mut coefficients);
-        for (share, &x) in shares.iter_mut().zip(&xs) {
-            // Horner's rule: byte + c1 x + c2 x^2 + ...
-            let mut y = 0u8;
-            for &c in coefficients.iter().rev() {
-                y = gf_mul(y ^ c, x);
-            }
-            share.push(y ^ byte);
-        }
-    }
-    for (share, &x) in shares.iter_mut().zip(&xs) {
-        share.push(x);
-    }
-    shares
+) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
+    shamir::split_with_trailing_x(Field::AES, secret, parts, threshold)
 }
 
-/// Combines Shamir shares (32 y-bytes then the x-byte) by Lagrange interpolation at x = 0 over
-/// GF(2^8) with the AES polynomial 0x11B, as HashiCorp's shamir package that sops uses.
-fn shamir_combine(shares: &[Zeroizing<Vec<u8>>]) -> Zeroizing<Vec<u8>> {
-    let xs: Vec<u8> = shares.iter().map(|s| s[32]).collect();
-    let mut secret = Zeroizing::new(vec![0u8; 32]);
-    for (k, share) in shares.iter().enumerate() {
-        // basis_k(0) = prod_{j != k} x_j / (x_k xor x_j)
-        let mut basis = 1u8;
-        for (j, &xj) in xs.iter().enumerate() {
-            if j != k {
-                basis = gf_mul(basis, gf_div(xj, xs[k] ^ xj));
-            }
-        }
-        for (byte, &y) in secret.iter_mut().zip(&share[..32]) {
-            *byte ^= gf_mul(y, basis);
-        }
-    }
-    secret
-}
-
-fn gf_mul(mut a: u8, mut b: u8) -> u8 {
-    let mut product = 0u8;
-    while b != 0 {
-        if b & 1 != 0 {
-            product ^= a;
-        }
-        let carry = a & 0x80;
-        a <<= 1;
-        if carry != 0 {
-            a ^= 0x1B;
-        }
-        b >>= 1;
-    }
-    product
-}
-
-/// a / b in GF(2^8); b^-1 = b^254. Division by zero (duplicate x coordinates) gives 0.
-fn gf_div(a: u8, b: u8) -> u8 {
-    let mut inverse = 1u8;
-    for _ in 0..254 {
-        inverse = gf_mul(inverse, b);
-    }
-    gf_mul(a, inverse)
+/// Combines shares of that layout back into the data key.
+fn shamir_combine(shares: &[Zeroizing<Vec<u8>>]) -> Result<Zeroizing<Vec<u8>>, DecryptionError> {
+    shamir::combine_with_trailing_x(Field::AES, shares)
+        .map_err(|_| DecryptionError::Metadata(MetadataError::InconsistentShares))
 }
 
 #[cfg(test)]
@@ -633,21 +776,13 @@ mod tests {
     }
 
     #[test]
-    fn gf_arithmetic_inverts() {
-        for a in 1..=255u8 {
-            assert_eq!(gf_mul(gf_div(1, a), a), 1, "{a}");
-        }
-        assert_eq!(gf_mul(0x57, 0x83), 0xC1); // FIPS-197 §4.2
-    }
-
-    #[test]
     fn split_shares_recombine_from_any_threshold_subset() {
         let secret: Vec<u8> = (0..32).map(|i| i * 7).collect();
-        let shares = shamir_split(&secret, 3, 2);
+        let shares = shamir_split(&secret, 3, 2).unwrap();
         assert!(shares.iter().all(|s| s.len() == 33));
         for (a, b) in [(0, 1), (1, 2), (2, 0)] {
             let pair = [shares[a].clone(), shares[b].clone()];
-            assert_eq!(shamir_combine(&pair).as_slice(), secret.as_slice());
+            assert_eq!(shamir_combine(&pair).unwrap().as_slice(), secret.as_slice());
         }
         assert_ne!(
             shares[0][..32],
@@ -664,7 +799,7 @@ mod tests {
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let identities = Identities {
-            identities: vec![identity],
+            identities: vec![AgeIdentity::new(Box::new(identity), None, false)],
             ..Identities::empty()
         };
         let stanza = AgeStanza {
@@ -676,29 +811,5 @@ mod tests {
             .unwrap();
         assert_eq!(payload.as_slice(), b"0123456789abcdef0123456789abcdef");
         assert!(wrap(b"k", "ssh-ed25519 AAAA").is_err());
-    }
-
-    #[test]
-    fn two_shares_of_a_line_give_its_value_at_zero() {
-        // f(x) = s + c*x per byte; shares at x = 1 and x = 2.
-        let secret: Vec<u8> = (0..32).collect();
-        let coefficient: Vec<u8> = (100..132).collect();
-        let share = |x: u8| {
-            let mut s: Vec<u8> = secret
-                .iter()
-                .zip(&coefficient)
-                .map(|(&s, &c)| s ^ gf_mul(c, x))
-                .collect();
-            s.push(x);
-            Zeroizing::new(s)
-        };
-        assert_eq!(
-            shamir_combine(&[share(1), share(2)]).as_slice(),
-            secret.as_slice()
-        );
-        assert_eq!(
-            shamir_combine(&[share(7), share(3)]).as_slice(),
-            secret.as_slice()
-        );
     }
 }

@@ -177,6 +177,9 @@ pub enum MetadataError {
     },
     /// The data key is not 32 bytes.
     DataKeySize,
+    /// The key groups' Shamir shares do not fit together (two with the same x-coordinate, or of
+    /// different lengths): the file was modified.
+    InconsistentShares,
 }
 
 impl fmt::Display for MetadataError {
@@ -209,6 +212,9 @@ impl fmt::Display for MetadataError {
                 "an age payload is {size} bytes; expected a {expected}-byte data key or share"
             ),
             Self::DataKeySize => f.write_str("the data key is not 32 bytes"),
+            Self::InconsistentShares => f.write_str(
+                "the key groups' Shamir shares do not fit together: the file was modified",
+            ),
         }
     }
 }

@@ -8,6 +8,9 @@
 //! and a value that is plaintext where the file's rules require ciphertext is an error. Editing
 //! decrypts and verifies the whole file first, so a tampered file is never rewritten.
 
+mod age_encrypted;
+mod age_pq;
+mod age_ssh;
 mod aws;
 mod cipher;
 mod creation_rules;
@@ -19,10 +22,12 @@ mod keys;
 mod kms;
 mod master_key;
 mod metadata;
+mod passphrase;
 mod pgp;
 mod scalar;
 pub(crate) mod stores;
 pub(crate) mod tree;
+mod xwing;
 
 use std::fmt;
 use std::path::Path;
@@ -161,7 +166,8 @@ impl fmt::Display for DecryptionError {
             Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
-                 SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD, or create ~/.config/sops/age/keys.txt",
+                 SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or SOPS_AGE_SSH_PRIVATE_KEY_FILE, or create \
+                 ~/.config/sops/age/keys.txt or ~/.ssh/id_ed25519",
             ),
             Self::NoMatchingIdentity {
                 recipients,

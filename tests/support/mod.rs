@@ -195,6 +195,7 @@ impl Sandbox {
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_KEY_FILE")
             .env_remove("SOPS_AGE_KEY_CMD")
+            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
             .env("HOME", self.path().join("home"))
             .env("XDG_CONFIG_HOME", self.path().join("xdg"));
         cmd

@@ -319,6 +319,7 @@ pub fn core_dump_at_exit(
         .env_remove("SOPS_AGE_KEY")
         .env_remove("SOPS_AGE_KEY_CMD")
         .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
         .env("HOME", dir.join("home"))
         .env("XDG_CONFIG_HOME", dir.join("xdg"));
     for (name, value) in env {

@@ -15,7 +15,7 @@
 //!     .build();
 //! let layers = resolver.diagnose();
 //! assert_eq!(layers[0].label(), "env");
-//! assert_eq!(layers[0].status(), Status::Warn); // no variable starts with the prefix
+//! assert_eq!(layers[0].status(), Status::Ok); // no variable yet: fine, and said so
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -160,7 +160,7 @@ fn the_key_command_is_split_into_words_and_run_without_a_shell() {
     let outcome = get_with_key_command(&sandbox, "cat key.txt | grep AGE-SECRET-KEY");
     outcome.assert_refused(
         3,
-        &format!("SOPS_AGE_KEY_CMD (exit status: 1 for {RECIPIENT_1}; exit status: 1 for"),
+        &format!("failed: SOPS_AGE_KEY_CMD: exit status: 1 for {RECIPIENT_1}; SOPS_AGE_KEY_CMD: exit status: 1 for"),
     );
     assert!(outcome.stdout.is_empty());
     assert!(

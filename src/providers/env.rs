@@ -276,15 +276,15 @@ mod tests {
     }
 
     #[test]
-    fn a_prefix_no_variable_has_is_a_warning_naming_it() {
+    fn a_prefix_no_variable_has_yet_is_fine_and_named() {
         let checks = EnvProvider::new()
             .with_prefix("secret-cascade.unit-test")
             .diagnose();
         assert_eq!(checks.len(), 1);
-        assert_eq!(checks[0].status(), crate::check::Status::Warn);
+        assert_eq!(checks[0].status(), crate::check::Status::Ok);
         assert_eq!(
             checks[0].message(),
-            "0 variables start with SECRET_CASCADE__UNIT_TEST__"
+            "no variable starts with SECRET_CASCADE__UNIT_TEST__ yet; set one to answer from here"
         );
     }
 

@@ -16,11 +16,11 @@ use super::age_encrypted::{self, EncryptedIdentityFile};
 use super::key_command::{COMMAND_ENV, CommandFailure, KeyCommand, KeyCommandError};
 use super::master_key::MasterKey;
 use super::metadata::{AgeStanza, KeyGroup, Metadata, MetadataError};
-use crate::shamir::{self, Field, ShamirError};
 use super::passphrase::TerminalCallbacks;
 use super::pgp;
 use super::{DecryptionError, ReadError};
 use super::{age_pq, age_ssh};
+use crate::shamir::{self, Field, ShamirError};
 
 /// An age key file larger than this is refused; one identity is 75 bytes.
 const MAX_KEY_FILE_BYTES: u64 = 1 << 20;

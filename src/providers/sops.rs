@@ -2,7 +2,9 @@
 //!
 //! Options: `path` (required; relative to the config file's folder), `age_key_file` (optional;
 //! tried before `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` and sops's default key
-//! file), `input_type` (`yaml`, `json`, `dotenv`, `ini`, `binary`; default by extension).
+//! file), `pgp_key_file` (optional; armored PGP secret keys, besides
+//! `SECRET_CASCADE_PGP_KEY_FILE` and the user's GnuPG), `input_type` (`yaml`, `json`, `dotenv`,
+//! `ini`, `binary`; default by extension).
 //!
 //! A request maps to a path inside the document: its key path if given, else the scope's and the
 //! name's dotted segments; a numeric segment indexes a list (`database.replicas.1.token`). Scalars
@@ -42,6 +44,7 @@ pub struct SopsProvider {
     path: PathBuf,
     label: String,
     age_key_file: Option<PathBuf>,
+    pgp_key_file: Option<PathBuf>,
     format: Option<Format>,
     cache: Arc<DocumentCache>,
     /// The canonical path, found on the first lookup that finds the file (and again after a
@@ -68,6 +71,7 @@ impl SopsProvider {
             label: format!("sops:{}", path.display()),
             path,
             age_key_file: None,
+            pgp_key_file: None,
             format: None,
             cache,
             canonical: RwLock::new(None),
@@ -77,6 +81,13 @@ impl SopsProvider {
     /// Tries the identities in `key_file` before those sops would find.
     pub fn with_age_key_file(mut self, key_file: impl Into<PathBuf>) -> Self {
         self.age_key_file = Some(key_file.into());
+        self
+    }
+
+    /// Also tries the PGP secret keys in `key_file` (armored, as `gpg --armor
+    /// --export-secret-keys` writes them).
+    pub fn with_pgp_key_file(mut self, key_file: impl Into<PathBuf>) -> Self {
+        self.pgp_key_file = Some(key_file.into());
         self
     }
 
@@ -100,6 +111,9 @@ impl SopsProvider {
         let mut provider = Self::new(path, cache);
         if let Some(key_file) = options.path("age_key_file")? {
             provider = provider.with_age_key_file(key_file);
+        }
+        if let Some(key_file) = options.path("pgp_key_file")? {
+            provider = provider.with_pgp_key_file(key_file);
         }
         if let Some(word) = options.non_empty_string("input_type")? {
             let format = word
@@ -129,7 +143,7 @@ impl SopsProvider {
         };
         let load = || {
             let started = std::time::Instant::now();
-            let identities = Identities::discover(self.age_key_file.as_deref())?;
+            let identities = self.identities()?;
             let document = sops::decrypt_file(&self.path, self.format, &identities);
             debug!(file = %self.path.display(), ok = document.is_ok(), elapsed = ?started.elapsed(), "decrypted");
             document
@@ -141,6 +155,15 @@ impl SopsProvider {
                 self.refresh_canonical().ok();
                 Err(failed(e))
             }
+        }
+    }
+
+    /// The identities sops would find, after the configured key files.
+    fn identities(&self) -> Result<Identities, DecryptionError> {
+        let identities = Identities::discover(self.age_key_file.as_deref())?;
+        match &self.pgp_key_file {
+            Some(key_file) => identities.with_pgp_key_file(key_file),
+            None => Ok(identities),
         }
     }
 
@@ -228,7 +251,7 @@ impl Provider for SopsProvider {
                 }
             }
         }
-        let identities = match Identities::discover(self.age_key_file.as_deref()) {
+        let identities = match self.identities() {
             Ok(identities) => Some(identities),
             Err(e) => {
                 // A missing `age_key_file` was just reported; discovery fails on it the same way.

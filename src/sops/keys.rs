@@ -157,7 +157,8 @@ pub struct Identities {
 impl Identities {
     /// Gathers identities from, in order: `key_file` (the config's `age_key_file`), `SOPS_AGE_KEY`,
     /// `SOPS_AGE_KEY_FILE`, the output of `SOPS_AGE_KEY_CMD`, and sops's default key file
-    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`). Every source that is
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`~/.config/sops/age/keys.txt`); and the PGP secret
+    /// keys of the file `SECRET_CASCADE_PGP_KEY_FILE` names. Every source that is
     /// set is used; one that is set but unreadable or malformed is an error. The default file is
     /// skipped when it does not exist. Key files must be regular files of at most 1 MiB.
     ///
@@ -186,6 +187,9 @@ impl Identities {
         }
         if let Some(path) = default_key_file().filter(|p| p.exists()) {
             found.add_file(&path)?;
+        }
+        if let Some(path) = std::env::var_os(pgp::KEY_FILE_ENV).filter(|v| !v.is_empty()) {
+            found = found.with_pgp_key_file(Path::new(&path))?;
         }
         Ok(found)
     }
@@ -408,13 +412,14 @@ fn command_identities(
 }
 
 fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -> DecryptionError {
+    let keys = || metadata.key_groups.iter().flat_map(|g| g.keys.iter());
+    let mut tried = identities.sources.clone();
+    if keys().any(|key| matches!(key, MasterKey::Pgp(_))) {
+        tried.push(identities.pgp.gnupg_source());
+    }
     DecryptionError::NoMatchingIdentity {
-        recipients: metadata
-            .key_groups
-            .iter()
-            .flat_map(|g| g.keys.iter().map(MasterKey::describe))
-            .collect(),
-        tried: identities.sources.clone(),
+        recipients: keys().map(MasterKey::describe).collect(),
+        tried,
         failures: failures.to_vec(),
     }
 }

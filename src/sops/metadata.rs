@@ -523,7 +523,12 @@ enum Slot {
     Index(usize),
 }
 
-/// The child of `node` at `slot`, created as null if missing. Lists grow only by one at a time.
+/// The most entries a flattened metadata list may have (`sops_pgp__list_N__...`).
+const MAX_FLAT_LIST: usize = 1024;
+
+/// The child of `node` at `slot`, created as null if missing. A list grows to any index, as in
+/// sops: sops 3.7 wrote dotenv metadata in random order (`list_1` before `list_0`); an index
+/// left unfilled stays null, which the metadata reader then refuses.
 fn child(node: &mut Node, slot: Slot) -> Result<&mut Node, DecryptionError> {
     match (node, slot) {
         (Node::Map(entries), Slot::Key(key)) => {
@@ -536,9 +541,9 @@ fn child(node: &mut Node, slot: Slot) -> Result<&mut Node, DecryptionError> {
             };
             Ok(&mut entries[at].1)
         }
-        (Node::List(items), Slot::Index(index)) if index <= items.len() => {
-            if index == items.len() {
-                items.push(Node::Null);
+        (Node::List(items), Slot::Index(index)) if index < MAX_FLAT_LIST => {
+            if index >= items.len() {
+                items.resize_with(index + 1, || Node::Null);
             }
             Ok(&mut items[index])
         }

@@ -75,6 +75,21 @@ fn decrypt(tool: Tool, sandbox: &Sandbox, env: &PgpEnv, file: &Path, flags: &[&s
     env.run(tool, sandbox, &args)
 }
 
+/// `sops encrypt --pgp FP input` with `keyring` as GnuPG, written to `name` in the sandbox.
+fn sops_encrypt(
+    sandbox: &Sandbox,
+    keyring: &GnuPgHome,
+    fingerprint: &str,
+    input: &Path,
+    name: &str,
+) -> PathBuf {
+    let args = ["encrypt", "--pgp", fingerprint, &text(input)];
+    let encrypted = PgpEnv::gnupg(keyring)
+        .run(Tool::Sops, sandbox, &args)
+        .expect_ok();
+    sandbox.write_bytes(name, &encrypted.stdout)
+}
+
 /// Asserts that ours prints exactly what sops prints for `file`.
 #[track_caller]
 fn assert_same_as_sops(sops: &Run, ours: &Run) {
@@ -312,14 +327,13 @@ fn files_sops_encrypts_to_a_pgp_key_decrypt_natively_and_through_gpg() {
         let key = generate(&keyring, &sandbox, name, kind);
         for plain in PLAIN {
             let input = fixture(&format!("plain/{plain}"));
-            let encrypted = PgpEnv::gnupg(&keyring)
-                .run(
-                    Tool::Sops,
-                    &sandbox,
-                    &["encrypt", "--pgp", &key.fingerprint, &text(&input)],
-                )
-                .expect_ok();
-            let file = sandbox.write_bytes(&format!("{name}-{plain}"), &encrypted.stdout);
+            let file = sops_encrypt(
+                &sandbox,
+                &keyring,
+                &key.fingerprint,
+                &input,
+                &format!("{name}-{plain}"),
+            );
             let sops = decrypt(Tool::Sops, &sandbox, &PgpEnv::gnupg(&keyring), &file, &[]);
             for env in [
                 PgpEnv::native(&empty, &key.key_file),
@@ -343,14 +357,13 @@ fn files_we_encrypt_to_a_pgp_key_sops_decrypts() {
     for plain in PLAIN {
         let input = fixture(&format!("plain/{plain}"));
         // What sops prints for its own encryption of the input.
-        let by_sops = PgpEnv::gnupg(&keyring)
-            .run(
-                Tool::Sops,
-                &sandbox,
-                &["encrypt", "--pgp", &keys[0].fingerprint, &text(&input)],
-            )
-            .expect_ok();
-        let theirs = sandbox.write_bytes(&format!("sops-{plain}"), &by_sops.stdout);
+        let theirs = sops_encrypt(
+            &sandbox,
+            &keyring,
+            &keys[0].fingerprint,
+            &input,
+            &format!("sops-{plain}"),
+        );
         let reference = decrypt(Tool::Sops, &sandbox, &PgpEnv::gnupg(&keyring), &theirs, &[]);
         for key in &keys {
             // The public key from GnuPG (`gpg --export`), then from the key file alone.
@@ -414,14 +427,13 @@ fn rotate_adds_and_removes_pgp_keys_as_sops_reads_them() {
     let public_file = sandbox.write_bytes("new.pub.asc", &public.stdout);
     old_ring.import(&public_file);
     let input = fixture("plain/nested.yaml");
-    let encrypted = PgpEnv::gnupg(&old_ring)
-        .run(
-            Tool::Sops,
-            &sandbox,
-            &["encrypt", "--pgp", &old.fingerprint, &text(&input)],
-        )
-        .expect_ok();
-    let file = sandbox.write_bytes("rotated.yaml", &encrypted.stdout);
+    let file = sops_encrypt(
+        &sandbox,
+        &old_ring,
+        &old.fingerprint,
+        &input,
+        "rotated.yaml",
+    );
     let before = decrypt(Tool::Sops, &sandbox, &PgpEnv::gnupg(&old_ring), &file, &[]);
     PgpEnv::gnupg(&old_ring)
         .run(
@@ -526,14 +538,7 @@ fn encrypted_to_a_new_key() -> Encrypted {
     let keyring = GnuPgHome::new();
     let key = generate(&keyring, &sandbox, "owner", RSA);
     let input = fixture("plain/simple.yaml");
-    let encrypted = PgpEnv::gnupg(&keyring)
-        .run(
-            Tool::Sops,
-            &sandbox,
-            &["encrypt", "--pgp", &key.fingerprint, &text(&input)],
-        )
-        .expect_ok();
-    let file = sandbox.write_bytes("secrets.yaml", &encrypted.stdout);
+    let file = sops_encrypt(&sandbox, &keyring, &key.fingerprint, &input, "secrets.yaml");
     Encrypted {
         sandbox,
         keyring,
@@ -647,33 +652,14 @@ fn a_tampered_enc_fails_naming_the_fingerprint_natively_and_through_gpg() {
 fn a_passphrase_protected_key_file_is_left_to_gnupg_and_says_so() {
     let sandbox = Sandbox::new();
     let keyring = GnuPgHome::new();
-    let uid = "locked <locked@example.org>";
-    let passphrase = [
-        "--passphrase",
+    let fingerprint = keyring.generate_locked("locked", "rsa3072", "rsa3072", "correct horse");
+    let exported = keyring.gpg_with(
         "correct horse",
-        "--pinentry-mode",
-        "loopback",
-    ];
-    let mut args = passphrase.to_vec();
-    args.extend(["--quick-gen-key", uid, "rsa3072", "cert,sign", "never"]);
-    keyring.gpg(&args);
-    let fingerprint = keyring.fingerprint(uid);
-    let mut args = passphrase.to_vec();
-    args.extend(["--quick-add-key", &fingerprint, "rsa3072", "encr", "never"]);
-    keyring.gpg(&args);
-    let mut args = passphrase.to_vec();
-    args.extend(["--armor", "--export-secret-keys", &fingerprint]);
-    let exported = keyring.gpg(&args);
+        &["--armor", "--export-secret-keys", &fingerprint],
+    );
     let key_file = sandbox.write_bytes("locked.asc", &exported.stdout);
     let input = fixture("plain/simple.yaml");
-    let encrypted = PgpEnv::gnupg(&keyring)
-        .run(
-            Tool::Sops,
-            &sandbox,
-            &["encrypt", "--pgp", &fingerprint, &text(&input)],
-        )
-        .expect_ok();
-    let file = sandbox.write_bytes("locked.yaml", &encrypted.stdout);
+    let file = sops_encrypt(&sandbox, &keyring, &fingerprint, &input, "locked.yaml");
     let empty = GnuPgHome::new();
     let ours = decrypt(
         Tool::Ours,

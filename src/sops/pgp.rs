@@ -447,7 +447,7 @@ fn encrypt_natively(
         };
         added.map_err(|e| format!("cannot encrypt to it: {e}"))?;
         let armored = builder
-            .to_armored_string(&mut rng, ArmorOptions::default())
+            .to_armored_string(rng, ArmorOptions::default())
             .map_err(|e| format!("cannot encrypt to it: {e}"))?;
         return Ok(Some(armored.trim_end().to_owned()));
     }
@@ -503,6 +503,82 @@ fn can_encrypt(flags: KeyFlags) -> bool {
 mod tests {
     use super::*;
 
+    /// The two keys of the sops repository's functional tests (RSA with encryption subkeys).
+    fn sops_test_keys() -> Vec<(SignedSecretKey, PathBuf)> {
+        let bytes =
+            include_bytes!("../../fixtures/sops/pgp/getsops-sops/sops_functional_tests_key.asc");
+        let file = KeyFile::parse(bytes).unwrap();
+        assert_eq!(file.secret.len(), 2);
+        let path = PathBuf::from("sops_functional_tests_key.asc");
+        file.secret.into_iter().map(|k| (k, path.clone())).collect()
+    }
+
+    const KEY1: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    const KEY1_SUBKEY: &str = "71D962851765394F76DB9CFC25294A17CD90507F";
+    const KEY2: &str = "D7229043384BCC60326C6FB9D8720D957C3D3074";
+
+    fn opened(enc: &str, keys: &[(SignedSecretKey, PathBuf)]) -> Option<Vec<u8>> {
+        match open(enc, keys).unwrap() {
+            Native::Opened(payload) => Some(payload.to_vec()),
+            Native::NoKey => None,
+            Native::Locked(_) => panic!("the fixture keys have no passphrase"),
+        }
+    }
+
+    #[test]
+    fn a_wrapped_payload_opens_with_its_key_only() {
+        let keys = sops_test_keys();
+        let public: Vec<SignedPublicKey> = keys.iter().map(|(k, _)| k.to_public_key()).collect();
+        let payload: Vec<u8> = (0..32).collect();
+        for named in [
+            KEY1,
+            KEY1_SUBKEY,
+            "3D16CEE4A27381B4",
+            "fbc7b9e2a4f9289ac0c1d4843d16cee4a27381b4",
+        ] {
+            let armored = encrypt_natively(&payload, named, &public).unwrap().unwrap();
+            assert!(
+                armored.starts_with("-----BEGIN PGP MESSAGE-----\n"),
+                "{armored}"
+            );
+            assert!(armored.ends_with("-----END PGP MESSAGE-----"), "{armored}");
+            assert_eq!(opened(&armored, &keys), Some(payload.clone()), "{named}");
+            assert_eq!(opened(&armored, &keys[1..]), None, "{named}: not for KEY2");
+        }
+        let to_key2 = encrypt_natively(&payload, KEY2, &public).unwrap().unwrap();
+        assert_eq!(opened(&to_key2, &keys[1..]), Some(payload.clone()));
+        assert_eq!(
+            encrypt_natively(&payload, "0123456789ABCDEF", &public).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_tampered_or_foreign_enc_is_a_failure_not_a_miss() {
+        let keys = sops_test_keys();
+        let public: Vec<SignedPublicKey> = keys.iter().map(|(k, _)| k.to_public_key()).collect();
+        let armored = encrypt_natively(&[7; 32], KEY1, &public).unwrap().unwrap();
+        let mut lines: Vec<String> = armored.lines().map(str::to_owned).collect();
+        // The last line of data before the checksum: the encrypted data packet.
+        let at = lines.len() - 3;
+        let first = if lines[at].starts_with('A') { "B" } else { "A" };
+        lines[at].replace_range(..1, first);
+        let tampered = lines.join("\n");
+        let Err(failure) = open(&tampered, &keys) else {
+            panic!("a tampered message must fail");
+        };
+        assert!(!failure.0.contains("0707"), "{failure}");
+        let Err(failure) = open("-----BEGIN AGE ENCRYPTED FILE-----\n", &keys) else {
+            panic!("not a PGP message");
+        };
+        assert!(
+            failure
+                .0
+                .starts_with("enc is not an armored OpenPGP message"),
+            "{failure}"
+        );
+    }
+
     #[test]
     fn an_empty_key_file_text_holds_no_key() {
         let parsed = KeyFile::parse(b"# nothing here\n-----BEGIN PGP SIGNATURE-----\n").unwrap();
@@ -519,7 +595,7 @@ mod tests {
         )
         .unwrap();
         let mut keys = PgpKeys::default();
-        let error = keys.add_key_file(&path).err().expect("malformed");
+        let error = keys.add_key_file(&path).expect_err("malformed");
         let text = error.to_string();
         assert!(text.contains(&path.display().to_string()), "{text}");
         assert!(text.starts_with("cannot load PGP keys: "), "{text}");

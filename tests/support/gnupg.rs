@@ -60,16 +60,36 @@ impl GnuPgHome {
     /// Generates a key without a passphrase: a `primary` certification and signing key (`rsa3072`,
     /// `ed25519`) with a `subkey` for encryption (`rsa3072`, `cv25519`); returns its fingerprint.
     pub fn generate(&self, name: &str, primary: &str, subkey: &str) -> String {
+        self.generate_locked(name, primary, subkey, "")
+    }
+
+    /// [`GnuPgHome::generate`] with the secret keys protected by `passphrase`.
+    pub fn generate_locked(
+        &self,
+        name: &str,
+        primary: &str,
+        subkey: &str,
+        passphrase: &str,
+    ) -> String {
         let uid = format!("{name} <{name}@example.org>");
-        let no_passphrase = ["--passphrase", "", "--pinentry-mode", "loopback"];
-        let mut args = no_passphrase.to_vec();
-        args.extend(["--quick-gen-key", &uid, primary, "cert,sign", "never"]);
-        self.gpg(&args);
+        self.gpg_with(
+            passphrase,
+            &["--quick-gen-key", &uid, primary, "cert,sign", "never"],
+        );
         let fingerprint = self.fingerprint(&uid);
-        let mut args = no_passphrase.to_vec();
-        args.extend(["--quick-add-key", &fingerprint, subkey, "encr", "never"]);
-        self.gpg(&args);
+        self.gpg_with(
+            passphrase,
+            &["--quick-add-key", &fingerprint, subkey, "encr", "never"],
+        );
         fingerprint
+    }
+
+    /// [`GnuPgHome::gpg`] with `passphrase` given on the command line (no pinentry).
+    #[track_caller]
+    pub fn gpg_with(&self, passphrase: &str, args: &[&str]) -> Output {
+        let mut all = vec!["--passphrase", passphrase, "--pinentry-mode", "loopback"];
+        all.extend(args);
+        self.gpg(&all)
     }
 
     /// The fingerprint of the primary key of `user`.

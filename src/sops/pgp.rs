@@ -193,15 +193,11 @@ impl KeyFile {
         let mut rest = text;
         while let Some(start) = rest.find("-----BEGIN PGP ") {
             let block = &rest[start..];
-            let end = block
-                .find("-----END PGP ")
-                .and_then(|e| {
-                    block[e..]
-                        .find('\n')
-                        .map(|n| e + n + 1)
-                        .or(Some(block.len()))
-                })
-                .unwrap_or(block.len());
+            // The block ends with the line of its END marker (or with the text).
+            let end_line = block.find("-----END PGP ").unwrap_or(block.len());
+            let end = block[end_line..]
+                .find('\n')
+                .map_or(block.len(), |n| end_line + n + 1);
             let (armored, after) = block.split_at(end);
             if armored.starts_with(SECRET) {
                 let (keys, _) = SignedSecretKey::from_armor_many(armored.as_bytes())?;
@@ -358,7 +354,8 @@ fn matches_id(
 
 /// Encrypts `payload` to the PGP key with this fingerprint, ASCII-armored as sops stores it.
 pub(crate) fn wrap(payload: &[u8], fingerprint: &str) -> Result<String, RecipientError> {
-    let fingerprint = fingerprint.trim();
+    let fingerprint = fingerprint.replace(' ', "");
+    let fingerprint = fingerprint.as_str();
     let unusable = |reason: String| RecipientError::unusable(fingerprint, reason);
     let mut tried = Vec::new();
     if let Some(path) = std::env::var_os(KEY_FILE_ENV).filter(|v| !v.is_empty()) {
@@ -577,6 +574,24 @@ mod tests {
                 .starts_with("enc is not an armored OpenPGP message"),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn concatenated_exports_all_count_and_public_blocks_only_encrypt() {
+        let keys = sops_test_keys();
+        let public = keys[0].0.to_public_key();
+        let public = public.to_armored_string(ArmorOptions::default()).unwrap();
+        let secret =
+            include_str!("../../fixtures/sops/pgp/getsops-sops/sops_functional_tests_key.asc");
+        let text = format!("# two exports\n{public}\n{secret}");
+        let file = KeyFile::parse(text.as_bytes()).unwrap();
+        // The sops file itself is five blocks: two secret keys, then three public ones.
+        assert_eq!((file.secret.len(), file.public.len()), (2, 4));
+        let payload = [5u8; 33];
+        let armored = encrypt_natively(&payload, KEY1, &file.public)
+            .unwrap()
+            .unwrap();
+        assert_eq!(opened(&armored, &keys).as_deref(), Some(&payload[..]));
     }
 
     #[test]

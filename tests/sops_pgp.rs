@@ -736,3 +736,24 @@ fn a_sops_gpg_exec_that_cannot_start_is_a_failure_naming_it() {
         run.stderr
     );
 }
+
+#[test]
+fn a_sops_layer_opens_pgp_entries_with_its_pgp_key_file_relative_to_the_config() {
+    let sandbox = Sandbox::new();
+    let copy = |from: &str, to: &str| {
+        sandbox.write_bytes(to, &std::fs::read(fixture(from)).unwrap());
+    };
+    copy("pgp/getsops-sops/example.yaml", "secrets.enc.yaml");
+    copy(SOPS_KEY, "keys/pgp.asc");
+    let resolver = sandbox
+        .one_layer(
+            "sops",
+            "    path: secrets.enc.yaml\n    pgp_key_file: keys/pgp.asc\n",
+        )
+        .unwrap();
+    let record = resolver
+        .resolve(&secret_cascade::SecretRequest::new("myapp1"))
+        .unwrap();
+    use secret_cascade::ExposeSecret as _;
+    assert_eq!(record.expose_secret(), "t00m4nys3cr3tzupdated");
+}

@@ -225,28 +225,35 @@ pub(crate) fn unwrap(key: &PgpKey, identities: &Identities) -> Result<Option<Pay
         )));
     }
     let keys = &identities.pgp.keys;
-    let mut locked = Vec::new();
-    if !keys.is_empty() {
-        match open(&key.enc, keys)? {
-            Native::Opened(payload) => return Ok(Some(payload)),
-            Native::Locked(names) => locked = names,
-            Native::NoKey => {}
-        }
-    }
-    let from_gnupg = match gnupg::GnuPg::find()? {
-        Some(gpg) => gpg.decrypt(&key.enc)?,
-        None => None,
+    // A native failure (a message rPGP cannot read, a tampered one) still lets GnuPG try: it
+    // reports it only if GnuPG does not open the entry either.
+    let (locked, native_failure) = match keys.is_empty() {
+        true => (Vec::new(), None),
+        false => match open(&key.enc, keys) {
+            Ok(Native::Opened(payload)) => return Ok(Some(payload)),
+            Ok(Native::Locked(names)) => (names, None),
+            Ok(Native::NoKey) => (Vec::new(), None),
+            Err(failure) => (Vec::new(), Some(failure)),
+        },
     };
-    if from_gnupg.is_none() && !locked.is_empty() {
-        return Err(KeyFailure(format!(
+    let from_gnupg = match gnupg::GnuPg::find()? {
+        Some(gpg) => gpg.decrypt(&key.enc),
+        None => Ok(None),
+    };
+    match (from_gnupg, native_failure) {
+        (Ok(Some(payload)), _) => Ok(Some(payload)),
+        (Ok(None), Some(native)) => Err(native),
+        (Err(gpg), Some(native)) => Err(KeyFailure(format!("{native}; {gpg}"))),
+        (Err(gpg), None) => Err(gpg),
+        (Ok(None), None) if !locked.is_empty() => Err(KeyFailure(format!(
             "the secret key {} is protected by a passphrase, which secret-cascade does not ask \
              for, and GnuPG did not open the entry: import the key into GnuPG \
              (`gpg --import FILE`), whose agent asks for the passphrase, or export it without \
              one",
             locked.join(", ")
-        )));
+        ))),
+        (Ok(None), None) => Ok(None),
     }
-    Ok(from_gnupg)
 }
 
 /// What the loaded keys did with a message.

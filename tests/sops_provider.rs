@@ -267,7 +267,7 @@ fn bad_sops_options_are_config_errors() {
         ),
         (
             "providers:\n  - kind: sops\n    path: a.yaml\n    age_keyfile: k\n",
-            "unknown option `age_keyfile`; expected one of `kind`, `path`, `age_key_file`, `input_type`",
+            "unknown option `age_keyfile`; expected one of `kind`, `path`, `age_key_file`, `pgp_key_file`, `input_type`",
         ),
     ] {
         let file = sandbox.write("c.yml", text);

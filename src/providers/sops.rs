@@ -2,7 +2,9 @@
 //!
 //! Options: `path` (required; relative to the config file's folder), `age_key_file` (optional;
 //! tried before `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` and sops's default key
-//! file), `input_type` (`yaml`, `json`, `dotenv`, `ini`, `binary`; default by extension).
+//! file), `pgp_key_file` (optional; armored PGP secret keys, besides
+//! `SECRET_CASCADE_PGP_KEY_FILE` and the user's GnuPG), `input_type` (`yaml`, `json`, `dotenv`,
+//! `ini`, `binary`; default by extension).
 //!
 //! A request maps to a path inside the document: its key path if given, else the scope's and the
 //! name's dotted segments; a numeric segment indexes a list (`database.replicas.1.token`). Scalars
@@ -42,6 +44,7 @@ pub struct SopsProvider {
     path: PathBuf,
     label: String,
     age_key_file: Option<PathBuf>,
+    pgp_key_file: Option<PathBuf>,
     format: Option<Format>,
     cache: Arc<DocumentCache>,
     /// The canonical path, found on the first lookup that finds the file (and again after a
@@ -68,6 +71,7 @@ impl SopsProvider {
             label: format!("sops:{}", path.display()),
             path,
             age_key_file: None,
+            pgp_key_file: None,
             format: None,
             cache,
             canonical: RwLock::new(None),
@@ -80,16 +84,17 @@ impl SopsProvider {
         self
     }
 
+    /// Also tries the PGP secret keys in `key_file` (armored, as `gpg --armor
+    /// --export-secret-keys` writes them).
+    pub fn with_pgp_key_file(mut self, key_file: impl Into<PathBuf>) -> Self {
+        self.pgp_key_file = Some(key_file.into());
+        self
+    }
+
     /// Reads the file as `format` instead of choosing by extension.
     pub fn with_format(mut self, format: Format) -> Self {
         self.format = Some(format);
         self
-    }
-
-    /// The identities this layer opens its file with: its `age_key_file`, then sops's usual
-    /// sources ([`Identities::discover`]). The file commands use them for the file a layer names.
-    pub fn identities(&self) -> Result<Identities, DecryptionError> {
-        Identities::discover(self.age_key_file.as_deref())
     }
 
     /// The file this layer reads.
@@ -106,6 +111,9 @@ impl SopsProvider {
         let mut provider = Self::new(path, cache);
         if let Some(key_file) = options.path("age_key_file")? {
             provider = provider.with_age_key_file(key_file);
+        }
+        if let Some(key_file) = options.path("pgp_key_file")? {
+            provider = provider.with_pgp_key_file(key_file);
         }
         if let Some(word) = options.non_empty_string("input_type")? {
             let format = word
@@ -147,6 +155,17 @@ impl SopsProvider {
                 self.refresh_canonical().ok();
                 Err(failed(e))
             }
+        }
+    }
+
+    /// The identities this layer opens its file with: its `age_key_file`, then sops's usual
+    /// sources ([`Identities::discover`]), and its `pgp_key_file`. The file commands use them
+    /// for the file a layer names.
+    pub fn identities(&self) -> Result<Identities, DecryptionError> {
+        let identities = Identities::discover(self.age_key_file.as_deref())?;
+        match &self.pgp_key_file {
+            Some(key_file) => identities.with_pgp_key_file(key_file),
+            None => Ok(identities),
         }
     }
 

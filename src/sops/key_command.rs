@@ -183,19 +183,12 @@ impl KeyCommand {
         }
     }
 
-    /// Reads the child's stdout to its end, on a thread so that the wait can be bounded: a process
-    /// the command started may hold the pipe open long after the command itself exited. Such a
+    /// Reads the child's stdout to its end, on a thread so that the wait can be bounded. Such a
     /// thread is left behind at the deadline; it ends when the pipe closes, holding nothing but
     /// the pipe and a buffer that is wiped when it is dropped.
     fn read_output(&self, child: &mut Child) -> Result<Zeroizing<Vec<u8>>, KeyCommandError> {
         let stdout = child.stdout.take().ok_or(KeyCommandError::NoOutputPipe)?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("sops-age-key-cmd".into())
-            .spawn(move || {
-                // If the run was abandoned the receiver is gone, and the output is wiped on drop.
-                let _ = sender.send(bounded_read::stream(stdout, 0, MAX_OUTPUT_BYTES));
-            })
+        let receiver = read_on_thread(stdout, "sops-age-key-cmd", MAX_OUTPUT_BYTES)
             .map_err(|e| KeyCommandError::ReadThread(Arc::new(e)))?;
         match receiver.recv_timeout(self.timeout) {
             Ok(Ok(output)) => Ok(output),
@@ -212,19 +205,41 @@ impl KeyCommand {
     }
 }
 
+/// Reads `reader` to its end (at most `limit` bytes) on a thread named `name`, so that the wait
+/// for it can be bounded: a process a command started may hold a pipe open long after the
+/// command itself exited. If the receiver is dropped first, the output is wiped on drop.
+pub(crate) fn read_on_thread(
+    reader: impl io::Read + Send + 'static,
+    name: &str,
+    limit: u64,
+) -> io::Result<mpsc::Receiver<Result<Zeroizing<Vec<u8>>, ReadError>>> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = sender.send(bounded_read::stream(reader, 0, limit));
+        })?;
+    Ok(receiver)
+}
+
 fn timeout_from_env() -> Result<Duration, KeyCommandError> {
-    let Some(text) = std::env::var_os(TIMEOUT_ENV).filter(|v| !v.is_empty()) else {
-        return Ok(DEFAULT_TIMEOUT);
+    seconds_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT).ok_or(KeyCommandError::BadTimeout)
+}
+
+/// The positive number of seconds (a decimal such as `0.5` is allowed) in `variable`, `default`
+/// when it is unset or empty; `None` when it is set to anything else.
+pub(crate) fn seconds_from_env(variable: &str, default: Duration) -> Option<Duration> {
+    let Some(text) = std::env::var_os(variable).filter(|v| !v.is_empty()) else {
+        return Some(default);
     };
     text.to_str()
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|seconds| *seconds > 0.0)
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or(KeyCommandError::BadTimeout)
 }
 
 /// The child's exit status, or `None` if it is still running at `deadline`.
-fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
@@ -239,7 +254,7 @@ fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitSta
 
 /// Kills and reaps the child. Errors are ignored: it may have exited already, and the failure
 /// being reported is the one that matters.
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -228,7 +228,8 @@ impl Identities {
     ///
     /// A source that is set but unreadable is an error; the default key file and the default SSH
     /// keys are skipped when they do not exist, and a default SSH key age cannot use is skipped.
-    /// Key files must be regular files of at most 1 MiB.
+    /// Key files must be regular files of at most 1 MiB. Then the PGP secret keys of the file
+    /// `SECRET_CASCADE_PGP_KEY_FILE` names (see [`Identities::with_pgp_key_file`]).
     ///
     /// `SOPS_AGE_KEY_CMD` is not run here: it is split into words (no shell, as in sops) and run
     /// later, once per recipient stanza that the other identities do not open, with
@@ -257,6 +258,9 @@ impl Identities {
             found.add_file(&path)?;
         }
         found.add_ssh_keys()?;
+        if let Some(path) = std::env::var_os(pgp::KEY_FILE_ENV).filter(|v| !v.is_empty()) {
+            found = found.with_pgp_key_file(Path::new(&path))?;
+        }
         Ok(found)
     }
 
@@ -580,13 +584,14 @@ fn command_identities(
 }
 
 fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -> DecryptionError {
+    let keys = || metadata.key_groups.iter().flat_map(|g| g.keys.iter());
+    let mut tried = identities.sources.clone();
+    if keys().any(|key| matches!(key, MasterKey::Pgp(_))) {
+        tried.push(identities.pgp.gnupg_source());
+    }
     DecryptionError::NoMatchingIdentity {
-        recipients: metadata
-            .key_groups
-            .iter()
-            .flat_map(|g| g.keys.iter().map(MasterKey::describe))
-            .collect(),
-        tried: identities.sources.clone(),
+        recipients: keys().map(MasterKey::describe).collect(),
+        tried,
         failures: failures.to_vec(),
     }
 }

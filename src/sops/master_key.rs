@@ -369,7 +369,8 @@ impl MasterKey {
                 enc: keys::wrap(payload, r)?,
             }),
             Recipient::Pgp(fp) => Self::Pgp(PgpKey {
-                fingerprint: fp.trim().to_owned(),
+                // As sops: a fingerprint given with spaces (as gpg prints it) is stored without.
+                fingerprint: fp.replace(' ', ""),
                 created_at: created_at.to_owned(),
                 enc: pgp::wrap(payload, fp)?,
             }),

@@ -487,22 +487,12 @@ fn bad(problem: MetadataError) -> DecryptionError {
 /// Rebuilds the `sops` tree from dotenv/INI's flattened keys (SOPS_FORMAT.md §3.2):
 /// `age__list_0__map_enc` is `age[0].enc`. `unescape` turns the two characters `\n` into LF (INI;
 /// dotenv values are already unescaped by the store). The keys may come in any order: sops
-/// before 3.8 wrote them in Go's random map order, so `list_1` may precede `list_0`; they are
-/// put in order first, list indices compared as numbers (`list_10` after `list_9`).
+/// before 3.8 wrote them in Go's random map order, so `list_1` may precede `list_0` (see
+/// [`child`]).
 pub(crate) fn unflatten(
-    mut entries: Vec<(String, Leaf)>,
+    entries: Vec<(String, Leaf)>,
     unescape: bool,
 ) -> Result<Node, DecryptionError> {
-    entries.sort_by_cached_key(|(key, _)| {
-        key.split("__")
-            .map(
-                |segment| match segment.strip_prefix("list_").map(str::parse::<usize>) {
-                    Some(Ok(index)) => (index, String::new()),
-                    _ => (usize::MAX, segment.to_owned()),
-                },
-            )
-            .collect::<Vec<_>>()
-    });
     let mut root = Node::Map(Vec::new());
     for (key, mut leaf) in entries {
         if unescape {
@@ -543,7 +533,12 @@ enum Slot {
     Index(usize),
 }
 
-/// The child of `node` at `slot`, created as null if missing. Lists grow only by one at a time.
+/// The most entries a flattened metadata list may have (`sops_pgp__list_N__...`).
+const MAX_FLAT_LIST: usize = 1024;
+
+/// The child of `node` at `slot`, created as null if missing. A list grows to any index, as in
+/// sops: sops 3.7 wrote dotenv metadata in random order (`list_1` before `list_0`); an index
+/// left unfilled stays null, which the metadata reader then refuses.
 fn child(node: &mut Node, slot: Slot) -> Result<&mut Node, DecryptionError> {
     match (node, slot) {
         (Node::Map(entries), Slot::Key(key)) => {
@@ -556,9 +551,9 @@ fn child(node: &mut Node, slot: Slot) -> Result<&mut Node, DecryptionError> {
             };
             Ok(&mut entries[at].1)
         }
-        (Node::List(items), Slot::Index(index)) if index <= items.len() => {
-            if index == items.len() {
-                items.push(Node::Null);
+        (Node::List(items), Slot::Index(index)) if index < MAX_FLAT_LIST => {
+            if index >= items.len() {
+                items.resize_with(index + 1, || Node::Null);
             }
             Ok(&mut items[index])
         }

@@ -51,6 +51,7 @@ use cipher::{DataKey, ValueError};
 use encrypt::Stash;
 use metadata::Metadata;
 pub use metadata::MetadataError;
+pub use pgp::PgpKeyError;
 use tree::{Kind, Node};
 
 /// Files larger than this are refused before parsing.
@@ -95,6 +96,8 @@ pub enum DecryptionError {
     Metadata(MetadataError),
     /// An identity source is set but unusable (unreadable key file, malformed key, failed command).
     Identities(IdentityError),
+    /// A PGP key file is set but unusable (unreadable, malformed, without a secret key).
+    PgpKeys(PgpKeyError),
     /// An age stanza of the file is malformed or corrupt.
     Stanza(StanzaError),
     /// No age identity is available at all.
@@ -163,6 +166,7 @@ impl fmt::Display for DecryptionError {
             }
             Self::Metadata(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::Identities(reason) => write!(f, "cannot load age identities: {reason}"),
+            Self::PgpKeys(reason) => write!(f, "cannot load PGP keys: {reason}"),
             Self::Stanza(reason) => write!(f, "the `sops` section is invalid: {reason}"),
             Self::NoIdentities => f.write_str(
                 "no age identity available: set `age_key_file` in the config, SOPS_AGE_KEY, \
@@ -233,6 +237,7 @@ impl std::error::Error for DecryptionError {
             Self::Parse(cause) => Some(cause),
             Self::Metadata(cause) => Some(cause),
             Self::Identities(cause) => Some(cause),
+            Self::PgpKeys(cause) => Some(cause),
             Self::Stanza(cause) => Some(cause),
             _ => None,
         }

@@ -198,6 +198,9 @@ pub fn environment(sandbox: &Sandbox, keys: Option<Keys>) -> Vec<(&'static str, 
         "SOPS_CONFIG",
         "SECRET_CASCADE_CONFIG",
         "SECRET_CASCADE_LOG",
+        "SECRET_CASCADE_PGP_KEY_FILE",
+        "SOPS_GPG_EXEC",
+        "SOPS_PGP_FP",
     ] {
         env.push((name, None));
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: isolated CLI runs and temporary config files.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod gnupg;
 pub mod interop;
 pub mod modelmesh;
 pub mod moto;

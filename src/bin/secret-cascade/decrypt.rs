@@ -18,7 +18,9 @@ Examples:
 Age identities come from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, then
 ~/.config/sops/age/keys.txt, as in sops. SOPS_AGE_KEY_CMD is split into words and run without a
 shell, with SOPS_AGE_RECIPIENT set, only for recipients the other keys do not open; it may take
-SECRET_CASCADE_KEY_CMD_TIMEOUT seconds (default 30) and print 1 MiB. FILE and key files must be
+SECRET_CASCADE_KEY_CMD_TIMEOUT seconds (default 30) and print 1 MiB. PGP secret keys come from
+the armored key file SECRET_CASCADE_PGP_KEY_FILE, then from GnuPG (gpg --decrypt; SOPS_GPG_EXEC,
+GNUPGHOME; SECRET_CASCADE_GPG_TIMEOUT seconds, default 60). FILE and key files must be
 regular files. Exit code 3 when no identity opens the file or the file was modified (MAC
 mismatch, a value failed authentication).";
 

@@ -356,7 +356,7 @@ pub fn discover() -> Option<PathBuf> {
     if found.is_none() {
         tracing::info!(
             searched = %searched(),
-            "no secret-cascade config file found"
+            "no config file found: kstlib's config if it has one, else the environment without a prefix"
         );
     }
     found

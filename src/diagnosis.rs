@@ -134,7 +134,10 @@ impl Diagnosis {
                 );
                 (check, resolver.diagnose())
             }
-            Err(error) => (Check::fail("file", format!("kstlib's config: {error}")), Vec::new()),
+            Err(error) => (
+                Check::fail("file", format!("kstlib's config: {error}")),
+                Vec::new(),
+            ),
         };
         Self {
             config: kstlib.files().last().cloned(),

@@ -145,7 +145,11 @@ impl KstlibConfig {
         let system = dirs
             .split(':')
             .filter(|d| !d.is_empty())
-            .map(|d| expand_home(d, home.as_deref()).join("kstlib").join(KSTLIB_CONFIG))
+            .map(|d| {
+                expand_home(d, home.as_deref())
+                    .join("kstlib")
+                    .join(KSTLIB_CONFIG)
+            })
             .collect::<Vec<_>>();
         let user = home
             .iter()
@@ -345,7 +349,11 @@ fn sops_settings(
         Some(Node {
             value: Value::Int(n),
             ..
-        }) if *n >= 1 => Some(usize::try_from(*n).unwrap_or(MAX_CACHE_ENTRIES).min(MAX_CACHE_ENTRIES)),
+        }) if *n >= 1 => Some(
+            usize::try_from(*n)
+                .unwrap_or(MAX_CACHE_ENTRIES)
+                .min(MAX_CACHE_ENTRIES),
+        ),
         Some(Node {
             value: Value::Null, ..
         }) => None,
@@ -388,11 +396,13 @@ fn load_with_includes(
             format!("includes are nested more than {MAX_INCLUDE_DEPTH} deep"),
         ));
     }
-    let canonical = std::fs::canonicalize(path).map_err(|e| {
-        ConfigError::new(path, format!("cannot read the file: {e}")).caused_by(e)
-    })?;
+    let canonical = std::fs::canonicalize(path)
+        .map_err(|e| ConfigError::new(path, format!("cannot read the file: {e}")).caused_by(e))?;
     if read.contains(&canonical) {
-        return Err(ConfigError::new(path, "circular include: this file includes itself"));
+        return Err(ConfigError::new(
+            path,
+            "circular include: this file includes itself",
+        ));
     }
     read.push(canonical.clone());
     let mut data = load_file(&canonical)?;
@@ -408,13 +418,15 @@ fn load_with_includes(
     };
     for (include, line) in includes {
         let raw = folder.join(&include);
-        let refuse = |message: String| ConfigError::new(&canonical, message).at("include", Some(line));
+        let refuse =
+            |message: String| ConfigError::new(&canonical, message).at("include", Some(line));
         if raw.is_symlink() {
-            return Err(refuse(format!("`{include}` is a symlink; kstlib refuses symlinked includes")));
+            return Err(refuse(format!(
+                "`{include}` is a symlink; kstlib refuses symlinked includes"
+            )));
         }
-        let target = std::fs::canonicalize(&raw).map_err(|e| {
-            refuse(format!("cannot read the included file `{include}`: {e}"))
-        })?;
+        let target = std::fs::canonicalize(&raw)
+            .map_err(|e| refuse(format!("cannot read the included file `{include}`: {e}")))?;
         if !target.starts_with(folder) {
             return Err(refuse(format!(
                 "`{include}` is outside this file's folder; kstlib refuses such includes"
@@ -462,11 +474,11 @@ fn include_list(node: &Node) -> Result<Vec<(String, usize)>, ConfigError> {
 
 /// Reads one YAML (or JSON) file into a tree.
 fn load_file(path: &Path) -> Result<Node, ConfigError> {
-    let bytes = crate::bounded_read::file(path, MAX_FILE_BYTES).map_err(|e| {
-        ConfigError::new(path, format!("cannot read the file: {e}")).caused_by(e)
+    let bytes = crate::bounded_read::file(path, MAX_FILE_BYTES)
+        .map_err(|e| ConfigError::new(path, format!("cannot read the file: {e}")).caused_by(e))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        ConfigError::new(path, format!("cannot read the file: it is not UTF-8 ({e})"))
     })?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ConfigError::new(path, format!("cannot read the file: it is not UTF-8 ({e})")))?;
     let documents = MarkedYaml::load_from_str(text).map_err(|e| {
         ConfigError::new(path, format!("not valid YAML: {}", e.info()))
             .at("", Some(e.marker().line()))
@@ -489,7 +501,10 @@ fn load_file(path: &Path) -> Result<Node, ConfigError> {
                 _ => Err(node.expected("", "a mapping")),
             }
         }
-        _ => Err(ConfigError::new(path, "expected one YAML document, found several")),
+        _ => Err(ConfigError::new(
+            path,
+            "expected one YAML document, found several",
+        )),
     }
 }
 
@@ -715,7 +730,10 @@ mod tests {
         assert_eq!(providers.len(), 1);
         let sops = secrets.get("sops").unwrap();
         assert!(matches!(&sops.get("path").unwrap().value, Value::Text(p) if p == "s.yaml"));
-        assert!(matches!(&sops.get("max_cache_entries").unwrap().value, Value::Int(64)));
+        assert!(matches!(
+            &sops.get("max_cache_entries").unwrap().value,
+            Value::Int(64)
+        ));
         assert_eq!(&*sops.get("path").unwrap().file, Path::new("/t.yml"));
     }
 
@@ -723,7 +741,10 @@ mod tests {
     fn the_prefix_loses_its_trailing_delimiter_characters() {
         let provider = kstlib_env("KSTLIB_", "__");
         let request = crate::request::SecretRequest::new("smtp.api-key").with_scope("my-app");
-        assert_eq!(provider.variable_name(&request), "KSTLIB__MY-APP__SMTP__API-KEY");
+        assert_eq!(
+            provider.variable_name(&request),
+            "KSTLIB__MY-APP__SMTP__API-KEY"
+        );
     }
 
     #[test]
@@ -731,7 +752,9 @@ mod tests {
         let mut merged = packaged_defaults();
         merge(
             &mut merged,
-            tree("secrets:\n  providers:\n    - name: environment\n      settings:\n        prefx: A\n"),
+            tree(
+                "secrets:\n  providers:\n    - name: environment\n      settings:\n        prefx: A\n",
+            ),
         );
         let config = KstlibConfig::from_merged(merged, Vec::new()).unwrap();
         let Err(err) = config.build(crate::resolver::Resolver::builder()) else {
@@ -740,6 +763,9 @@ mod tests {
         assert_eq!(err.file(), Path::new("/t.yml"));
         assert_eq!(err.key(), Some("secrets.providers[0].settings.prefx"));
         assert_eq!(err.line(), Some(5));
-        assert!(err.message().starts_with("unknown key; expected `prefix`, `delimiter`"));
+        assert!(
+            err.message()
+                .starts_with("unknown key; expected `prefix`, `delimiter`")
+        );
     }
 }

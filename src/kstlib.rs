@@ -7,8 +7,9 @@
 //! them, replaces):
 //!
 //! 1. kstlib's packaged defaults (the `secrets:` section of its `kstlib.conf.yml`, built in here);
-//! 2. `DIR/kstlib/kstlib.conf.yml` for each `DIR` of `$XDG_CONFIG_DIRS` (default `/etc/xdg`), the
-//!    last listed first, so that the first listed wins;
+//! 2. `DIR/kstlib/kstlib.conf.yml` for each absolute `DIR` of `$XDG_CONFIG_DIRS` (with none,
+//!    `/etc/xdg`), the last listed first, so that the first listed wins (platformdirs 4.14's
+//!    `site_config_dir`, as installed with kstlib 3.8.2);
 //! 3. `~/.config/kstlib.conf.yml` (`$HOME/.config`, not `$XDG_CONFIG_HOME`);
 //! 4. `~/kstlib.conf.yml`;
 //! 5. `./kstlib.conf.yml`.
@@ -137,27 +138,27 @@ impl KstlibConfig {
     /// The files kstlib's cascade looks at, lowest priority first (the packaged defaults, built
     /// in, are not among them).
     pub fn search_paths() -> Vec<PathBuf> {
-        let dirs = std::env::var("XDG_CONFIG_DIRS")
-            .ok()
-            .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| "/etc/xdg".to_owned());
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let system = dirs
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| {
-                expand_home(d, home.as_deref())
-                    .join("kstlib")
-                    .join(KSTLIB_CONFIG)
-            })
-            .collect::<Vec<_>>();
-        let user = home
-            .iter()
+        // platformdirs' `site_config_dir(multipath=True)`: the absolute entries of
+        // $XDG_CONFIG_DIRS, else /etc/xdg; kstlib reverses them so that the first listed wins.
+        let listed = std::env::var_os("XDG_CONFIG_DIRS").unwrap_or_default();
+        let mut system: Vec<PathBuf> = std::env::split_paths(&listed)
+            .filter(|dir| dir.is_absolute())
+            .collect();
+        if system.is_empty() {
+            system.push(PathBuf::from("/etc/xdg"));
+        }
+        let system = system
+            .into_iter()
+            .rev()
+            .map(|dir| dir.join("kstlib").join(KSTLIB_CONFIG));
+        let user = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .into_iter()
             .flat_map(|h| [h.join(".config").join(KSTLIB_CONFIG), h.join(KSTLIB_CONFIG)]);
         let cwd = std::env::current_dir()
             .map(|d| d.join(KSTLIB_CONFIG))
             .unwrap_or_else(|_| PathBuf::from(KSTLIB_CONFIG));
-        system.into_iter().rev().chain(user).chain([cwd]).collect()
+        system.chain(user).chain([cwd]).collect()
     }
 
     /// The files read (includes among them), absolute, in the order they were read.
@@ -365,16 +366,6 @@ fn sops_settings(
         }
     };
     Ok((path, max))
-}
-
-/// `~` at the start of `dir`, as Python's `expanduser` reads it.
-fn expand_home(dir: &str, home: Option<&Path>) -> PathBuf {
-    match (dir.strip_prefix('~'), home) {
-        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
-            home.join(rest.trim_start_matches('/'))
-        }
-        _ => PathBuf::from(dir),
-    }
 }
 
 /// The packaged defaults as a tree.

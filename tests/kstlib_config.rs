@@ -488,3 +488,57 @@ fn the_library_reads_a_named_kstlib_file() {
         "{err}"
     );
 }
+
+#[test]
+fn system_folders_in_xdg_config_dirs_order_the_first_listed_winning() {
+    let mut machine = Machine::new();
+    let first = machine.sandbox.path().join("sys-first");
+    let second = machine.sandbox.path().join("sys-second");
+    for (dir, prefix) in [(&first, "FIRST"), (&second, "SECOND")] {
+        machine.write(
+            &format!("{}/kstlib/kstlib.conf.yml", dir.file_name().unwrap().to_str().unwrap()),
+            &format!("secrets:\n  providers:\n    - name: environment\n      settings: {{prefix: {prefix}}}\n"),
+        );
+    }
+    // A relative entry is not a folder platformdirs uses.
+    machine.write(
+        "work/rel/kstlib/kstlib.conf.yml",
+        "secrets:\n  providers:\n    - name: environment\n      settings: {prefix: RELATIVE}\n",
+    );
+    let dirs = format!("{}:rel:{}", first.display(), second.display());
+    machine
+        .set("XDG_CONFIG_DIRS", &dirs)
+        .set("FIRST__TOKEN", "first")
+        .set("SECOND__TOKEN", "second")
+        .set("RELATIVE__TOKEN", "relative");
+    let answers = machine.assert_same(&[ask("token")]);
+    assert_eq!(value(&answers[0]), "first");
+}
+
+#[test]
+fn includes_kstlib_refuses_are_refused_and_those_we_cannot_read_say_so() {
+    let machine = Machine::new();
+    let get = || {
+        let mut cmd = Command::cargo_bin("secret-cascade").unwrap();
+        machine.configure(&mut cmd);
+        cmd.args(["get", "token"]);
+        let (code, _, stderr) = support::run(&mut cmd);
+        assert_eq!(code, 2, "{stderr}");
+        stderr
+    };
+    machine.write("outside.yml", "secrets:\n  name: outside\n");
+    machine.write(
+        "work/kstlib.conf.yml",
+        "include: ../outside.yml\nsecrets: {}\n",
+    );
+    assert!(get().contains("outside this file's folder"));
+    machine.write("work/more.toml", "[secrets]\nname = \"t\"\n");
+    machine.write(
+        "work/kstlib.conf.yml",
+        "include: [more.toml]\nsecrets: {}\n",
+    );
+    assert!(get().contains("only YAML and JSON includes are read here"));
+    machine.write("work/a.yml", "include: kstlib.conf.yml\n");
+    machine.write("work/kstlib.conf.yml", "include: a.yml\nsecrets: {}\n");
+    assert!(get().contains("circular include"));
+}

@@ -55,6 +55,7 @@ use crate::providers::{
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
 
+pub use crate::kstlib::{KSTLIB_CONFIG, KstlibConfig};
 pub use crate::options::Options;
 
 /// The environment variable that names the config file.
@@ -81,13 +82,47 @@ impl Resolver {
 
     /// Builds the resolver from the discovered config file: `SECRET_CASCADE_CONFIG`, else
     /// `./secret-cascade.yml`, else `$XDG_CONFIG_HOME/secret-cascade/config.yml` (`~/.config/...`).
-    /// With none of them, the chain is the environment without a prefix, then defaults.
+    /// With none of them, kstlib's config when one of its `kstlib.conf.yml` files has a
+    /// `secrets:` section ([`KstlibConfig::discover`]); with none either, the chain is the
+    /// environment without a prefix, then defaults.
     pub fn discover() -> Result<Self, Error> {
-        match discover() {
-            Some(path) => Self::from_config_file(path),
+        if let Some(path) = discover() {
+            return Self::from_config_file(path);
+        }
+        match discover_kstlib()? {
+            Some(config) => Ok(config.build(Self::builder())?.build()),
             None => Ok(default_chain(Self::builder()).build()),
         }
     }
+
+    /// Builds the chain kstlib 3.8.2 would resolve with the `kstlib.conf.yml` at `path` (and its
+    /// includes) merged over kstlib's packaged defaults: see [`KstlibConfig`].
+    pub fn from_kstlib_config(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(KstlibConfig::from_file(path)?
+            .build(Self::builder())?
+            .build())
+    }
+}
+
+/// kstlib's config ([`KstlibConfig::discover`]), logged when found: what [`Resolver::discover`]
+/// uses when there is no secret-cascade config file.
+pub fn discover_kstlib() -> Result<Option<KstlibConfig>, ConfigError> {
+    let found = KstlibConfig::discover()?;
+    if let Some(config) = &found {
+        tracing::info!(
+            files = %list(config.files()),
+            "no secret-cascade config file found: using kstlib's config (its `secrets:` section)"
+        );
+    }
+    Ok(found)
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The kinds of layer a config file may name, each under its name (`sops`) and its connector id
@@ -335,7 +370,7 @@ pub fn discover() -> Option<PathBuf> {
     if found.is_none() {
         tracing::info!(
             searched = %searched(),
-            "no config file found: the chain is the environment without a prefix"
+            "no config file found: kstlib's config if it has one, else the environment without a prefix"
         );
     }
     found
@@ -345,14 +380,21 @@ fn from_env() -> bool {
     std::env::var_os(CONFIG_ENV).is_some_and(|p| !p.is_empty())
 }
 
-/// The paths [`discover`] looks at, absolute and comma-separated, for messages.
+/// The paths [`discover`] looks at, absolute and comma-separated, then kstlib's
+/// ([`KstlibConfig::search_paths`]) when `SECRET_CASCADE_CONFIG` is not set, for messages.
 pub fn searched() -> String {
-    search_paths()
+    let ours = search_paths()
         .iter()
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect::<Vec<_>>();
+    if from_env() {
+        return list(&ours);
+    }
+    format!(
+        "{}; kstlib's: {}",
+        list(&ours),
+        list(&KstlibConfig::search_paths())
+    )
 }
 
 /// The paths [`discover`] looks at, in order: `SECRET_CASCADE_CONFIG` alone when it is set,

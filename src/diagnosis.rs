@@ -84,6 +84,18 @@ impl Diagnosis {
         if let Some(path) = config::discover() {
             return Self::of_config_file(path);
         }
+        match config::discover_kstlib() {
+            Ok(None) => {}
+            Ok(Some(kstlib)) => return Self::of_kstlib(&kstlib),
+            Err(error) => {
+                let file = error.file().to_path_buf();
+                let check = Check::fail("file", format!("kstlib's config: {error}"));
+                return Self {
+                    config: Some(file),
+                    layers: vec![LayerDiagnosis::new(Self::CONFIG_LABEL, vec![check])],
+                };
+            }
+        }
         let warning = Check::warn(
             "file",
             format!(
@@ -98,6 +110,39 @@ impl Diagnosis {
             config: None,
             layers: std::iter::once(LayerDiagnosis::new(Self::CONFIG_LABEL, vec![warning]))
                 .chain(resolver.diagnose())
+                .collect(),
+        }
+    }
+
+    /// The kstlib config [`crate::Resolver::discover`] falls back to: its files, then its layers.
+    fn of_kstlib(kstlib: &config::KstlibConfig) -> Self {
+        let files = kstlib
+            .files()
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (check, layers) = match kstlib.build(crate::resolver::Resolver::builder()) {
+            Ok(builder) => {
+                let resolver = builder.build();
+                let check = Check::ok(
+                    "file",
+                    format!(
+                        "no secret-cascade config; using kstlib's `secrets:` section from {files}; {}",
+                        count(resolver.layers().count(), "layer")
+                    ),
+                );
+                (check, resolver.diagnose())
+            }
+            Err(error) => (
+                Check::fail("file", format!("kstlib's config: {error}")),
+                Vec::new(),
+            ),
+        };
+        Self {
+            config: kstlib.files().last().cloned(),
+            layers: std::iter::once(LayerDiagnosis::new(Self::CONFIG_LABEL, vec![check]))
+                .chain(layers)
                 .collect(),
         }
     }

@@ -81,6 +81,7 @@ pub mod config;
 mod diagnosis;
 mod error;
 pub mod init;
+mod kstlib;
 mod options;
 mod plaintext;
 mod provider;

@@ -254,9 +254,12 @@ fn without_a_config_a_miss_says_where_a_config_was_looked_for() {
     let user = sandbox.path().join("xdg/secret-cascade/config.yml");
     assert!(
         stderr.contains(&format!(
-            "no config file was found (searched {}, {})",
+            "no config file was found (searched {}, {}; kstlib's: ",
             local.display(),
             user.display()
+        )) && stderr.contains(&format!(
+            "{}), so only",
+            local.with_file_name("kstlib.conf.yml").display()
         )),
         "{stderr}"
     );

@@ -7,6 +7,7 @@ fn cli_texts_match_their_snapshots() {
     trycmd::TestCases::new()
         .env("HOME", "/nonexistent-home")
         .env("XDG_CONFIG_HOME", "/nonexistent-xdg")
+        .env("XDG_CONFIG_DIRS", "/nonexistent-xdg-dirs")
         .env("SECRET_CASCADE_CONFIG", "")
         .env("SECRET_CASCADE_LOG", "")
         .env("SOPS_AGE_KEY", "")

@@ -32,6 +32,8 @@ pub struct EnvProvider {
     delimiter: String,
     /// ModelMesh's names: the prefix and the name joined as given, nothing translated.
     verbatim_names: bool,
+    /// kstlib's names: `-` kept as is instead of becoming `_`.
+    keep_hyphens: bool,
 }
 
 impl EnvProvider {
@@ -44,6 +46,7 @@ impl EnvProvider {
             prefix: None,
             delimiter: Self::DEFAULT_DELIMITER.to_owned(),
             verbatim_names: false,
+            keep_hyphens: false,
         }
     }
 
@@ -65,6 +68,14 @@ impl EnvProvider {
     /// (`prefix: MM_`, name `openai` reads `MM_openai`).
     pub fn with_verbatim_names(mut self) -> Self {
         self.verbatim_names = true;
+        self
+    }
+
+    /// Keeps `-` in names as kstlib does (`KSTLIB__SMTP-HOST`) instead of mapping it to `_`.
+    /// Such a variable cannot be set by a POSIX shell's `export`, but `env` and other programs
+    /// can set it; used for kstlib's own config files only.
+    pub fn with_hyphens_kept(mut self) -> Self {
+        self.keep_hyphens = true;
         self
     }
 
@@ -97,7 +108,7 @@ impl EnvProvider {
             if i > 0 {
                 variable.extend_from_slice(delimiter);
             }
-            push_segments(&mut variable, part.as_bytes(), delimiter);
+            push_segments(&mut variable, part.as_bytes(), delimiter, self.keep_hyphens);
         }
         // Only ASCII bytes were replaced, and only by ASCII, so the bytes are still UTF-8.
         String::from_utf8(variable)
@@ -118,9 +129,9 @@ impl EnvProvider {
 }
 
 /// Appends the dot-separated segments of `part` joined by `delimiter`, each with `-` replaced by
-/// `_` and ASCII letters upper-cased. Copy-then-transform in place is several times cheaper than
+/// `_` (unless `keep_hyphens`) and ASCII letters upper-cased. Copy-then-transform in place is several times cheaper than
 /// pushing byte by byte, on a path every env lookup takes.
-fn push_segments(variable: &mut Vec<u8>, part: &[u8], delimiter: &[u8]) {
+fn push_segments(variable: &mut Vec<u8>, part: &[u8], delimiter: &[u8], keep_hyphens: bool) {
     let mut rest = part;
     loop {
         let end = rest
@@ -131,7 +142,7 @@ fn push_segments(variable: &mut Vec<u8>, part: &[u8], delimiter: &[u8]) {
         let start = variable.len();
         variable.extend_from_slice(segment);
         for byte in &mut variable[start..] {
-            *byte = if *byte == b'-' {
+            *byte = if *byte == b'-' && !keep_hyphens {
                 b'_'
             } else {
                 byte.to_ascii_uppercase()
@@ -186,7 +197,12 @@ impl Provider for EnvProvider {
         if self.verbatim_names {
             start.extend_from_slice(prefix.as_bytes());
         } else {
-            push_segments(&mut start, prefix.as_bytes(), self.delimiter.as_bytes());
+            push_segments(
+                &mut start,
+                prefix.as_bytes(),
+                self.delimiter.as_bytes(),
+                self.keep_hyphens,
+            );
             start.extend_from_slice(self.delimiter.as_bytes());
         }
         let found = std::env::vars_os()

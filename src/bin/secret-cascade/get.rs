@@ -59,10 +59,18 @@ pub(crate) struct GetArgs {
 
 pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
     let path = args.config.clone().or_else(config::discover);
-    let no_config = path.is_none();
-    let resolver = match path {
-        Some(path) => Resolver::from_config_file(path)?,
-        None => config::default_chain(Resolver::builder()).build(),
+    let kstlib = match path {
+        Some(_) => None,
+        None => config::discover_kstlib().map_err(secret_cascade::Error::from)?,
+    };
+    let no_config = path.is_none() && kstlib.is_none();
+    let resolver = match (path, kstlib) {
+        (Some(path), _) => Resolver::from_config_file(path)?,
+        (None, Some(kstlib)) => kstlib
+            .build(Resolver::builder())
+            .map_err(secret_cascade::Error::from)?
+            .build(),
+        (None, None) => config::default_chain(Resolver::builder()).build(),
     };
     let mut request = SecretRequest::new(&args.name);
     if let Some(scope) = &args.scope {

@@ -27,7 +27,7 @@ Exit codes:
 #[derive(Args)]
 pub(crate) struct DoctorArgs {
     /// The config file [default: $SECRET_CASCADE_CONFIG, ./secret-cascade.yml,
-    /// $XDG_CONFIG_HOME/secret-cascade/config.yml, else the environment only].
+    /// $XDG_CONFIG_HOME/secret-cascade/config.yml, else kstlib's kstlib.conf.yml, else the environment only].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 

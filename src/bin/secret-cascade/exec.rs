@@ -105,7 +105,7 @@ pub(crate) struct ExecArgs {
     env: Vec<EnvBinding>,
 
     /// The config file [default: $SECRET_CASCADE_CONFIG, ./secret-cascade.yml,
-    /// $XDG_CONFIG_HOME/secret-cascade/config.yml, else the environment only].
+    /// $XDG_CONFIG_HOME/secret-cascade/config.yml, else kstlib's kstlib.conf.yml, else the environment only].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 

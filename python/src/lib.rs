@@ -60,11 +60,7 @@ impl Resolver {
         key_path: Option<Vec<String>>,
     ) -> PyResult<SecretRecord> {
         let request = request(name, scope, default, key_path);
-        let resolver = self.get();
-        match py.detach(|| resolver.resolve(&request)) {
-            Ok(record) => Ok(SecretRecord::new(record, resolver)),
-            Err(error) => Err(to_python(py, error)),
-        }
+        self.detached(py, |resolver| resolver.resolve(&request))
     }
 
     /// Like `resolve`, but `None` when no layer has the name and there is no default.
@@ -78,11 +74,7 @@ impl Resolver {
         key_path: Option<Vec<String>>,
     ) -> PyResult<Option<SecretRecord>> {
         let request = request(name, scope, default, key_path);
-        let resolver = self.get();
-        match py.detach(|| resolver.lookup(&request)) {
-            Ok(record) => Ok(record.map(|record| SecretRecord::new(record, resolver))),
-            Err(error) => Err(to_python(py, error)),
-        }
+        self.detached(py, |resolver| resolver.lookup(&request))
     }
 
     /// Drops decrypted documents from the cache: the one of `path`, or all of them.
@@ -134,6 +126,20 @@ impl Resolver {
         }
     }
 
+    /// Runs `resolve` with the GIL released (other Python threads run meanwhile), and turns what
+    /// it found into Python records.
+    fn detached<T: IntoRecords + Send>(
+        &self,
+        py: Python<'_>,
+        resolve: impl FnOnce(&secret_cascade::Resolver) -> Result<T, Error> + Send,
+    ) -> PyResult<T::Python> {
+        let resolver = self.get();
+        match py.detach(|| resolve(resolver)) {
+            Ok(found) => Ok(found.into_records(resolver)),
+            Err(error) => Err(to_python(py, error)),
+        }
+    }
+
     fn get(&self) -> &secret_cascade::Resolver {
         match &self.inner {
             Shared::Owned(resolver) => resolver,
@@ -145,7 +151,7 @@ impl Resolver {
 /// A resolved secret: where it came from (`source`, `metadata`) and its value until wiped.
 #[pyclass(module = "secret_cascade", name = "SecretRecord", frozen)]
 struct SecretRecord {
-    source: String,
+    source: &'static str,
     metadata: Vec<(&'static str, String)>,
     /// `None` once wiped.
     value: Mutex<Option<secret_cascade::SecretRecord>>,
@@ -157,8 +163,8 @@ struct SecretRecord {
 impl SecretRecord {
     /// The kind of layer that answered: `override`, `env`, `keyring`, `sops`, `default`, ...
     #[getter]
-    fn source(&self) -> &str {
-        &self.source
+    fn source(&self) -> &'static str {
+        self.source
     }
 
     /// How the layer found it (`path`, `key`, `variable`, ...): a new dict on each read.
@@ -205,7 +211,7 @@ impl SecretRecord {
         let value = if self.wiped() { "<wiped>" } else { "<hidden>" };
         Ok(format!(
             "SecretRecord(source={}, metadata={}, value={value})",
-            PyString::new(py, &self.source).repr()?,
+            PyString::new(py, self.source).repr()?,
             self.metadata(py)?.repr()?
         ))
     }
@@ -214,7 +220,7 @@ impl SecretRecord {
 impl SecretRecord {
     fn new(record: secret_cascade::SecretRecord, resolver: &secret_cascade::Resolver) -> Self {
         Self {
-            source: record.source().to_string(),
+            source: record.source().as_str(),
             metadata: record
                 .metadata()
                 .iter()
@@ -230,6 +236,28 @@ impl SecretRecord {
         self.value
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What `resolve` (a record) and `lookup` (maybe a record) find, as Python records.
+trait IntoRecords {
+    /// The Python side: a record, or maybe one.
+    type Python;
+    /// Wraps what was found, with the resolver's document cache.
+    fn into_records(self, resolver: &secret_cascade::Resolver) -> Self::Python;
+}
+
+impl IntoRecords for secret_cascade::SecretRecord {
+    type Python = SecretRecord;
+    fn into_records(self, resolver: &secret_cascade::Resolver) -> SecretRecord {
+        SecretRecord::new(self, resolver)
+    }
+}
+
+impl IntoRecords for Option<secret_cascade::SecretRecord> {
+    type Python = Option<SecretRecord>;
+    fn into_records(self, resolver: &secret_cascade::Resolver) -> Option<SecretRecord> {
+        self.map(|record| SecretRecord::new(record, resolver))
     }
 }
 

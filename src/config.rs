@@ -489,8 +489,11 @@ pub(crate) fn load(path: &Path, registry: &Registry) -> Result<ResolverBuilder, 
     read_file(path, registry, |_, _| false)
 }
 
-/// The process-wide resolver behind [`crate::resolve_secret`], built on first use.
-pub(crate) fn global() -> Result<&'static Resolver, Error> {
+/// The process-wide resolver behind [`crate::resolve_secret`], built on first use from the
+/// discovered config ([`Resolver::discover`]) and kept for the process, caches included. If
+/// building it fails, the error is returned and the next call tries again. Bindings (the Python
+/// package) hand it out so that every caller in a process shares its caches.
+pub fn global() -> Result<&'static Resolver, Error> {
     static GLOBAL: OnceLock<Resolver> = OnceLock::new();
     static BUILDING: Mutex<()> = Mutex::new(());
     if let Some(resolver) = GLOBAL.get() {

@@ -408,3 +408,32 @@ fn removing_the_only_key_held_here_is_refused_unless_forced() {
     assert_eq!(code, 0, "{stderr}");
     both_decrypt_alike(&sandbox, Keys::Two, &yaml);
 }
+
+#[test]
+fn a_file_the_keys_here_do_not_open_names_its_keys_and_the_ones_held() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "secret-cascade.yml",
+        &format!(
+            "providers:\n  - kind: sops\n    path: {}\n    age_key_file: {}\n",
+            fixture("simple.yaml").display(),
+            Keys::Two.path().display()
+        ),
+    );
+    // The same key file named twice (the config's and SOPS_AGE_KEY_FILE) is tried once.
+    let (code, _, stderr) = run(sandbox
+        .cli()
+        .env("SOPS_AGE_KEY_FILE", Keys::Two.path())
+        .args(["get", "hello", "--config"])
+        .arg(&config));
+    assert_eq!(code, 3, "{stderr}");
+    let key2 = Keys::Two.path().display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "no identity matched: the file is encrypted to {KEY1}; identities tried from {key2} (holding {KEY2})"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(&key2).count(), 1, "{stderr}");
+    assert!(!stderr.contains("AGE-SECRET-KEY"), "{stderr}");
+}

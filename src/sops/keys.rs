@@ -210,6 +210,9 @@ pub struct Identities {
     command: Option<KeyCommand>,
     /// PGP secret keys and the user's GnuPG.
     pub(crate) pgp: pgp::PgpKeys,
+    /// The key files read, canonical: one named twice (the config's `age_key_file` is also
+    /// `SOPS_AGE_KEY_FILE`) is read once.
+    files: Vec<PathBuf>,
 }
 
 impl Identities {
@@ -285,6 +288,7 @@ impl Identities {
             sources: Vec::new(),
             command: None,
             pgp: pgp::PgpKeys::default(),
+            files: Vec::new(),
         }
     }
 
@@ -305,6 +309,12 @@ impl Identities {
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.files.contains(&canonical) {
+            tracing::debug!(file = %path.display(), "age key file named twice; read once");
+            return Ok(());
+        }
+        self.files.push(canonical);
         let bytes = crate::bounded_read::file(path, MAX_KEY_FILE_BYTES).map_err(|source| {
             IdentityError::KeyFile {
                 path: path.to_path_buf(),
@@ -589,9 +599,18 @@ fn no_match(metadata: &Metadata, identities: &Identities, failures: &[String]) -
     if keys().any(|key| matches!(key, MasterKey::Pgp(_))) {
         tried.push(identities.pgp.gnupg_source());
     }
+    let mut held = identities.recipients();
+    held.extend(
+        identities
+            .pgp
+            .fingerprints()
+            .into_iter()
+            .map(|fp| format!("pgp {fp}")),
+    );
     DecryptionError::NoMatchingIdentity {
         recipients: keys().map(MasterKey::describe).collect(),
         tried,
+        held,
         failures: failures.to_vec(),
     }
 }

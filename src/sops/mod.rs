@@ -108,6 +108,9 @@ pub enum DecryptionError {
         recipients: Vec<String>,
         /// Where the identities tried came from (files, variables, GnuPG).
         tried: Vec<String>,
+        /// The public keys of the identities tried (age recipients, `pgp FINGERPRINT`), where
+        /// known: which keys the user has, to compare with the file's.
+        held: Vec<String>,
         /// Keys that could not be used although they may be ours: a server that could not be
         /// reached, gpg or `SOPS_AGE_KEY_CMD` failing. Each names the key and the cause.
         failures: Vec<String>,
@@ -176,6 +179,7 @@ impl fmt::Display for DecryptionError {
             Self::NoMatchingIdentity {
                 recipients,
                 tried,
+                held,
                 failures,
             } => {
                 write!(
@@ -188,6 +192,9 @@ impl fmt::Display for DecryptionError {
                         tried.join(", ")
                     }
                 )?;
+                if !held.is_empty() {
+                    write!(f, " (holding {})", held.join(", "))?;
+                }
                 if !failures.is_empty() {
                     write!(f, "; failed: {}", failures.join("; "))?;
                 }

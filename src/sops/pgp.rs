@@ -146,6 +146,18 @@ impl PgpKeys {
         Ok(())
     }
 
+    /// The fingerprints (upper-case hex) of the primary keys loaded, for messages: public
+    /// knowledge, never key material.
+    pub(crate) fn fingerprints(&self) -> Vec<String> {
+        let mut fingerprints: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(key, _)| format!("{:X}", key.fingerprint()))
+            .collect();
+        fingerprints.dedup();
+        fingerprints
+    }
+
     /// Where PGP keys are looked for besides the key files: the user's GnuPG, for messages.
     pub(crate) fn gnupg_source(&self) -> String {
         gnupg::describe()

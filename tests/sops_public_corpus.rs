@@ -15,6 +15,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::interop::{Run, Tool, preview};
+use support::gnupg::GnuPgHome;
 use support::{Sandbox, parallel_map, run};
 
 /// `fixtures/sops/public`.
@@ -111,44 +112,27 @@ fn corpus() -> Vec<Entry> {
     entries
 }
 
-/// A sandbox whose `gnupg/` is a private `GNUPGHOME` (with `key` imported, for PGP); the gpg
-/// agent it may start is stopped when it is dropped.
+/// A sandbox and a private `GNUPGHOME` (with the entry's key imported, for PGP); the gpg agent
+/// it may start is stopped when it is dropped.
 struct KeySandbox {
     sandbox: Sandbox,
+    gnupg: GnuPgHome,
 }
 
 impl KeySandbox {
     fn new(entry: &Entry) -> Self {
-        let sandbox = Sandbox::new();
-        let home = sandbox.path().join("gnupg");
-        std::fs::create_dir(&home).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
+        let gnupg = GnuPgHome::new();
         if entry.kind == KeyKind::Pgp {
-            let key = entry.key.as_ref().unwrap();
-            let output = std::process::Command::new("gpg")
-                .args(["--batch", "--import"])
-                .arg(key)
-                .env("GNUPGHOME", &home)
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!("gpg (Debian package gnupg) is needed for this test: {e}")
-                });
-            assert!(
-                output.status.success(),
-                "gpg --batch --import {} failed: {}",
-                key.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
+            gnupg.import(entry.key.as_ref().unwrap());
         }
-        Self { sandbox }
+        Self {
+            sandbox: Sandbox::new(),
+            gnupg,
+        }
     }
 
-    fn gnupg_home(&self) -> PathBuf {
-        self.sandbox.path().join("gnupg")
+    fn gnupg_home(&self) -> &Path {
+        self.gnupg.path()
     }
 
     /// `tool decrypt` of the entry's file (copied nowhere: the fixture itself), with its key.
@@ -207,15 +191,6 @@ impl KeySandbox {
             }
         }
         cmd
-    }
-}
-
-impl Drop for KeySandbox {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("gpgconf")
-            .args(["--kill", "gpg-agent"])
-            .env("GNUPGHOME", self.gnupg_home())
-            .output();
     }
 }
 

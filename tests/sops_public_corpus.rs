@@ -14,8 +14,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::interop::{Run, Tool, preview};
 use support::gnupg::GnuPgHome;
+use support::interop::{Run, Tool, preview};
 use support::{Sandbox, parallel_map, run};
 
 /// `fixtures/sops/public`.

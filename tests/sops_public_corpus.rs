@@ -204,15 +204,13 @@ struct Outcome {
 /// refuses a file without one (it parses the version before decrypting; the version is not
 /// authenticated). We open such files, and compare with sops on this copy.
 fn with_version(text: &str) -> Option<String> {
-    if !text.contains("\nsops:\n")
-        || text.contains("\n    version:")
-        || text.contains("\n  version:")
-    {
+    let has_version = text.contains("\n    version:") || text.contains("\n  version:");
+    if !text.contains("\nsops:\n") || has_version {
         return None;
     }
     Some(format!(
-        "{}  version: 3.8.1\n",
-        text.trim_end_matches('\n').to_owned() + "\n"
+        "{}\n  version: 3.8.1\n",
+        text.trim_end_matches('\n')
     ))
 }
 

@@ -371,17 +371,13 @@ pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
     .map(|r| r.trim().to_owned())
     .filter(|r| !r.is_empty())
     .collect();
-    let check = (!args.force)
-        .then(|| args.lock.config.identities_for(&args.file))
-        .transpose()?;
-    edit(&args.file, args.input_type, &args.lock, |file| {
-        let before = file.recipients();
-        file.rotate(&add, &remove)?;
-        match &check {
-            Some(identities) => file.check_still_opens(identities, &before),
-            None => Ok(()),
-        }
-    })
+    edit_keys(
+        &args.file,
+        args.input_type,
+        &args.lock,
+        args.force,
+        |file| file.rotate(&add, &remove),
+    )
 }
 
 /// The master keys a new file is encrypted to, named as sops names them.
@@ -594,12 +590,44 @@ pub(crate) fn edit(
     lock: &LockArgs,
     change: impl FnOnce(&mut sops::EditableFile) -> Result<(), EncryptionError>,
 ) -> Result<(), Failure> {
+    edit_with(file, format, lock, |editable, _| change(editable))
+}
+
+/// Changes a file's keys as [`edit`] edits it; unless `force`, a change after which none of the
+/// identities that opened the file opens it any more is refused, naming the keys it removed.
+pub(crate) fn edit_keys(
+    file: &Path,
+    format: Option<Format>,
+    lock: &LockArgs,
+    force: bool,
+    change: impl FnOnce(&mut sops::EditableFile) -> Result<(), EncryptionError>,
+) -> Result<(), Failure> {
+    edit_with(file, format, lock, |editable, identities| {
+        let before = editable.recipients();
+        change(editable)?;
+        if force {
+            Ok(())
+        } else {
+            editable.check_still_opens(identities, &before)
+        }
+    })
+}
+
+/// [`edit`], the change also given the identities the file was opened with.
+fn edit_with(
+    file: &Path,
+    format: Option<Format>,
+    lock: &LockArgs,
+    change: impl FnOnce(&mut sops::EditableFile, &Identities) -> Result<(), EncryptionError>,
+) -> Result<(), Failure> {
     if !file.exists() {
         return Err(Failure::usage(format!("{}: no such file", file.display())));
     }
     let identities = lock.config.identities_for(file)?;
-    sops::edit_file(file, format, &identities, lock.timeout(), change)
-        .map_err(|e| edit_failure(file, e))
+    sops::edit_file(file, format, &identities, lock.timeout(), |editable| {
+        change(editable, &identities)
+    })
+    .map_err(|e| edit_failure(file, e))
 }
 
 /// An edit's error as a failure of `file`: 3 (or 6) when it does not open, 1 when it cannot be

@@ -9,7 +9,7 @@ use clap::Args;
 use secret_cascade::sops::{self, DecryptionError, Format, inspect};
 
 use crate::Failure;
-use crate::files::{LockArgs, edit};
+use crate::files::{LockArgs, edit_keys};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -145,21 +145,9 @@ fn update(file: &Path, named: bool, args: &UpdateKeysArgs, tally: &mut Tally) {
                 Ok(false) => tally.declined += 1,
                 Err(failure) => fail(tally, failure),
                 Ok(true) => {
-                    let check = match (!args.force)
-                        .then(|| args.lock.config.identities_for(file))
-                        .transpose()
-                    {
-                        Ok(check) => check,
-                        Err(failure) => return fail(tally, failure),
-                    };
                     let groups = rule.options.key_groups;
-                    let outcome = edit(file, args.input_type, &args.lock, |f| {
-                        let before = f.recipients();
-                        f.set_recipients(&groups, Some(threshold))?;
-                        match &check {
-                            Some(identities) => f.check_still_opens(identities, &before),
-                            None => Ok(()),
-                        }
+                    let outcome = edit_keys(file, args.input_type, &args.lock, args.force, |f| {
+                        f.set_recipients(&groups, Some(threshold))
                     });
                     match outcome {
                         Ok(()) => tally.updated += 1,

@@ -88,6 +88,9 @@ fn ok(cmd: Command) -> String {
 
 /// `cmd` run on a pseudo-terminal (`script`), `typed` written to it, for prompts; killed after
 /// 60 s (coreutils' `timeout`) so that a prompt nobody answers fails the test instead of hanging.
+/// `script` runs the line with `$SHELL`, pinned to /bin/sh here (dash, as on CI): dash forks `timeout`, which then
+/// needs `--foreground` to stay in the terminal's foreground process group (in a group of its
+/// own, reading the terminal stops the command with SIGTTIN until it is killed).
 fn on_terminal(cmd: Command, typed: &str) -> Outcome {
     let line = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -95,8 +98,13 @@ fn on_terminal(cmd: Command, typed: &str) -> Outcome {
         .collect::<Vec<_>>()
         .join(" ");
     let mut script = Command::new("script");
-    script.args(["-qec", &format!("timeout 60 {line}"), "/dev/null"]);
+    script.args([
+        "-qec",
+        &format!("timeout --foreground 60 {line}"),
+        "/dev/null",
+    ]);
     script.current_dir(cmd.get_current_dir().unwrap());
+    script.env("SHELL", "/bin/sh");
     for (name, value) in cmd.get_envs() {
         match value {
             Some(value) => script.env(name, value),

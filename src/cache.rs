@@ -6,18 +6,21 @@
 //! restores the old modification time is still seen; a replacement by rename changes the inode.
 //! Entries are keyed by canonical path (`a.yaml` and `/abs/a.yaml` share one), bounded by
 //! `cache.max_documents` with least-recently-used eviction. Concurrent misses on one file decrypt
-//! it once. Documents are handed out as `Arc`s and wiped when the last holder drops them, so an
-//! evicted or purged document is zeroized as soon as no lookup is using it.
+//! it once. Lookups read a document in place, without a lock; an evicted or purged document is
+//! zeroized as soon as no lookup is reading it.
+//!
+//! How a lookup learns that the file is unchanged is its layer's [`Freshness`]: by `stat`, or by
+//! an inotify watch ([`crate::watch`]) that spares the `stat` until something happens.
 //!
 //! Plain files (dotenv, JSON) are held the same way, one per layer, in a [`ParsedFile`].
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
-use std::num::NonZeroUsize;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use lru::LruCache;
+use arc_swap::ArcSwap;
 
 use crate::bounded_read::{self, ReadError};
 use crate::check::{self, Check};
@@ -72,18 +75,68 @@ impl FileIdentity {
     }
 }
 
+/// How a SOPS layer checks, on a lookup, that its cached document is still its file's content.
+/// Set for a resolver's cache with `cache.freshness` in the config or
+/// [`crate::ResolverBuilder::freshness`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Freshness {
+    /// inotify watches on the file and the folders its path goes through (Linux, local file
+    /// systems): a lookup reads one atomic counter instead of calling `stat`, and calls `stat`
+    /// only after a watched event. A change is seen once the watching thread has read its event
+    /// (microseconds after the writer's call returns) or after [`crate::settle_watches`]. Where
+    /// a file cannot be watched (another OS, a network or FUSE file system, the watch limit
+    /// reached), its layer checks with `stat` on every lookup instead. The default.
+    #[default]
+    Watch,
+    /// `stat` on every lookup: a change is seen by the first lookup after the writer's call
+    /// returns, whatever the file system.
+    Strict,
+}
+
+impl std::str::FromStr for Freshness {
+    type Err = crate::words::UnknownWord;
+
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        match word {
+            "watch" => Ok(Self::Watch),
+            "strict" => Ok(Self::Strict),
+            _ => Err(crate::words::UnknownWord::new(
+                "freshness",
+                word,
+                &["watch", "strict"],
+            )),
+        }
+    }
+}
+
 /// Decrypted documents, shared by the SOPS layers of a resolver.
+///
+/// Lookups read an immutable table through an atomic pointer ([`arc_swap`]) and take no lock;
+/// inserting, evicting and purging copy the small table and swap it in under a writers' lock.
+/// Recency is a stamp per entry, written only when it changes, so warm lookups of the same
+/// documents from many threads write no shared memory.
 pub struct DocumentCache {
-    /// Keyed by the canonical path's bytes: hashing a `Path` walks its components, several times
-    /// slower on the warm path.
-    entries: Mutex<LruCache<OsString, Entry>>,
+    table: ArcSwap<Table>,
+    /// Serializes changes of the table; lookups never take it.
+    writer: Mutex<()>,
+    max_documents: AtomicUsize,
+    /// The recency clock: moves when an entry is used after another one was.
+    clock: AtomicU64,
+    freshness: AtomicBool,
     /// One lock per file being loaded, so that concurrent misses decrypt once.
     loading: Mutex<HashMap<OsString, Arc<Mutex<()>>>>,
 }
 
+/// Keyed by the canonical path's bytes: hashing a `Path` walks its components, several times
+/// slower on the warm path.
+type Table = HashMap<OsString, Arc<Entry>, foldhash::fast::RandomState>;
+
 struct Entry {
     identity: FileIdentity,
-    document: Arc<Document>,
+    document: Document,
+    /// The clock when the entry was last used.
+    used: AtomicU64,
 }
 
 impl DocumentCache {
@@ -93,19 +146,44 @@ impl DocumentCache {
     /// A cache holding at most `max_documents` documents (at least 1).
     pub fn new(max_documents: usize) -> Self {
         Self {
-            entries: Mutex::new(LruCache::new(capacity(max_documents))),
+            table: ArcSwap::from_pointee(Table::default()),
+            writer: Mutex::new(()),
+            max_documents: AtomicUsize::new(max_documents.max(1)),
+            clock: AtomicU64::new(0),
+            freshness: AtomicBool::new(false),
             loading: Mutex::new(HashMap::new()),
         }
     }
 
     /// Changes the bound, evicting the least recently used documents beyond it.
     pub fn set_max_documents(&self, max_documents: usize) {
-        lock(&self.entries).resize(capacity(max_documents));
+        let _writer = lock(&self.writer);
+        self.max_documents
+            .store(max_documents.max(1), Ordering::Relaxed);
+        let mut table = Table::clone(&self.table.load());
+        self.evict_beyond(&mut table, 0);
+        self.table.store(Arc::new(table));
+    }
+
+    /// How the SOPS layers sharing this cache check their files ([`Freshness::Watch`] unless
+    /// set).
+    pub fn freshness(&self) -> Freshness {
+        if self.freshness.load(Ordering::Relaxed) {
+            Freshness::Strict
+        } else {
+            Freshness::Watch
+        }
+    }
+
+    /// Sets how the SOPS layers sharing this cache check their files.
+    pub fn set_freshness(&self, freshness: Freshness) {
+        self.freshness
+            .store(freshness == Freshness::Strict, Ordering::Relaxed);
     }
 
     /// How many documents are held.
     pub fn len(&self) -> usize {
-        lock(&self.entries).len()
+        self.table.load().len()
     }
 
     /// Whether no document is held.
@@ -114,61 +192,92 @@ impl DocumentCache {
     }
 
     /// Drops the document of the file at `canonical_path` (as in a record's `path` metadata).
+    /// It is wiped as soon as no lookup is reading it.
     pub fn purge(&self, canonical_path: &Path) {
-        lock(&self.entries).pop(canonical_path.as_os_str());
+        self.change(|table| {
+            table.remove(canonical_path.as_os_str());
+        });
     }
 
     /// Drops every document.
     pub fn purge_all(&self) {
-        lock(&self.entries).clear();
+        self.change(Table::clear);
     }
 
-    /// The document of the file `canonical` (whose current identity is `identity`), loading it with
-    /// `load` unless an entry with the same identity is held.
-    pub(crate) fn get_or_load(
+    /// Runs `read` on the document of the file `canonical` (whose current identity is
+    /// `identity`), loading it with `load` unless an entry with the same identity is held.
+    pub(crate) fn with_document<R>(
         &self,
         canonical: &Path,
         identity: FileIdentity,
         load: impl FnOnce() -> Result<Document, DecryptionError>,
-    ) -> Result<Arc<Document>, DecryptionError> {
-        if let Some(document) = self.fresh(canonical, identity) {
-            return Ok(document);
+        read: impl FnOnce(&Document) -> R,
+    ) -> Result<R, DecryptionError> {
+        let key = canonical.as_os_str();
+        {
+            let table = self.table.load();
+            if let Some(entry) = table.get(key).filter(|entry| entry.identity == identity) {
+                self.touch(entry);
+                return Ok(read(&entry.document));
+            }
         }
-        let file_lock = Arc::clone(
-            lock(&self.loading)
-                .entry(canonical.as_os_str().to_owned())
-                .or_default(),
-        );
+        let file_lock = Arc::clone(lock(&self.loading).entry(key.to_owned()).or_default());
         let loaded = {
             let _loading = lock(&file_lock);
-            match self.fresh(canonical, identity) {
-                Some(document) => Ok(document),
-                None => load().map(Arc::new).inspect(|document| {
-                    let entry = Entry {
+            let held = self.table.load().get(key).cloned();
+            match held.filter(|entry| entry.identity == identity) {
+                Some(entry) => Ok(entry),
+                None => load().map(|document| {
+                    let entry = Arc::new(Entry {
                         identity,
-                        document: Arc::clone(document),
-                    };
-                    lock(&self.entries).put(canonical.as_os_str().to_owned(), entry);
+                        document,
+                        used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed) + 1),
+                    });
+                    self.change(|table| {
+                        self.evict_beyond(table, 1);
+                        table.insert(key.to_owned(), Arc::clone(&entry));
+                    });
+                    entry
                 }),
             }
         };
         let mut loading = lock(&self.loading);
         if Arc::strong_count(&file_lock) == 2 {
-            loading.remove(canonical.as_os_str());
+            loading.remove(key);
         }
-        loaded
+        drop(loading);
+        loaded.map(|entry| read(&entry.document))
     }
 
-    fn fresh(&self, canonical: &Path, identity: FileIdentity) -> Option<Arc<Document>> {
-        let canonical: &OsStr = canonical.as_os_str();
-        let mut entries = lock(&self.entries);
-        match entries.get(canonical) {
-            Some(entry) if entry.identity == identity => Some(Arc::clone(&entry.document)),
-            Some(_) => {
-                entries.pop(canonical);
-                None
-            }
-            None => None,
+    /// Marks `entry` as the most recently used, writing only when another entry was used since.
+    fn touch(&self, entry: &Entry) {
+        let now = self.clock.load(Ordering::Relaxed);
+        if entry.used.load(Ordering::Relaxed) != now {
+            let stamp = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
+            entry.used.store(stamp, Ordering::Relaxed);
+        }
+    }
+
+    /// Replaces the table with a changed copy.
+    fn change(&self, edit: impl FnOnce(&mut Table)) {
+        let _writer = lock(&self.writer);
+        let mut table = Table::clone(&self.table.load());
+        edit(&mut table);
+        self.table.store(Arc::new(table));
+    }
+
+    /// Evicts the least recently used entries until `room` more fit.
+    fn evict_beyond(&self, table: &mut Table, room: usize) {
+        let max = self.max_documents.load(Ordering::Relaxed);
+        while table.len() + room > max {
+            let oldest = table
+                .iter()
+                .min_by_key(|(_, entry)| entry.used.load(Ordering::Relaxed))
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(key) => table.remove(&key),
+                None => break,
+            };
         }
     }
 }
@@ -181,10 +290,10 @@ impl Default for DocumentCache {
 
 impl std::fmt::Debug for DocumentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries = lock(&self.entries);
         f.debug_struct("DocumentCache")
-            .field("documents", &entries.len())
-            .field("max_documents", &entries.cap())
+            .field("documents", &self.len())
+            .field("max_documents", &self.max_documents.load(Ordering::Relaxed))
+            .field("freshness", &self.freshness())
             .finish()
     }
 }
@@ -289,10 +398,6 @@ impl<E: std::error::Error + Send + Sync + 'static> LoadError<E> {
             source: Some(source),
         }
     }
-}
-
-fn capacity(max_documents: usize) -> NonZeroUsize {
-    NonZeroUsize::new(max_documents).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the cache's state is a

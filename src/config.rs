@@ -10,6 +10,7 @@
 //!     delimiter: "__"
 //! cache:
 //!   max_documents: 64
+//!   freshness: watch            # or strict: `stat` the file on every lookup
 //! ```
 //!
 //! Validation is strict: an unknown key or `kind`, a value of the wrong type, a duplicated key or
@@ -54,6 +55,7 @@ use crate::providers::{
 };
 use crate::record::SecretSource;
 use crate::resolver::{Resolver, ResolverBuilder};
+use crate::words::UnknownWord;
 
 pub use crate::kstlib::{KSTLIB_CONFIG, KstlibConfig};
 pub use crate::options::Options;
@@ -576,6 +578,12 @@ fn read_file(
     if let Some(mut options) = top.section("cache")? {
         if let Some(max) = options.positive_integer("max_documents")? {
             builder = builder.max_documents(max);
+        }
+        if let Some(word) = options.non_empty_string("freshness")? {
+            let freshness = word
+                .parse()
+                .map_err(|e: UnknownWord| options.error(Some("freshness"), e.to_string()))?;
+            builder = builder.freshness(freshness);
         }
         options.finish()?;
     }

@@ -97,20 +97,22 @@ mod timestamp;
 mod value_cache;
 mod vault_api;
 pub mod vault_file;
+mod watch;
 mod words;
 
-pub use cache::{DocumentCache, FileIdentity};
+pub use cache::{DocumentCache, FileIdentity, Freshness};
 pub use check::{Check, LayerDiagnosis, Status};
 pub use diagnosis::Diagnosis;
 pub use error::{Attempt, ConfigError, Error, Outcome};
 pub use plaintext::PlaintextBuffer;
-pub use provider::{Answer, Management, Provider};
+pub use provider::{Answer, Management, Provider, Reason};
 pub use record::{Metadata, SecretRecord, SecretSource};
 pub use request::SecretRequest;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
 pub use value_cache::ValueCache;
+pub use watch::settle as settle_watches;
 pub use words::UnknownWord;
 
 /// Resolves `name` with the process-wide resolver.

@@ -444,7 +444,7 @@ impl<'a> Options<'a> {
             tried.push(Attempt {
                 layer: layer.label().to_owned(),
                 outcome,
-                reason: reason.into_owned(),
+                reason: reason.explain(&**layer, &request),
             });
         }
         Err(fail(if tried.is_empty() {

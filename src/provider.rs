@@ -30,6 +30,15 @@ pub trait Provider: Send + Sync {
     /// Looks the request up.
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error>;
 
+    /// Why the layer did not answer `request`, for a miss or unavailability whose reason was
+    /// [`Reason::deferred`]. The resolver asks only when the whole chain misses (or trace logging
+    /// is on), so a miss that a later layer makes irrelevant costs no formatting. The layer may
+    /// look again (the answer describes its state now). The default says only that it missed.
+    fn explain(&self, request: &SecretRequest) -> String {
+        let _ = request;
+        "no value (the layer gives no reason)".to_owned()
+    }
+
     /// Checks whether the layer can serve, for `secret-cascade doctor` and
     /// [`crate::Resolver::diagnose`]: its files exist and are private, its keys open them, its
     /// daemon answers. Each finding is a [`Check`]; a warning means the layer works but deserves
@@ -54,11 +63,65 @@ pub enum Answer {
     /// Found; the record carries the value, its source and metadata.
     Hit(SecretRecord),
     /// Consulted, not there; the reason says what was looked for (`MYAPP__X is not set`).
-    /// A fixed `&'static str` costs nothing on the way to a later hit; build a `String` only when
-    /// the reason needs the request's details.
-    Miss(Cow<'static, str>),
+    Miss(Reason),
     /// Could not be consulted; the reason says why (`no D-Bus session`).
-    Unavailable(Cow<'static, str>),
+    Unavailable(Reason),
+}
+
+/// Why a layer missed or could not be consulted: words, or [`Reason::deferred`] for words the
+/// layer gives later through [`Provider::explain`].
+///
+/// A fixed `&'static str` costs nothing on the way to a later hit. A reason that needs the
+/// request's details (a variable name, a key path) would cost an allocation on every miss, also
+/// when a later layer answers; such a layer answers `Reason::deferred()` and formats it in
+/// [`Provider::explain`], which the resolver calls only if nothing answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason(Option<Cow<'static, str>>);
+
+impl Reason {
+    /// No words yet: the resolver asks [`Provider::explain`] if it needs them.
+    pub const fn deferred() -> Self {
+        Self(None)
+    }
+
+    /// The words given with the answer; `None` for a deferred reason.
+    pub fn text(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// The words: those given, else those `layer` (the layer that answered) explains for `request`.
+    pub fn explain(self, layer: &dyn Provider, request: &SecretRequest) -> String {
+        match self.0 {
+            Some(text) => text.into_owned(),
+            None => layer.explain(request),
+        }
+    }
+
+    /// Like [`Reason::explain`], borrowing.
+    pub fn describe(&self, layer: &dyn Provider, request: &SecretRequest) -> Cow<'_, str> {
+        match &self.0 {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(layer.explain(request)),
+        }
+    }
+}
+
+impl From<&'static str> for Reason {
+    fn from(text: &'static str) -> Self {
+        Self(Some(Cow::Borrowed(text)))
+    }
+}
+
+impl From<String> for Reason {
+    fn from(text: String) -> Self {
+        Self(Some(Cow::Owned(text)))
+    }
+}
+
+impl From<Cow<'static, str>> for Reason {
+    fn from(text: Cow<'static, str>) -> Self {
+        Self(Some(text))
+    }
 }
 
 /// Writing a layer's secrets: ModelMesh's `SecretManagement`. Names are the layer's own (flat

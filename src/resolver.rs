@@ -4,12 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+use smallvec::SmallVec;
 use tracing::{debug, trace};
 
-use crate::cache::DocumentCache;
+use crate::cache::{DocumentCache, Freshness};
 use crate::check::LayerDiagnosis;
 use crate::error::{Attempt, Error, Outcome};
-use crate::provider::{Answer, Management, Provider};
+use crate::provider::{Answer, Management, Provider, Reason};
 use crate::providers::overrides::Overrides;
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
@@ -94,8 +95,9 @@ impl Resolver {
         &self.cache
     }
 
-    /// Asks the layers in order. Misses are noted as (layer index, outcome, reason) and turned
-    /// into [`Attempt`]s only if the whole chain misses, so a hit after misses costs no copies.
+    /// Asks the layers in order. Misses are noted on the stack as (layer index, outcome, reason)
+    /// and turned into [`Attempt`]s only if the whole chain misses (deferred reasons explained
+    /// then), so a hit after misses allocates nothing for them.
     fn walk(
         &self,
         request: &SecretRequest,
@@ -103,7 +105,7 @@ impl Resolver {
     ) -> Result<Option<SecretRecord>, Error> {
         request.check()?;
         let name = request.name();
-        let mut misses = Vec::new();
+        let mut misses: SmallVec<[(usize, Outcome, Reason); 8]> = SmallVec::new();
         for (index, layer) in self.layers.iter().enumerate() {
             let label = layer.label();
             match layer.fetch(request) {
@@ -112,11 +114,12 @@ impl Resolver {
                     return Ok(Some(record));
                 }
                 Ok(Answer::Miss(reason)) => {
-                    trace!(secret = name, layer = label, %reason, "layer missed");
+                    // Fields are evaluated only when the event is enabled.
+                    trace!(secret = name, layer = label, reason = %reason.describe(&**layer, request), "layer missed");
                     misses.push((index, Outcome::Missed, reason));
                 }
                 Ok(Answer::Unavailable(reason)) => {
-                    debug!(secret = name, layer = label, %reason, "layer unavailable; skipped");
+                    debug!(secret = name, layer = label, reason = %reason.describe(&**layer, request), "layer unavailable; skipped");
                     misses.push((index, Outcome::Unavailable, reason));
                 }
                 Err(error) => {
@@ -127,10 +130,13 @@ impl Resolver {
         }
         let Some(default) = request.default_value() else {
             debug!(secret = name, "secret not found and no default");
-            tried.extend(misses.into_iter().map(|(index, outcome, reason)| Attempt {
-                layer: self.layers[index].label().to_owned(),
-                outcome,
-                reason: reason.into_owned(),
+            tried.extend(misses.into_iter().map(|(index, outcome, reason)| {
+                let layer = &*self.layers[index];
+                Attempt {
+                    layer: layer.label().to_owned(),
+                    outcome,
+                    reason: reason.explain(layer, request),
+                }
             }));
             return Ok(None);
         };
@@ -215,6 +221,13 @@ impl ResolverBuilder {
     /// Bounds the number of decrypted documents kept in memory (at least 1).
     pub fn max_documents(self, max_documents: usize) -> Self {
         self.cache.set_max_documents(max_documents);
+        self
+    }
+
+    /// How SOPS layers check that a cached document is still their file's content
+    /// ([`Freshness::Watch`] unless set).
+    pub fn freshness(self, freshness: Freshness) -> Self {
+        self.cache.set_freshness(freshness);
         self
     }
 

@@ -1,5 +1,12 @@
 //! The document cache: valid while the file's identity is unchanged, bounded, single-flight.
 //!
+//! Every test of a change runs in both freshness modes: `strict` (`stat` on every lookup) and
+//! `watch` (inotify; a lookup calls `stat` only after an event). In watch mode the kernel queues
+//! the event before the writer's call returns, and the watching thread hands it on a moment
+//! later; the tests call `settle_watches` after each change, which reads the queued events
+//! itself, so that "the next lookup sees it" is asserted exactly. One test also shows that without
+//! it the change is seen within moments.
+//!
 //! Decryptions are counted through the real identity path: every test's layer gets its identity
 //! from `SOPS_AGE_KEY_CMD`, a command that appends a line to a counter file each time it runs, and
 //! it runs once per decryption. The tests share that counter, so they take turns.
@@ -12,7 +19,7 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard, Once};
 use filetime::FileTime;
 use secret_cascade::providers::SopsProvider;
 use secret_cascade::sops::DecryptionError;
-use secret_cascade::{DocumentCache, Error, ExposeSecret, Resolver, SecretRequest};
+use secret_cascade::{DocumentCache, Error, ExposeSecret, Freshness, Resolver, SecretRequest};
 use support::Sandbox;
 
 fn fixture(name: &str) -> PathBuf {
@@ -45,17 +52,38 @@ fn exclusive() -> MutexGuard<'static, ()> {
         }
     });
     let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
-    std::fs::write(counter(), "").unwrap();
+    reset_counter();
     turn
 }
+
+fn reset_counter() {
+    std::fs::write(counter(), "").unwrap();
+}
+
+/// Both modes, strict first.
+const MODES: [Freshness; 2] = [Freshness::Strict, Freshness::Watch];
 
 /// Takes the counter, and makes a sandbox with a copy of nested.yaml as `s.yaml`.
 fn nested_copy() -> (MutexGuard<'static, ()>, Sandbox, PathBuf) {
     let turn = exclusive();
+    let (sandbox, file) = nested_sandbox();
+    (turn, sandbox, file)
+}
+
+/// A sandbox with a copy of nested.yaml as `s.yaml`, the decryption counter reset.
+fn nested_sandbox() -> (Sandbox, PathBuf) {
+    reset_counter();
     let sandbox = Sandbox::new();
     let file = sandbox.path().join("s.yaml");
     std::fs::copy(fixture("nested.yaml"), &file).unwrap();
-    (turn, sandbox, file)
+    (sandbox, file)
+}
+
+/// What a test does after changing a file, before the lookup that must see the change.
+fn changed(mode: Freshness) {
+    if mode == Freshness::Watch {
+        secret_cascade::settle_watches();
+    }
 }
 
 fn decryptions() -> usize {
@@ -63,7 +91,13 @@ fn decryptions() -> usize {
 }
 
 fn resolver(files: &[&Path], max_documents: usize) -> Resolver {
-    let builder = Resolver::builder().max_documents(max_documents);
+    resolver_in(Freshness::default(), files, max_documents)
+}
+
+fn resolver_in(mode: Freshness, files: &[&Path], max_documents: usize) -> Resolver {
+    let builder = Resolver::builder()
+        .max_documents(max_documents)
+        .freshness(mode);
     let cache = builder.document_cache();
     files
         .iter()
@@ -99,71 +133,197 @@ fn warm_lookups_do_not_decrypt_again() {
 
 #[test]
 fn touching_the_file_reloads_it() {
-    let (_turn, _sandbox, file) = nested_copy();
-    let resolver = resolver(&[&file], 4);
-    get(&resolver, "token").unwrap();
-    filetime::set_file_mtime(&file, FileTime::from_unix_time(1_000_000_000, 123)).unwrap();
-    get(&resolver, "token").unwrap();
-    assert_eq!(decryptions(), 2);
+    let _turn = exclusive();
+    for mode in MODES {
+        let (_sandbox, file) = nested_sandbox();
+        let resolver = resolver_in(mode, &[&file], 4);
+        get(&resolver, "token").unwrap();
+        filetime::set_file_mtime(&file, FileTime::from_unix_time(1_000_000_000, 123)).unwrap();
+        changed(mode);
+        get(&resolver, "token").unwrap();
+        assert_eq!(decryptions(), 2, "{mode:?}");
+    }
 }
 
 #[test]
 fn rewrite_with_restored_mtime_is_seen() {
-    let (_turn, _sandbox, file) = nested_copy();
-    let resolver = resolver(&[&file], 4);
-    assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
-    rewrite_keeping_mtime(&file, &std::fs::read(fixture("simple.yaml")).unwrap());
-    assert_eq!(get(&resolver, "hello").unwrap(), "world");
-    assert!(matches!(
-        get(&resolver, "token"),
-        Err(Error::NotFound { .. })
-    ));
+    let _turn = exclusive();
+    for mode in MODES {
+        let (_sandbox, file) = nested_sandbox();
+        let resolver = resolver_in(mode, &[&file], 4);
+        assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
+        rewrite_keeping_mtime(&file, &std::fs::read(fixture("simple.yaml")).unwrap());
+        changed(mode);
+        assert_eq!(get(&resolver, "hello").unwrap(), "world", "{mode:?}");
+        assert!(matches!(
+            get(&resolver, "token"),
+            Err(Error::NotFound { .. })
+        ));
+    }
 }
 
 #[test]
 fn same_size_rewrite_with_restored_mtime_is_seen() {
-    let (_turn, _sandbox, file) = nested_copy();
-    let resolver = resolver(&[&file], 4);
-    assert_eq!(get(&resolver, "api.key_unencrypted").unwrap(), "visible");
-    let tampered = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace("key_unencrypted: visible", "key_unencrypted: VISIBLE");
-    rewrite_keeping_mtime(&file, tampered.as_bytes());
-    // Were the stale document served, this would still say "visible".
-    let error = get(&resolver, "api.key_unencrypted").unwrap_err();
-    assert!(
-        matches!(
-            error,
-            Error::Decryption {
-                reason: DecryptionError::MacMismatch,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    let _turn = exclusive();
+    for mode in MODES {
+        let (_sandbox, file) = nested_sandbox();
+        let resolver = resolver_in(mode, &[&file], 4);
+        assert_eq!(get(&resolver, "api.key_unencrypted").unwrap(), "visible");
+        let tampered = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("key_unencrypted: visible", "key_unencrypted: VISIBLE");
+        rewrite_keeping_mtime(&file, tampered.as_bytes());
+        changed(mode);
+        // Were the stale document served, this would still say "visible".
+        let error = get(&resolver, "api.key_unencrypted").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Decryption {
+                    reason: DecryptionError::MacMismatch,
+                    ..
+                }
+            ),
+            "{mode:?}: {error}"
+        );
+    }
 }
 
 #[test]
 fn replacement_by_rename_is_seen() {
-    let (_turn, sandbox, file) = nested_copy();
-    let resolver = resolver(&[&file], 4);
-    get(&resolver, "token").unwrap();
-    let staged = sandbox.path().join("staged.yaml");
-    std::fs::copy(fixture("simple.yaml"), &staged).unwrap();
-    let mtime = FileTime::from_last_modification_time(&std::fs::metadata(&file).unwrap());
-    filetime::set_file_mtime(&staged, mtime).unwrap();
-    std::fs::rename(&staged, &file).unwrap();
-    assert_eq!(get(&resolver, "hello").unwrap(), "world");
+    let _turn = exclusive();
+    for mode in MODES {
+        let (sandbox, file) = nested_sandbox();
+        let resolver = resolver_in(mode, &[&file], 4);
+        get(&resolver, "token").unwrap();
+        let staged = sandbox.path().join("staged.yaml");
+        std::fs::copy(fixture("simple.yaml"), &staged).unwrap();
+        let mtime = FileTime::from_last_modification_time(&std::fs::metadata(&file).unwrap());
+        filetime::set_file_mtime(&staged, mtime).unwrap();
+        std::fs::rename(&staged, &file).unwrap();
+        changed(mode);
+        assert_eq!(get(&resolver, "hello").unwrap(), "world", "{mode:?}");
+    }
 }
 
 #[test]
-fn a_deleted_file_becomes_unavailable() {
+fn a_deleted_file_becomes_unavailable_and_a_recreated_one_is_read() {
+    let _turn = exclusive();
+    for mode in MODES {
+        let (_sandbox, file) = nested_sandbox();
+        let resolver = resolver_in(mode, &[&file], 4);
+        get(&resolver, "token").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        changed(mode);
+        let error = get(&resolver, "token").unwrap_err();
+        assert!(
+            error.to_string().contains("does not exist"),
+            "{mode:?}: {error}"
+        );
+        std::fs::copy(fixture("simple.yaml"), &file).unwrap();
+        changed(mode);
+        assert_eq!(get(&resolver, "hello").unwrap(), "world", "{mode:?}");
+    }
+}
+
+/// Kubernetes' atomic writer: `s.yaml -> ..data/s.yaml`, `..data -> ..v1`; an update writes
+/// `..v2` and renames a new `..data` link over the old one.
+#[test]
+fn a_retargeted_link_in_the_path_is_seen() {
+    let _turn = exclusive();
+    for mode in MODES {
+        reset_counter();
+        let sandbox = Sandbox::new();
+        let root = sandbox.path();
+        for (version, fixture_name) in [("..v1", "nested.yaml"), ("..v2", "simple.yaml")] {
+            std::fs::create_dir(root.join(version)).unwrap();
+            std::fs::copy(fixture(fixture_name), root.join(version).join("s.yaml")).unwrap();
+        }
+        std::os::unix::fs::symlink("..v1", root.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/s.yaml", root.join("s.yaml")).unwrap();
+        let resolver = resolver_in(mode, &[&root.join("s.yaml")], 4);
+        assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
+        std::os::unix::fs::symlink("..v2", root.join("..data_tmp")).unwrap();
+        std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+        changed(mode);
+        assert_eq!(get(&resolver, "hello").unwrap(), "world", "{mode:?}");
+    }
+}
+
+/// A deployment that swaps a whole folder: `mv app app.old; mv app.new app`.
+#[test]
+fn a_replaced_parent_folder_is_seen() {
+    let _turn = exclusive();
+    for mode in MODES {
+        reset_counter();
+        let sandbox = Sandbox::new();
+        let (app, next) = (sandbox.path().join("app"), sandbox.path().join("app.new"));
+        for (folder, fixture_name) in [(&app, "nested.yaml"), (&next, "simple.yaml")] {
+            std::fs::create_dir(folder).unwrap();
+            std::fs::copy(fixture(fixture_name), folder.join("s.yaml")).unwrap();
+        }
+        let resolver = resolver_in(mode, &[&app.join("s.yaml")], 4);
+        assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
+        std::fs::rename(&app, sandbox.path().join("app.old")).unwrap();
+        std::fs::rename(&next, &app).unwrap();
+        changed(mode);
+        assert_eq!(get(&resolver, "hello").unwrap(), "world", "{mode:?}");
+    }
+}
+
+/// How many lookups of a layer checked its file with `stat` (its trace events).
+fn stat_checks(logs: &str) -> usize {
+    logs.matches("checked with stat").count()
+}
+
+#[test]
+fn watched_lookups_check_the_file_only_after_a_change() {
+    let (_turn, sandbox, file) = nested_copy();
+    let watched = resolver_in(Freshness::Watch, &[&file], 4);
+    let strict = resolver_in(Freshness::Strict, &[&file], 4);
+    let lookups = |resolver: &Resolver| {
+        support::capture_logs(|| {
+            for _ in 0..50 {
+                assert_eq!(get(resolver, "token").unwrap(), "tok-123");
+            }
+        })
+    };
+    assert_eq!(stat_checks(&lookups(&strict)), 50);
+    // The first lookup checks and sets the watches; the other 49 read the counter only.
+    assert_eq!(stat_checks(&lookups(&watched)), 1);
+    // Other files in the folder do not count...
+    std::fs::write(sandbox.path().join("other.txt"), "noise").unwrap();
+    secret_cascade::settle_watches();
+    assert_eq!(stat_checks(&lookups(&watched)), 0);
+    // ... a change to this one does, once.
+    filetime::set_file_mtime(&file, FileTime::from_unix_time(1_000_000_000, 0)).unwrap();
+    secret_cascade::settle_watches();
+    assert_eq!(stat_checks(&lookups(&watched)), 1);
+}
+
+#[test]
+fn without_settling_a_watched_change_is_seen_within_moments() {
     let (_turn, _sandbox, file) = nested_copy();
-    let resolver = resolver(&[&file], 4);
-    get(&resolver, "token").unwrap();
-    std::fs::remove_file(&file).unwrap();
-    let error = get(&resolver, "token").unwrap_err();
-    assert!(error.to_string().contains("does not exist"), "{error}");
+    let resolver = resolver_in(Freshness::Watch, &[&file], 4);
+    assert_eq!(get(&resolver, "token").unwrap(), "tok-123");
+    rewrite_keeping_mtime(&file, &std::fs::read(fixture("simple.yaml")).unwrap());
+    let started = std::time::Instant::now();
+    // Until the watching thread has run, the previous document, whole; then the new one.
+    loop {
+        match get(&resolver, "hello") {
+            Ok(value) => {
+                assert_eq!(value, "world");
+                break;
+            }
+            Err(Error::NotFound { .. }) => assert_eq!(get(&resolver, "token").unwrap(), "tok-123"),
+            Err(error) => panic!("{error}"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the change was not seen within 10 s"
+        );
+        std::thread::yield_now();
+    }
 }
 
 #[test]

@@ -321,9 +321,11 @@ fn a_missing_file_is_skipped_and_set_creates_it_with_mode_0600() {
     let sandbox = Sandbox::new();
     let file = sandbox.path().join("new.enc");
     let provider = EncryptedFileProvider::with_key(&file, key(FIXTURE_KEY));
-    let answer = provider.fetch(&SecretRequest::new("a")).unwrap();
+    let request = SecretRequest::new("a");
+    let answer = provider.fetch(&request).unwrap();
     assert!(
-        matches!(&answer, Answer::Unavailable(reason) if reason.contains("new.enc does not exist")),
+        matches!(&answer, Answer::Unavailable(reason)
+            if reason.describe(&provider, &request).contains("new.enc does not exist")),
         "{answer:?}"
     );
     assert_eq!(provider.list().unwrap(), Vec::<String>::new());

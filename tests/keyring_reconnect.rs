@@ -38,8 +38,8 @@ fn route(link: &Path, service: &SecretService) {
 fn describe(answer: &Result<Answer, secret_cascade::Error>) -> String {
     match answer {
         Ok(Answer::Hit(record)) => format!("hit ({} bytes)", record.expose_secret().len()),
-        Ok(Answer::Miss(reason)) => format!("miss: {reason}"),
-        Ok(Answer::Unavailable(reason)) => format!("unavailable: {reason}"),
+        Ok(Answer::Miss(reason)) => format!("miss: {reason:?}"),
+        Ok(Answer::Unavailable(reason)) => format!("unavailable: {reason:?}"),
         Err(error) => format!("error: {error}"),
     }
 }

@@ -42,7 +42,7 @@ use crate::check::Check;
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
 use crate::plaintext::PlaintextBuffer;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
@@ -169,13 +169,13 @@ impl DotenvProvider {
         }))
     }
 
-    /// The variable's value in the file, as a hit; `Err(reason)` for a miss.
-    fn in_file(&self, variable: &str) -> Result<Result<Answer, String>, Error> {
+    /// The variable's value in the file, as a hit; `None` for a miss.
+    fn in_file(&self, variable: &str) -> Result<Option<Answer>, Error> {
         let hit = |value| {
             let metadata = Metadata::new()
                 .with("path", self.file.path().display().to_string())
                 .with("variable", variable);
-            Ok(Answer::Hit(SecretRecord::new(
+            Some(Answer::Hit(SecretRecord::new(
                 value,
                 SecretSource::Dotenv,
                 metadata,
@@ -189,12 +189,8 @@ impl DotenvProvider {
             .file
             .get(MAX_FILE_BYTES, parse)
             .map_err(|e| e.into_error(&self.label, self.file.path()))?;
-        let path = self.file.path().display();
-        let Some(entries) = entries else {
-            return Ok(Err(format!("{path} does not exist")));
-        };
-        let Some(value) = entries.0.get(variable) else {
-            return Ok(Err(format!("not in {path}")));
+        let Some(value) = entries.as_ref().and_then(|entries| entries.0.get(variable)) else {
+            return Ok(None);
         };
         let value = SecretString::from(value.expose_secret());
         if let Some(cache) = &self.cache {
@@ -216,18 +212,25 @@ impl Provider for DotenvProvider {
         {
             return Ok(hit);
         }
-        let missed = match self.in_file(&variable)? {
-            Ok(hit) => return Ok(hit),
-            Err(reason) => reason,
-        };
+        if let Some(hit) = self.in_file(&variable)? {
+            return Ok(hit);
+        }
         if self.override_env
             && let Some(hit) = self.in_environment(&variable)?
         {
             return Ok(hit);
         }
-        Ok(Answer::Miss(
-            format!("{variable} is not set and {missed}").into(),
-        ))
+        Ok(Answer::Miss(Reason::deferred()))
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        let variable = self.variable_name(request);
+        let path = self.file.path().display();
+        match self.file.get(MAX_FILE_BYTES, self.parse()) {
+            Ok(Some(_)) => format!("{variable} is not set and not in {path}"),
+            Ok(None) => format!("{variable} is not set and {path} does not exist"),
+            Err(error) => error.into_error(&self.label, self.file.path()).to_string(),
+        }
     }
 
     fn diagnose(&self) -> Vec<Check> {

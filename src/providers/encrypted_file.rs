@@ -65,7 +65,7 @@ use crate::check::{self, Check};
 use crate::error::{Attempt, ConfigError, Error, Outcome};
 use crate::options::Options;
 use crate::plaintext::PlaintextBuffer;
-use crate::provider::{Answer, Management, Provider};
+use crate::provider::{Answer, Management, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::value_cache::ValueCache;
@@ -394,9 +394,7 @@ impl Provider for EncryptedFileProvider {
             return Ok(hit(value));
         }
         let Some(opened) = self.open()? else {
-            return Ok(Answer::Unavailable(
-                format!("{} does not exist", self.path.display()).into(),
-            ));
+            return Ok(Answer::Unavailable(Reason::deferred()));
         };
         match opened.contents.entries.get(&name) {
             Some(Value::Text(text) | Value::Json(text)) => {
@@ -406,7 +404,15 @@ impl Provider for EncryptedFileProvider {
                 }
                 Ok(hit(value))
             }
-            Some(Value::Null) | None => Ok(Answer::Miss(format!("no `{name}` in the file").into())),
+            Some(Value::Null) | None => Ok(Answer::Miss(Reason::deferred())),
+        }
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        match self.open() {
+            Ok(None) => format!("{} does not exist", self.path.display()),
+            Ok(Some(_)) => format!("no `{}` in the file", Self::key_of(request)),
+            Err(error) => error.to_string(),
         }
     }
 

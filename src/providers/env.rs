@@ -15,13 +15,14 @@
 //! The process environment itself keeps its copy of the value; only the copy made here is wiped.
 
 use secrecy::SecretString;
+use smallvec::SmallVec;
 use zeroize::Zeroizing;
 
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::error::Error;
 use crate::options::Options;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 
@@ -88,31 +89,37 @@ impl EnvProvider {
 
     /// The variable a request maps to.
     pub fn variable_name(&self, request: &SecretRequest) -> String {
+        let mut variable = NameBuffer::new();
+        self.write_variable_name(request, &mut variable);
+        name_text(&variable).to_owned()
+    }
+
+    /// Writes the variable a request maps to into `variable`: on the stack for the usual names,
+    /// so that a miss allocates nothing.
+    fn write_variable_name(&self, request: &SecretRequest, variable: &mut NameBuffer) {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
         if self.verbatim_names {
-            return format!(
-                "{}{}",
-                self.prefix.as_deref().unwrap_or_default(),
-                request.qualified_name()
-            );
+            variable.extend_from_slice(prefix.as_bytes());
+            if let Some(scope) = request.scope() {
+                variable.extend_from_slice(scope.as_bytes());
+                variable.push(b'.');
+            }
+            variable.extend_from_slice(request.name().as_bytes());
+            return;
         }
         let delimiter = self.delimiter.as_bytes();
-        let parts = || {
-            self.prefix
-                .iter()
-                .map(String::as_str)
-                .chain(request.scope())
-                .chain([request.name()])
-        };
-        let mut variable = Vec::with_capacity(parts().map(|p| p.len() + 2 * delimiter.len()).sum());
-        for (i, part) in parts().enumerate() {
+        let parts = self
+            .prefix
+            .iter()
+            .map(String::as_str)
+            .chain(request.scope())
+            .chain([request.name()]);
+        for (i, part) in parts.enumerate() {
             if i > 0 {
                 variable.extend_from_slice(delimiter);
             }
-            push_segments(&mut variable, part.as_bytes(), delimiter, self.keep_hyphens);
+            push_segments(variable, part.as_bytes(), delimiter, self.keep_hyphens);
         }
-        // Only ASCII bytes were replaced, and only by ASCII, so the bytes are still UTF-8.
-        String::from_utf8(variable)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// The layer a config mapping describes (its `kind` registered under this kind's name).
@@ -131,7 +138,7 @@ impl EnvProvider {
 /// Appends the dot-separated segments of `part` joined by `delimiter`, each with `-` replaced by
 /// `_` (unless `keep_hyphens`) and ASCII letters upper-cased. Copy-then-transform in place is several times cheaper than
 /// pushing byte by byte, on a path every env lookup takes.
-fn push_segments(variable: &mut Vec<u8>, part: &[u8], delimiter: &[u8], keep_hyphens: bool) {
+fn push_segments(variable: &mut NameBuffer, part: &[u8], delimiter: &[u8], keep_hyphens: bool) {
     let mut rest = part;
     loop {
         let end = rest
@@ -168,15 +175,21 @@ impl Provider for EnvProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let variable = self.variable_name(request);
-        Ok(match read_variable(&variable, self.label())? {
+        let mut variable = NameBuffer::new();
+        self.write_variable_name(request, &mut variable);
+        let variable = name_text(&variable);
+        Ok(match read_variable(variable, self.label())? {
             Some(value) => Answer::Hit(SecretRecord::new(
                 value,
                 SecretSource::Env,
-                Metadata::new().with("variable", variable),
+                Metadata::new().with("variable", variable.to_owned()),
             )),
-            None => Answer::Miss(format!("{variable} is not set").into()),
+            None => Answer::Miss(Reason::deferred()),
         })
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        format!("{} is not set", self.variable_name(request))
     }
 
     /// Counts the variables that start with the prefix (names only; no value is read). None is
@@ -193,7 +206,7 @@ impl Provider for EnvProvider {
         };
         // The prefix is mapped like the rest of a name: `my-app` is looked up as `MY_APP__`
         // (ModelMesh's names take it as it is).
-        let mut start = Vec::with_capacity(prefix.len() + self.delimiter.len());
+        let mut start = NameBuffer::new();
         if self.verbatim_names {
             start.extend_from_slice(prefix.as_bytes());
         } else {
@@ -237,6 +250,15 @@ pub(crate) fn read_variable(variable: &str, layer: &str) -> Result<Option<Secret
             })
         }
     }
+}
+
+/// A variable name being built: on the stack up to 128 bytes.
+type NameBuffer = SmallVec<[u8; 128]>;
+
+/// The text of a name built by [`EnvProvider::write_variable_name`]: only ASCII bytes were
+/// replaced, and only by ASCII, so the bytes are still UTF-8.
+fn name_text(variable: &NameBuffer) -> &str {
+    std::str::from_utf8(variable).unwrap_or_default()
 }
 
 /// Moves `text` into a [`SecretString`] without a stray copy: the buffer itself becomes the

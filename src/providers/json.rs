@@ -37,7 +37,7 @@ use crate::cache::ParsedFile;
 use crate::check::Check;
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::sops::Lookup;
@@ -135,6 +135,12 @@ impl JsonProvider {
         }
     }
 
+    /// The object `json_path` names in `root`, if it is one.
+    fn scope<'n>(&self, root: &'n Node) -> Option<&'n Node> {
+        let object = self.walk(root, self.json_path.iter().map(String::as_str))?;
+        matches!(object, Node::Map(_)).then_some(object)
+    }
+
     fn hit(&self, value: SecretString, key: String) -> Answer {
         let metadata = Metadata::new()
             .with("path", self.file.path().display().to_string())
@@ -160,30 +166,35 @@ impl Provider for JsonProvider {
             return Ok(self.hit(value, path.join(".")));
         }
         let Some(root) = self.root()? else {
-            return Ok(Answer::Unavailable(
-                format!("{} does not exist", self.file.path().display()).into(),
-            ));
+            return Ok(Answer::Unavailable(Reason::deferred()));
         };
-        let key = path.join(".");
-        let scope = self.json_path.iter().map(String::as_str);
-        let Some(object @ Node::Map(_)) = self.walk(&root, scope) else {
-            let reason = format!(
-                "`json_path` {} is not an object in {}",
-                self.json_path.join("."),
-                self.file.path().display()
-            );
-            return Ok(Answer::Miss(reason.into()));
+        let Some(object) = self.scope(&root) else {
+            return Ok(Answer::Miss(Reason::deferred()));
         };
         let Lookup::Value(value) = Lookup::of(self.walk(object, path.iter().copied())) else {
-            let reason = format!("no `{key}` in {}", self.file.path().display());
-            return Ok(Answer::Miss(reason.into()));
+            return Ok(Answer::Miss(Reason::deferred()));
         };
+        let key = path.join(".");
         // serde_json only hands out valid UTF-8, and the rest is our own text.
         let value = SecretString::from(String::from_utf8_lossy(&value).as_ref());
         if let Some((cache, id)) = &cached {
             cache.put(id, &value, None);
         }
         Ok(self.hit(value, key))
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        let file = self.file.path().display();
+        let root = match self.root() {
+            Ok(Some(root)) => root,
+            Ok(None) => return format!("{file} does not exist"),
+            Err(error) => return error.to_string(),
+        };
+        if self.scope(&root).is_none() {
+            let json_path = self.json_path.join(".");
+            return format!("`json_path` {json_path} is not an object in {file}");
+        }
+        format!("no `{}` in {file}", request.document_path().join("."))
     }
 
     fn diagnose(&self) -> Vec<Check> {

@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 use crate::check::{Check, count};
 use crate::error::{Attempt, ConfigError, Error, Outcome};
 use crate::options::Options;
-use crate::provider::{Answer, Management, Provider};
+use crate::provider::{Answer, Management, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 
@@ -110,8 +110,12 @@ impl Provider for MemoryProvider {
                 SecretSource::Memory,
                 Metadata::new().with("name", name),
             )),
-            None => Answer::Miss(format!("no `{name}` in memory").into()),
+            None => Answer::Miss(Reason::deferred()),
         })
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        format!("no `{}` in memory", request.qualified_name())
     }
 
     fn diagnose(&self) -> Vec<Check> {

@@ -116,6 +116,10 @@ impl Provider for ModelMeshLayer {
         }
     }
 
+    fn explain(&self, request: &SecretRequest) -> String {
+        self.inner.explain(request)
+    }
+
     fn diagnose(&self) -> Vec<Check> {
         self.inner.diagnose()
     }

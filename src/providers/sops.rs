@@ -22,20 +22,23 @@
 //! verified, bypassing the cache, whose result is dropped unseen), and lists its recipients.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use arc_swap::ArcSwapOption;
 use secrecy::SecretString;
-use tracing::debug;
+use tracing::{debug, trace};
 
-use crate::cache::{DocumentCache, FileIdentity};
+use crate::cache::{DocumentCache, FileIdentity, Freshness};
 use crate::check::{self, Check};
 use crate::error::ConfigError;
 use crate::error::Error;
 use crate::options::Options;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::sops::{self, DecryptionError, Format, Identities, Lookup};
+use crate::watch;
 use crate::words::UnknownWord;
 
 /// Reads secrets from one SOPS-encrypted file.
@@ -47,13 +50,21 @@ pub struct SopsProvider {
     pgp_key_file: Option<PathBuf>,
     format: Option<Format>,
     cache: Arc<DocumentCache>,
-    /// The canonical path, found on the first lookup that finds the file (and again after a
-    /// failure), so warm lookups need no `realpath`.
-    canonical: RwLock<Option<Arc<Canonical>>>,
+    /// What the last `stat` found, so that warm lookups need no `realpath` and, while the file is
+    /// watched and nothing happened, no `stat`.
+    known: ArcSwapOption<Known>,
 }
 
-/// A decrypted document and the canonical path of its file.
-type Loaded = (Arc<sops::Document>, Arc<Canonical>);
+/// The file as last checked.
+#[derive(Debug)]
+struct Known {
+    canonical: Canonical,
+    identity: FileIdentity,
+    /// The watch generation ([`watch::generation`]) when `identity` was last confirmed.
+    checked: AtomicU64,
+    /// Whether changes to the file raise watch events ([`Freshness::Watch`] and a watch set up).
+    watched: bool,
+}
 
 /// A canonical path and its text for records' metadata, made once.
 #[derive(Debug)]
@@ -74,7 +85,7 @@ impl SopsProvider {
             pgp_key_file: None,
             format: None,
             cache,
-            canonical: RwLock::new(None),
+            known: ArcSwapOption::empty(),
         }
     }
 
@@ -124,22 +135,29 @@ impl SopsProvider {
         Ok(provider)
     }
 
-    fn document(&self) -> Result<Option<Loaded>, Error> {
+    /// Runs `read` on the file's document (from the cache while the file is unchanged);
+    /// `Ok(None)` when the file does not exist.
+    fn with_document<R>(
+        &self,
+        read: impl FnOnce(&sops::Document, &Canonical) -> R,
+    ) -> Result<Option<R>, Error> {
         let failed = |reason| Error::Decryption {
             file: self.path.clone(),
             reason,
         };
-        let identity = match FileIdentity::of(&self.path) {
-            Ok(identity) => identity,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(failed(DecryptionError::Read(e.into()))),
-        };
-        let known = self.canonical.read().ok().and_then(|c| c.clone());
-        let canonical = match known {
-            Some(canonical) => canonical,
-            None => self
-                .refresh_canonical()
-                .map_err(|e| failed(DecryptionError::Read(e.into())))?,
+        // Read before any `stat`: an event after this moves it, and the next lookup checks again.
+        let generation = watch::generation();
+        let known = self.known.load();
+        let known = match known.as_ref() {
+            // Watched, and nothing happened since the identity was last confirmed: no `stat`.
+            Some(known) if known.watched && known.checked.load(Ordering::Acquire) == generation => {
+                Arc::clone(known)
+            }
+            _ => match self.check(known.as_ref(), generation) {
+                Ok(Some(known)) => known,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(failed(DecryptionError::Read(e.into()))),
+            },
         };
         let load = || {
             let started = std::time::Instant::now();
@@ -148,14 +166,64 @@ impl SopsProvider {
             debug!(file = %self.path.display(), ok = document.is_ok(), elapsed = ?started.elapsed(), "decrypted");
             document
         };
-        match self.cache.get_or_load(&canonical.path, identity, load) {
-            Ok(document) => Ok(Some((document, canonical))),
+        let read = |document: &sops::Document| read(document, &known.canonical);
+        match self
+            .cache
+            .with_document(&known.canonical.path, known.identity, load, read)
+        {
+            Ok(answer) => Ok(Some(answer)),
             Err(e) => {
-                // The path may now lead elsewhere (a symlink was retargeted): look it up again next time.
-                self.refresh_canonical().ok();
+                // The path may lead elsewhere next time (a symlink retargeted): resolve it again.
+                self.known.store(None);
                 Err(failed(e))
             }
         }
+    }
+
+    /// Checks the file with `stat`: the known identity confirmed as of `generation`, or a new one
+    /// (the file was created or replaced), canonicalized and watched again. `None` when the file
+    /// does not exist.
+    fn check(
+        &self,
+        known: Option<&Arc<Known>>,
+        generation: u64,
+    ) -> std::io::Result<Option<Arc<Known>>> {
+        trace!(file = %self.path.display(), "checked with stat");
+        let identity = match FileIdentity::of(&self.path) {
+            Ok(identity) => identity,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if let Some(known) = known.filter(|known| known.identity == identity) {
+            known.checked.store(generation, Ordering::Release);
+            return Ok(Some(Arc::clone(known)));
+        }
+        let watched = match self.cache.freshness() {
+            Freshness::Strict => false,
+            Freshness::Watch => match watch::watch(&self.path) {
+                Ok(()) => true,
+                Err(why) => {
+                    debug!(file = %self.path.display(), %why, "not watched; checked with stat on every lookup");
+                    false
+                }
+            },
+        };
+        // A change between the `stat` above and the watch raised no event: look again, now that
+        // every later change will.
+        let generation = watch::generation();
+        let identity = FileIdentity::of(&self.path)?;
+        let path = std::fs::canonicalize(&self.path)?;
+        let known = Arc::new(Known {
+            canonical: Canonical {
+                text: path.display().to_string(),
+                path,
+            },
+            identity,
+            checked: AtomicU64::new(generation),
+            watched,
+        });
+        self.known.store(Some(Arc::clone(&known)));
+        Ok(Some(known))
     }
 
     /// The identities this layer opens its file with: its `age_key_file`, then sops's usual
@@ -168,18 +236,6 @@ impl SopsProvider {
             None => Ok(identities),
         }
     }
-
-    fn refresh_canonical(&self) -> std::io::Result<Arc<Canonical>> {
-        let path = std::fs::canonicalize(&self.path)?;
-        let canonical = Arc::new(Canonical {
-            text: path.display().to_string(),
-            path,
-        });
-        if let Ok(mut slot) = self.canonical.write() {
-            *slot = Some(Arc::clone(&canonical));
-        }
-        Ok(canonical)
-    }
 }
 
 impl Provider for SopsProvider {
@@ -188,20 +244,17 @@ impl Provider for SopsProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let Some((document, canonical)) = self.document()? else {
-            return Ok(Answer::Unavailable(
-                format!("{} does not exist", self.path.display()).into(),
-            ));
-        };
         let path = request.document_path();
-        let key = path.join(".");
-        let value = match document.lookup(&path) {
-            Lookup::Value(value) => value,
-            Lookup::Null | Lookup::Missing => {
-                let why = document.why_missing(&path).unwrap_or_default();
-                return Ok(Answer::Miss(format!("no value at `{key}`: {why}").into()));
-            }
+        let found = self.with_document(|document, canonical| match document.lookup(&path) {
+            Lookup::Value(value) => Some((value, canonical.text.clone())),
+            Lookup::Null | Lookup::Missing => None,
+        })?;
+        let (value, file) = match found {
+            None => return Ok(Answer::Unavailable(Reason::deferred())),
+            Some(None) => return Ok(Answer::Miss(Reason::deferred())),
+            Some(Some(found)) => found,
         };
+        let key = path.join(".");
         let Ok(text) = std::str::from_utf8(&value) else {
             return Err(Error::Provider {
                 layer: self.label.clone(),
@@ -212,10 +265,21 @@ impl Provider for SopsProvider {
         Ok(Answer::Hit(SecretRecord::new(
             SecretString::from(text),
             SecretSource::Sops,
-            Metadata::new()
-                .with("path", canonical.text.as_str())
-                .with("key", key),
+            Metadata::new().with("path", file).with("key", key),
         )))
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        let path = request.document_path();
+        let why = |document: &sops::Document, _: &Canonical| {
+            let why = document.why_missing(&path).unwrap_or_default();
+            format!("no value at `{}`: {why}", path.join("."))
+        };
+        match self.with_document(why) {
+            Ok(Some(why)) => why,
+            Ok(None) => format!("{} does not exist", self.path.display()),
+            Err(error) => error.to_string(),
+        }
     }
 
     fn diagnose(&self) -> Vec<Check> {

@@ -24,7 +24,7 @@ use crate::cache::FileIdentity;
 use crate::check::{self, Check};
 use crate::error::{ConfigError, Error};
 use crate::options::Options;
-use crate::provider::{Answer, Provider};
+use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::vault_file::sv_vault::{DATA_FILE, KEY_FILE, SvVault};
@@ -103,8 +103,7 @@ impl Provider for SvVaultProvider {
             .open()
             .map_err(|e| Error::provider(self.label.clone(), e))?
         else {
-            let missing = format!("no {KEY_FILE} in {}", self.dir.display());
-            return Ok(Answer::Unavailable(missing.into()));
+            return Ok(Answer::Unavailable(Reason::deferred()));
         };
         match vault.find(&name) {
             Some(entry) => Ok(Answer::Hit(SecretRecord::new(
@@ -114,10 +113,16 @@ impl Provider for SvVaultProvider {
                     .with("path", self.dir.display().to_string())
                     .with("key", entry.name.as_str()),
             ))),
-            None => Ok(Answer::Miss(
-                format!("no `{name}` in the sv-vault (as named or with `/` for `.`)").into(),
-            )),
+            None => Ok(Answer::Miss(Reason::deferred())),
         }
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        if !self.dir.join(KEY_FILE).exists() {
+            return format!("no {KEY_FILE} in {}", self.dir.display());
+        }
+        let name = request.document_path().join(".");
+        format!("no `{name}` in the sv-vault (as named or with `/` for `.`)")
     }
 
     fn diagnose(&self) -> Vec<Check> {

@@ -40,7 +40,7 @@ use crate::cache::FileIdentity;
 use crate::check::{self, Check};
 use crate::error::{Attempt, ConfigError, Error, Outcome};
 use crate::options::Options;
-use crate::provider::{Answer, Management, Provider};
+use crate::provider::{Answer, Management, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
 use crate::vault_file::{
@@ -218,10 +218,7 @@ impl Provider for VaultFileProvider {
         };
         let vault = match self.open() {
             Ok(Some(vault)) => vault,
-            Ok(None) => {
-                let missing = format!("{} does not exist", self.path.display());
-                return Ok(Answer::Unavailable(missing.into()));
-            }
+            Ok(None) => return Ok(Answer::Unavailable(Reason::deferred())),
             Err(VaultError::Locked { .. }) => {
                 return Ok(Answer::Unavailable(
                     "the vault is locked (no password configured, no unlocked key)".into(),
@@ -237,11 +234,16 @@ impl Provider for VaultFileProvider {
                     .with("path", self.path.display().to_string())
                     .with("key", name.as_ref()),
             ))),
-            Err(VaultError::NotFound { .. }) => {
-                Ok(Answer::Miss(format!("no `{name}` in the vault").into()))
-            }
+            Err(VaultError::NotFound { .. }) => Ok(Answer::Miss(Reason::deferred())),
             Err(e) => Err(self.failed(e)),
         }
+    }
+
+    fn explain(&self, request: &SecretRequest) -> String {
+        if !self.path.exists() {
+            return format!("{} does not exist", self.path.display());
+        }
+        format!("no `{}` in the vault", request.document_path().join("."))
     }
 
     fn diagnose(&self) -> Vec<Check> {

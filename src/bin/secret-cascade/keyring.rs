@@ -112,12 +112,20 @@ pub(crate) fn run(command: KeyringCommand) -> Result<(), Failure> {
                 Answer::Hit(record) => print_record(&request, &record, args.json),
                 Answer::Miss(reason) => Err(Failure {
                     code: 1,
-                    message: format!("secret `{}` not found: {reason}", request.qualified_name()),
+                    message: format!(
+                        "secret `{}` not found: {}",
+                        request.qualified_name(),
+                        reason.describe(&keyring, &request)
+                    ),
                 }),
                 // The keyring is all this command asks: its absence is exit 4, not "not found".
                 Answer::Unavailable(reason) => Err(Failure {
                     code: 4,
-                    message: format!("{} (unavailable: {reason})", keyring.label()),
+                    message: format!(
+                        "{} (unavailable: {})",
+                        keyring.label(),
+                        reason.describe(&keyring, &request)
+                    ),
                 }),
             }
         }

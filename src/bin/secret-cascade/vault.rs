@@ -109,11 +109,19 @@ pub(crate) fn run(command: VaultCommand) -> Result<(), Failure> {
                 Answer::Hit(record) => print_record(&request, &record, args.json),
                 Answer::Miss(reason) => Err(Failure {
                     code: 1,
-                    message: format!("secret `{}` not found: {reason}", args.named.name),
+                    message: format!(
+                        "secret `{}` not found: {}",
+                        args.named.name,
+                        reason.describe(&vault, &request)
+                    ),
                 }),
                 Answer::Unavailable(reason) => Err(Failure {
                     code: 4,
-                    message: format!("{} (unavailable: {reason})", vault.label()),
+                    message: format!(
+                        "{} (unavailable: {})",
+                        vault.label(),
+                        reason.describe(&vault, &request)
+                    ),
                 }),
             }
         }

@@ -199,6 +199,17 @@ pub(crate) fn wipe(value: &mut serde_json::Value) {
     }
 }
 
+/// Moves `text` into a [`secrecy::SecretString`] without a stray copy: the buffer itself becomes
+/// the secret when it is exactly the text's size (as `std::env` and `to_vec` make them), else the
+/// text is copied and the original wiped (a shrinking reallocation would free it unwiped).
+pub(crate) fn into_secret(text: String) -> secrecy::SecretString {
+    if text.capacity() == text.len() {
+        secrecy::SecretString::from(text)
+    } else {
+        secrecy::SecretString::from(Zeroizing::new(text).as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! What the caller asks for: a name, an optional scope, default and key path.
 
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use secrecy::SecretString;
 use zeroize::Zeroizing;
@@ -24,6 +26,19 @@ pub struct SecretRequest {
     /// Why the request cannot name anything, found once when it is built rather than on every
     /// lookup.
     problem: Option<Problem>,
+    /// The document path, split and joined on the first lookup that needs it, so that a reused
+    /// request costs no splitting, joining or allocation on later lookups.
+    path: OnceLock<DocumentPath>,
+    /// The name the first name-based layer that asked mapped this request to (its variable
+    /// name), with that layer's id, so that a reused request is not mapped again.
+    layer_name: OnceLock<(u64, Box<str>)>,
+}
+
+/// A document path: the segments joined with dots, and where each segment ends in that text
+/// (a key-path segment may itself hold dots).
+struct DocumentPath {
+    joined: String,
+    ends: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +56,8 @@ impl SecretRequest {
             default: None,
             key_path: None,
             problem: None,
+            path: OnceLock::new(),
+            layer_name: OnceLock::new(),
         }
         .checked()
     }
@@ -101,17 +118,7 @@ impl SecretRequest {
 
     /// The path inside a document: the key path if one was given, else the name segments.
     pub fn document_path(&self) -> Vec<&str> {
-        let mut path = Vec::with_capacity(8);
-        match &self.key_path {
-            Some(segments) => path.extend(segments.iter().map(String::as_str)),
-            None => {
-                if let Some(scope) = &self.scope {
-                    path.extend(scope.split('.'));
-                }
-                path.extend(self.name.split('.'));
-            }
-        }
-        path
+        self.document_segments().collect()
     }
 
     /// Whether a default was given.
@@ -123,9 +130,52 @@ impl SecretRequest {
         self.default.as_ref()
     }
 
+    /// The path inside documents joined with dots (`prod.database.password`), as records' `key`
+    /// metadata names it.
+    pub(crate) fn document_key(&self) -> &str {
+        &self.path().joined
+    }
+
+    /// The segments of [`SecretRequest::document_path`], without allocating.
+    pub(crate) fn document_segments(&self) -> impl Iterator<Item = &str> + Clone {
+        let path = self.path();
+        let starts = std::iter::once(0).chain(path.ends.iter().map(|end| end + 1));
+        starts
+            .zip(&path.ends)
+            .map(|(start, &end)| &path.joined[start..end])
+    }
+
+    /// The name layer `layer` (a [`layer_id`]) maps this request to, remembered for the first
+    /// layer that asks (made by `map` then); `None` for other layers, which map it themselves.
+    pub(crate) fn layer_name(&self, layer: u64, map: impl FnOnce() -> String) -> Option<&str> {
+        let (id, name) = self.layer_name.get_or_init(|| (layer, map().into()));
+        (*id == layer).then_some(&**name)
+    }
+
+    fn path(&self) -> &DocumentPath {
+        self.path.get_or_init(|| {
+            let segments: Vec<&str> = match &self.key_path {
+                Some(segments) => segments.iter().map(String::as_str).collect(),
+                None => self.name_segments().collect(),
+            };
+            let mut joined = String::with_capacity(segments.iter().map(|s| s.len() + 1).sum());
+            let mut ends = Vec::with_capacity(segments.len());
+            for (i, segment) in segments.iter().enumerate() {
+                if i > 0 {
+                    joined.push('.');
+                }
+                joined.push_str(segment);
+                ends.push(joined.len());
+            }
+            DocumentPath { joined, ends }
+        })
+    }
+
     /// Notes whether the request can name anything: not with an empty name or scope, an empty
     /// segment (`a..b`, `.a`), an empty key path or an empty segment in it.
     fn checked(mut self) -> Self {
+        self.path = OnceLock::new();
+        self.layer_name = OnceLock::new();
         let path_is_empty =
             |path: &Vec<String>| path.is_empty() || path.iter().any(String::is_empty);
         self.problem = if has_empty_segment(&self.name)
@@ -155,6 +205,13 @@ impl SecretRequest {
         };
         Err(Error::InvalidRequest { reason })
     }
+}
+
+/// A new id for a layer that maps requests to names ([`SecretRequest::layer_name`]); layers
+/// that map alike may share one.
+pub(crate) fn layer_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Whether a dotted name is empty or has an empty segment (`a..b`, `.a`, `a.`), in one pass.
@@ -194,6 +251,8 @@ mod tests {
             .with_scope("prod")
             .with_key_path(["hosts", "db.internal"]);
         assert_eq!(explicit.document_path(), ["hosts", "db.internal"]);
+        assert_eq!(explicit.document_key(), "hosts.db.internal");
+        assert_eq!(plain.document_key(), "prod.database.password");
     }
 
     #[test]

@@ -234,14 +234,14 @@ fn a_valid_config_builds_the_described_chain() {
     let sandbox = Sandbox::new();
     let file = sandbox.write(
         "c.yml",
-        "name: svc # comment\nproviders:\n  - kind: env\n    prefix: CFGTEST\n    delimiter: _\n  - kind: env\ncache:\n  max_documents: 5\n",
+        "name: svc # comment\nproviders:\n  - kind: env\n    prefix: CFGTEST\n    delimiter: _\n  - kind: env\ncache:\n  max_documents: 5\n  freshness: strict\n",
     );
     let resolver = Resolver::from_config_file(&file).unwrap();
     assert_eq!(resolver.name(), "svc");
     assert_eq!(resolver.layers().collect::<Vec<_>>(), ["env", "env"]);
     assert_eq!(
         format!("{:?}", resolver.document_cache()),
-        "DocumentCache { documents: 0, max_documents: 5 }"
+        "DocumentCache { documents: 0, max_documents: 5, freshness: Strict }"
     );
     let record = resolver
         .resolve(&SecretRequest::new("x").with_default("d"))
@@ -256,4 +256,15 @@ fn omitted_sections_take_their_defaults() {
     let resolver = Resolver::from_config_file(&file).unwrap();
     assert_eq!(resolver.layers().collect::<Vec<_>>(), ["env"]);
     assert!(format!("{:?}", resolver.document_cache()).contains("max_documents: 64"));
+}
+
+#[test]
+fn an_unknown_freshness_is_a_config_error_naming_the_choices() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("c.yml", "cache:\n  freshness: sometimes\n");
+    let Err(Error::Config(error)) = Resolver::from_config_file(&file) else {
+        panic!("expected a config error");
+    };
+    assert_eq!(error.key(), Some("cache.freshness"));
+    assert!(error.to_string().contains("`watch` or `strict`"), "{error}");
 }

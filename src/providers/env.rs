@@ -15,16 +15,16 @@
 //! The process environment itself keeps its copy of the value; only the copy made here is wiped.
 
 use secrecy::SecretString;
-use smallvec::SmallVec;
 use zeroize::Zeroizing;
 
 use crate::check::Check;
 use crate::error::ConfigError;
 use crate::error::Error;
 use crate::options::Options;
+use crate::plaintext::into_secret;
 use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
-use crate::request::SecretRequest;
+use crate::request::{SecretRequest, layer_id};
 
 /// Reads secrets from environment variables.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct EnvProvider {
     verbatim_names: bool,
     /// kstlib's names: `-` kept as is instead of becoming `_`.
     keep_hyphens: bool,
+    /// Names requests as no differently configured layer does ([`SecretRequest::layer_name`]).
+    id: u64,
 }
 
 impl EnvProvider {
@@ -48,6 +50,7 @@ impl EnvProvider {
             delimiter: Self::DEFAULT_DELIMITER.to_owned(),
             verbatim_names: false,
             keep_hyphens: false,
+            id: layer_id(),
         }
     }
 
@@ -55,12 +58,14 @@ impl EnvProvider {
     /// prefix means none.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into()).filter(|p: &String| !p.is_empty());
+        self.id = layer_id();
         self
     }
 
     /// Joins the parts of a variable name with `delimiter` instead of `__`.
     pub fn with_delimiter(mut self, delimiter: impl Into<String>) -> Self {
         self.delimiter = delimiter.into();
+        self.id = layer_id();
         self
     }
 
@@ -69,6 +74,7 @@ impl EnvProvider {
     /// (`prefix: MM_`, name `openai` reads `MM_openai`).
     pub fn with_verbatim_names(mut self) -> Self {
         self.verbatim_names = true;
+        self.id = layer_id();
         self
     }
 
@@ -77,6 +83,7 @@ impl EnvProvider {
     /// can set it; used for kstlib's own config files only.
     pub fn with_hyphens_kept(mut self) -> Self {
         self.keep_hyphens = true;
+        self.id = layer_id();
         self
     }
 
@@ -89,36 +96,38 @@ impl EnvProvider {
 
     /// The variable a request maps to.
     pub fn variable_name(&self, request: &SecretRequest) -> String {
-        let mut variable = NameBuffer::new();
-        self.write_variable_name(request, &mut variable);
-        name_text(&variable).to_owned()
+        let mut stack = [0; STACK_NAME];
+        let mut heap = Vec::new();
+        self.write_variable_name(request, &mut stack, &mut heap)
+            .to_owned()
     }
 
-    /// Writes the variable a request maps to into `variable`: on the stack for the usual names,
-    /// so that a miss allocates nothing.
-    fn write_variable_name(&self, request: &SecretRequest, variable: &mut NameBuffer) {
-        let prefix = self.prefix.as_deref().unwrap_or_default();
+    /// The variable a request maps to, written into `stack` when it fits (the usual case, so that
+    /// a miss allocates nothing), else into `heap`.
+    fn write_variable_name<'b>(
+        &self,
+        request: &SecretRequest,
+        stack: &'b mut [u8; STACK_NAME],
+        heap: &'b mut Vec<u8>,
+    ) -> &'b str {
+        let prefix = self.prefix.as_deref();
         if self.verbatim_names {
-            variable.extend_from_slice(prefix.as_bytes());
-            if let Some(scope) = request.scope() {
-                variable.extend_from_slice(scope.as_bytes());
-                variable.push(b'.');
-            }
-            variable.extend_from_slice(request.name().as_bytes());
-            return;
+            let scope = request.scope().into_iter().flat_map(|scope| [scope, "."]);
+            let parts = prefix.into_iter().chain(scope).chain([request.name()]);
+            return join_mapped(parts, None, stack, heap);
         }
-        let delimiter = self.delimiter.as_bytes();
-        let parts = self
-            .prefix
-            .iter()
-            .map(String::as_str)
+        let parts = prefix
+            .into_iter()
             .chain(request.scope())
             .chain([request.name()]);
-        for (i, part) in parts.enumerate() {
-            if i > 0 {
-                variable.extend_from_slice(delimiter);
-            }
-            push_segments(variable, part.as_bytes(), delimiter, self.keep_hyphens);
+        join_mapped(parts, Some(self.mapping()), stack, heap)
+    }
+
+    /// How parts of names become parts of variable names (not for ModelMesh's names).
+    fn mapping(&self) -> Mapping<'_> {
+        Mapping {
+            delimiter: self.delimiter.as_bytes(),
+            keep_hyphens: self.keep_hyphens,
         }
     }
 
@@ -135,32 +144,74 @@ impl EnvProvider {
     }
 }
 
-/// Appends the dot-separated segments of `part` joined by `delimiter`, each with `-` replaced by
-/// `_` (unless `keep_hyphens`) and ASCII letters upper-cased. Copy-then-transform in place is several times cheaper than
-/// pushing byte by byte, on a path every env lookup takes.
-fn push_segments(variable: &mut NameBuffer, part: &[u8], delimiter: &[u8], keep_hyphens: bool) {
-    let mut rest = part;
-    loop {
-        let end = rest
-            .iter()
-            .position(|&byte| byte == b'.')
-            .unwrap_or(rest.len());
-        let (segment, tail) = rest.split_at(end);
-        let start = variable.len();
-        variable.extend_from_slice(segment);
-        for byte in &mut variable[start..] {
-            *byte = if *byte == b'-' && !keep_hyphens {
-                b'_'
-            } else {
-                byte.to_ascii_uppercase()
-            };
+/// Names up to this long are built on the stack.
+const STACK_NAME: usize = 128;
+
+/// How a name's parts become a variable's: joined and split on dots with `delimiter`, `-` made
+/// `_` unless `keep_hyphens`, ASCII letters upper-cased.
+#[derive(Clone, Copy)]
+struct Mapping<'a> {
+    delimiter: &'a [u8],
+    keep_hyphens: bool,
+}
+
+/// Joins `parts` into `stack` (or `heap` when longer) under `mapping`, or as they are without
+/// one (ModelMesh's names): one pass over the bytes, on a path every env lookup takes.
+fn join_mapped<'p, 'b>(
+    parts: impl Iterator<Item = &'p str> + Clone,
+    mapping: Option<Mapping<'_>>,
+    stack: &'b mut [u8; STACK_NAME],
+    heap: &'b mut Vec<u8>,
+) -> &'b str {
+    let mut at = 0;
+    let written = write_mapped(parts.clone(), mapping, |byte| {
+        if let Some(slot) = stack.get_mut(at) {
+            *slot = byte;
         }
-        let Some((_dot, after)) = tail.split_first() else {
-            return;
-        };
-        variable.extend_from_slice(delimiter);
-        rest = after;
+        at += 1;
+    });
+    let out: &[u8] = if written <= STACK_NAME {
+        &stack[..written]
+    } else {
+        write_mapped(parts, mapping, |byte| heap.push(byte));
+        heap
+    };
+    // Only ASCII bytes were replaced, and only by ASCII, so the bytes are still UTF-8.
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
+/// Feeds the bytes of the mapped, joined `parts` to `push`; returns how many.
+fn write_mapped<'p>(
+    parts: impl Iterator<Item = &'p str>,
+    mapping: Option<Mapping<'_>>,
+    mut push: impl FnMut(u8),
+) -> usize {
+    let mut count = 0;
+    let mut put = |byte| {
+        push(byte);
+        count += 1;
+    };
+    match mapping {
+        None => parts.flat_map(str::bytes).for_each(&mut put),
+        Some(Mapping {
+            delimiter,
+            keep_hyphens,
+        }) => {
+            for (i, part) in parts.enumerate() {
+                if i > 0 {
+                    delimiter.iter().for_each(|&byte| put(byte));
+                }
+                for byte in part.bytes() {
+                    match byte {
+                        b'.' => delimiter.iter().for_each(|&byte| put(byte)),
+                        b'-' if !keep_hyphens => put(b'_'),
+                        _ => put(byte.to_ascii_uppercase()),
+                    }
+                }
+            }
+        }
     }
+    count
 }
 
 impl Default for EnvProvider {
@@ -175,9 +226,15 @@ impl Provider for EnvProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let mut variable = NameBuffer::new();
-        self.write_variable_name(request, &mut variable);
-        let variable = name_text(&variable);
+        let (mut stack, mut heap);
+        // A reused request remembers its name; another env layer maps it on the stack.
+        let variable = match request.layer_name(self.id, || self.variable_name(request)) {
+            Some(name) => name,
+            None => {
+                (stack, heap) = ([0; STACK_NAME], Vec::new());
+                self.write_variable_name(request, &mut stack, &mut heap)
+            }
+        };
         Ok(match read_variable(variable, self.label())? {
             Some(value) => Answer::Hit(SecretRecord::new(
                 value,
@@ -206,22 +263,17 @@ impl Provider for EnvProvider {
         };
         // The prefix is mapped like the rest of a name: `my-app` is looked up as `MY_APP__`
         // (ModelMesh's names take it as it is).
-        let mut start = NameBuffer::new();
-        if self.verbatim_names {
-            start.extend_from_slice(prefix.as_bytes());
+        let (mut stack, mut heap) = ([0; STACK_NAME], Vec::new());
+        let start = if self.verbatim_names {
+            prefix.clone()
         } else {
-            push_segments(
-                &mut start,
-                prefix.as_bytes(),
-                self.delimiter.as_bytes(),
-                self.keep_hyphens,
-            );
-            start.extend_from_slice(self.delimiter.as_bytes());
-        }
+            let prefix = [prefix.as_str()].into_iter();
+            let mapped = join_mapped(prefix, Some(self.mapping()), &mut stack, &mut heap);
+            format!("{mapped}{}", self.delimiter)
+        };
         let found = std::env::vars_os()
-            .filter(|(name, _)| name.as_encoded_bytes().starts_with(&start))
+            .filter(|(name, _)| name.as_encoded_bytes().starts_with(start.as_bytes()))
             .count();
-        let start = String::from_utf8_lossy(&start);
         // None yet is normal (a deployment sets them to override later layers): not a warning.
         let message = match found {
             0 => format!("no variable starts with {start} yet; set one to answer from here"),
@@ -252,26 +304,6 @@ pub(crate) fn read_variable(variable: &str, layer: &str) -> Result<Option<Secret
     }
 }
 
-/// A variable name being built: on the stack up to 128 bytes.
-type NameBuffer = SmallVec<[u8; 128]>;
-
-/// The text of a name built by [`EnvProvider::write_variable_name`]: only ASCII bytes were
-/// replaced, and only by ASCII, so the bytes are still UTF-8.
-fn name_text(variable: &NameBuffer) -> &str {
-    std::str::from_utf8(variable).unwrap_or_default()
-}
-
-/// Moves `text` into a [`SecretString`] without a stray copy: the buffer itself becomes the
-/// secret when it is exactly the text's size (as `std::env` returns it), else the text is copied
-/// and the original wiped.
-fn into_secret(text: String) -> SecretString {
-    if text.capacity() == text.len() {
-        SecretString::from(text)
-    } else {
-        SecretString::from(Zeroizing::new(text).as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +318,8 @@ mod tests {
         let myapp = EnvProvider::new().with_prefix("MYAPP");
         let kstlib = EnvProvider::new().with_prefix("KSTLIB");
         let dash = EnvProvider::new().with_prefix("app").with_delimiter("_");
+        let glued = EnvProvider::new().with_delimiter("");
+        let long = EnvProvider::new();
         let cases = [
             (
                 &myapp,
@@ -307,6 +341,8 @@ mod tests {
             ),
             (&dash, SecretRequest::new("my-db.pass"), "APP_MY_DB_PASS"),
             (&plain, SecretRequest::new("Grüße"), "GRüßE"),
+            (&glued, SecretRequest::new("a.b-c").with_scope("s"), "SAB_C"),
+            (&long, SecretRequest::new("y".repeat(200)), &"Y".repeat(200)),
         ];
         for (provider, request, expected) in cases {
             assert_eq!(var(provider, request), expected);

@@ -26,14 +26,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
-use secrecy::SecretString;
 use tracing::{debug, trace};
+use zeroize::Zeroizing;
 
 use crate::cache::{DocumentCache, FileIdentity, Freshness};
 use crate::check::{self, Check};
 use crate::error::ConfigError;
 use crate::error::Error;
 use crate::options::Options;
+use crate::plaintext::into_secret;
 use crate::provider::{Answer, Provider, Reason};
 use crate::record::{Metadata, SecretRecord, SecretSource};
 use crate::request::SecretRequest;
@@ -148,13 +149,17 @@ impl SopsProvider {
         // Read before any `stat`: an event after this moves it, and the next lookup checks again.
         let generation = watch::generation();
         let known = self.known.load();
-        let known = match known.as_ref() {
+        let checked;
+        let known: &Known = match known.as_ref() {
             // Watched, and nothing happened since the identity was last confirmed: no `stat`.
             Some(known) if known.watched && known.checked.load(Ordering::Acquire) == generation => {
-                Arc::clone(known)
+                known
             }
             _ => match self.check(known.as_ref(), generation) {
-                Ok(Some(known)) => known,
+                Ok(Some(known)) => {
+                    checked = known;
+                    &checked
+                }
                 Ok(None) => return Ok(None),
                 Err(e) => return Err(failed(DecryptionError::Read(e.into()))),
             },
@@ -244,26 +249,32 @@ impl Provider for SopsProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let path = request.document_path();
-        let found = self.with_document(|document, canonical| match document.lookup(&path) {
-            Lookup::Value(value) => Some((value, canonical.text.clone())),
-            Lookup::Null | Lookup::Missing => None,
-        })?;
-        let (value, file) = match found {
+        let path = request.document_segments();
+        let found =
+            self.with_document(|document, canonical| match document.lookup_segments(path) {
+                Lookup::Value(value) => Some((value, canonical.text.clone())),
+                Lookup::Null | Lookup::Missing => None,
+            })?;
+        let (mut value, file) = match found {
             None => return Ok(Answer::Unavailable(Reason::deferred())),
             Some(None) => return Ok(Answer::Miss(Reason::deferred())),
             Some(Some(found)) => found,
         };
-        let key = path.join(".");
-        let Ok(text) = std::str::from_utf8(&value) else {
-            return Err(Error::Provider {
-                layer: self.label.clone(),
-                reason: format!("the value at `{key}` is not valid UTF-8"),
-                source: None,
-            });
+        let key = request.document_key();
+        // The lookup's buffer becomes the secret: exactly its size, so no copy is made.
+        let text = match String::from_utf8(std::mem::take(&mut *value)) {
+            Ok(text) => text,
+            Err(not_utf8) => {
+                drop(Zeroizing::new(not_utf8.into_bytes()));
+                return Err(Error::Provider {
+                    layer: self.label.clone(),
+                    reason: format!("the value at `{key}` is not valid UTF-8"),
+                    source: None,
+                });
+            }
         };
         Ok(Answer::Hit(SecretRecord::new(
-            SecretString::from(text),
+            into_secret(text),
             SecretSource::Sops,
             Metadata::new().with("path", file).with("key", key),
         )))

@@ -303,10 +303,18 @@ impl Document {
     /// The value at `path` (map keys; a numeric segment indexes a list), searching the documents
     /// of a multi-document file in order.
     pub fn lookup(&self, path: &[&str]) -> Lookup {
+        self.lookup_segments(path.iter().copied())
+    }
+
+    /// [`Document::lookup`] for segments given as an iterator.
+    pub(crate) fn lookup_segments<'p>(
+        &self,
+        path: impl Iterator<Item = &'p str> + Clone,
+    ) -> Lookup {
         Lookup::of(
             self.branches
                 .iter()
-                .find_map(|branch| branch.at(path.iter().copied())),
+                .find_map(|branch| branch.at(path.clone())),
         )
     }
 

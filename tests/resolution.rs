@@ -1,5 +1,7 @@
 //! Resolution semantics: order, hits and misses, defaults, unavailable layers, errors, threads.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
@@ -412,4 +414,15 @@ fn eight_threads_share_one_resolver() {
 fn resolver_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Resolver>();
+}
+
+#[test]
+fn trace_logging_puts_each_miss_in_words_as_it_happens() {
+    let resolver = Resolver::builder()
+        .provider(EnvProvider::new().with_prefix("TRACE_MISS"))
+        .build();
+    let logs = support::capture_logs(|| {
+        resolver.lookup(&SecretRequest::new("y")).unwrap();
+    });
+    assert!(logs.contains("TRACE_MISS__Y is not set"), "{logs}");
 }

@@ -146,10 +146,18 @@ fn a_healthy_chain_exits_0_and_lists_the_recipient() {
             subject
         })
         .collect();
-    assert_eq!(subjects, ["file", "key file", "decryption", "recipients"]);
+    assert_eq!(
+        subjects,
+        ["file", "key file", "decryption", "recipients", "freshness"]
+    );
     assert_eq!(
         sops_check(&setup, &report, "recipients"),
         ("ok".to_owned(), RECIPIENT.to_owned())
+    );
+    // The sandbox is on a local file system: watched.
+    assert_eq!(
+        sops_check(&setup, &report, "freshness").1,
+        "watched with inotify: a lookup checks the file only after a change"
     );
 }
 

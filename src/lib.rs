@@ -112,7 +112,7 @@ pub use resolver::{Resolver, ResolverBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use sensitive::{SensitiveGuard, with_sensitive, with_sensitive_purging};
 pub use value_cache::ValueCache;
-pub use watch::settle as settle_watches;
+pub use watch::{settle as settle_watches, stop as stop_watching};
 pub use words::UnknownWord;
 
 /// Resolves `name` with the process-wide resolver.

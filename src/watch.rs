@@ -43,21 +43,40 @@ impl std::fmt::Display for Unwatchable {
     }
 }
 
-/// Bumped whenever something watched may have changed.
+/// Bumped whenever something watched may have changed; [`STOPPED`] set once watching stopped.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// The current generation: one atomic load.
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::Acquire)
+/// The bit of [`GENERATION`] that says no thread reads the events any more (a child made by
+/// `fork`, or the thread failed): every watched file is then checked with `stat`.
+const STOPPED: u64 = 1 << 63;
+
+/// The current generation (one atomic load), or `None` once watching stopped.
+pub(crate) fn generation() -> Option<u64> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    (generation & STOPPED == 0).then_some(generation)
 }
 
 fn bump() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
+/// Stops relying on watches in this process: every SOPS layer checks its file with `stat` on
+/// each lookup from now on, and no new watch is set up. For a child made by `fork` without
+/// `exec`, where the watching thread does not exist; the Python package calls it through
+/// `os.register_at_fork`. A Rust program that forks and goes on using a resolver in the child
+/// must call it there first.
+pub fn stop() {
+    GENERATION.fetch_or(STOPPED, Ordering::AcqRel);
+}
+
 /// Watches what resolving `path` consults, until the process ends. Idempotent; a folder or file
 /// already watched costs one cheap system call. An error says why the path cannot be watched.
 pub(crate) fn watch(path: &Path) -> Result<(), Unwatchable> {
+    if generation().is_none() {
+        return Err(Unwatchable(
+            "watching stopped in this process (a forked child)".to_owned(),
+        ));
+    }
     imp::watch(path)
 }
 
@@ -186,8 +205,8 @@ mod imp {
             match rustix::event::poll(&mut fds, None) {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => {
-                    debug!(error = %e, "watching stopped; every watched file now counts as changed");
-                    bump();
+                    debug!(error = %e, "watching stopped; files are checked with stat from now on");
+                    super::stop();
                     return;
                 }
             }

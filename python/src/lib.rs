@@ -376,11 +376,25 @@ fn exception<'py>(py: Python<'py>, error: &Error) -> PyResult<Bound<'py, PyAny>>
 }
 
 /// The native half of the `secret_cascade` package.
+/// In a child made by `os.fork()` (a pre-forking server's worker), the thread that reads file
+/// watches does not exist: SOPS layers check their files with `stat` there instead.
+#[pyfunction]
+fn _stop_watching_after_fork() {
+    secret_cascade::stop_watching();
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Resolver>()?;
     module.add_class::<SecretRecord>()?;
     module.add_function(wrap_pyfunction!(get_resolver, module)?)?;
     module.add_function(wrap_pyfunction!(resolve_secret, module)?)?;
+    let after_fork = wrap_pyfunction!(_stop_watching_after_fork, module)?;
+    let kwargs = pyo3::types::PyDict::new(module.py());
+    kwargs.set_item("after_in_child", after_fork)?;
+    module
+        .py()
+        .import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
 }

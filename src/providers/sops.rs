@@ -152,7 +152,9 @@ impl SopsProvider {
         let checked;
         let known: &Known = match known.as_ref() {
             // Watched, and nothing happened since the identity was last confirmed: no `stat`.
-            Some(known) if known.watched && known.checked.load(Ordering::Acquire) == generation => {
+            Some(known)
+                if known.watched && generation == Some(known.checked.load(Ordering::Acquire)) =>
+            {
                 known
             }
             _ => match self.check(known.as_ref(), generation) {
@@ -191,7 +193,7 @@ impl SopsProvider {
     fn check(
         &self,
         known: Option<&Arc<Known>>,
-        generation: u64,
+        generation: Option<u64>,
     ) -> std::io::Result<Option<Arc<Known>>> {
         trace!(file = %self.path.display(), "checked with stat");
         let identity = match FileIdentity::of(&self.path) {
@@ -200,7 +202,9 @@ impl SopsProvider {
             Err(e) => return Err(e),
         };
         if let Some(known) = known.filter(|known| known.identity == identity) {
-            known.checked.store(generation, Ordering::Release);
+            if let Some(generation) = generation {
+                known.checked.store(generation, Ordering::Release);
+            }
             return Ok(Some(Arc::clone(known)));
         }
         let watched = match self.cache.freshness() {
@@ -224,8 +228,8 @@ impl SopsProvider {
                 path,
             },
             identity,
-            checked: AtomicU64::new(generation),
-            watched,
+            checked: AtomicU64::new(generation.unwrap_or_default()),
+            watched: watched && generation.is_some(),
         });
         self.known.store(Some(Arc::clone(&known)));
         Ok(Some(known))

@@ -12,11 +12,13 @@
 """
 
 import statistics
+import sys
 import threading
 import time
 import timeit
 
-from chain_setup import CASES, new_resolver
+sys.dont_write_bytecode = True  # no __pycache__ of chain_setup in the source tree
+from chain_setup import CASES, new_resolver  # noqa: E402
 
 resolver = new_resolver()
 

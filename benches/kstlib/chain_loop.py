@@ -6,7 +6,8 @@ usage: chain_loop.py CASE COUNT
 
 import sys
 
-from chain_setup import CASES, new_resolver
+sys.dont_write_bytecode = True  # no __pycache__ of chain_setup in the source tree
+from chain_setup import CASES, new_resolver  # noqa: E402
 
 request, _ = CASES[sys.argv[1]]
 resolver = new_resolver()

@@ -7,6 +7,8 @@
 //! - chain miss: every layer misses, `lookup` returns `Ok(None)`;
 //! - threads: one `Arc<Resolver>` shared by 1, 2 and 8 threads, each doing warm env-miss/sops-hit
 //!   lookups; one iteration is one lookup per thread, so the throughput is lookups/s in total.
+//!   Scaling shows only when both cores are free: on the shared CI VM, check with
+//!   `perf stat -e task-clock` (about 1.9 CPUs used by the 2-thread case) or run it twice.
 //!
 //! kstlib's side is `benches/kstlib/chain_lookup.py`; instructions per lookup are in
 //! `benches/instructions.sh` (the cases `env-then-sops` and `chain-miss` of `lookup_loop`).

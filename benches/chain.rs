@@ -2,7 +2,8 @@
 //! with the prefix `BENCH`, then a `SopsProvider` on the 2000-leaf file of `benches/data/`:
 //!
 //! - env miss, sops hit: the name has no `BENCH__...` variable and is answered by the SOPS layer
-//!   (its document cached; one `stat` of the file), built in code and from a config file;
+//!   (its document cached, the file watched: no `stat`), built in code and from a config file,
+//!   and with `freshness: strict` (one `stat` of the file per lookup);
 //! - env hit: the env layer answers and the SOPS layer is never asked;
 //! - chain miss: every layer misses, `lookup` returns `Ok(None)`;
 //! - threads: one `Arc<Resolver>` shared by 1, 2 and 8 threads, each doing warm env-miss/sops-hit
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use secret_cascade::providers::{EnvProvider, SopsProvider};
-use secret_cascade::{ExposeSecret, Resolver, SecretRequest};
+use secret_cascade::{ExposeSecret, Freshness, Resolver, SecretRequest};
 
 /// Answered by the SOPS layer: no `BENCH__SERVICES__PAYMENTS__DB__PASSWORD` is set.
 const SOPS_NAME: &str = "services.payments.db.password";
@@ -38,8 +39,8 @@ fn paths() -> (PathBuf, PathBuf) {
     )
 }
 
-fn chain_in_code(file: &Path, key: &Path) -> Resolver {
-    let builder = Resolver::builder();
+fn chain_in_code(file: &Path, key: &Path, freshness: Freshness) -> Resolver {
+    let builder = Resolver::builder().freshness(freshness);
     let cache = builder.document_cache();
     builder
         .provider(EnvProvider::new().with_prefix("BENCH"))
@@ -85,12 +86,13 @@ fn single_thread(c: &mut Criterion) {
     // SAFETY: set before any benchmark runs or thread starts; nothing else touches the environment.
     unsafe { std::env::set_var("BENCH__SERVICES__PAYMENTS__DB__USER", "from-env") };
     let (file, key) = paths();
-    let in_code = chain_in_code(&file, &key);
+    let in_code = chain_in_code(&file, &key, Freshness::Watch);
+    let strict = chain_in_code(&file, &key, Freshness::Strict);
     let from_config = chain_from_config(&file, &key);
     let sops_hit = SecretRequest::new(SOPS_NAME);
     let env_hit = SecretRequest::new(ENV_NAME);
     let miss = SecretRequest::new(MISSING_NAME);
-    for resolver in [&in_code, &from_config] {
+    for resolver in [&in_code, &strict, &from_config] {
         check(resolver, &sops_hit, Some("sops"));
         check(resolver, &env_hit, Some("env"));
         check(resolver, &miss, None);
@@ -98,6 +100,7 @@ fn single_thread(c: &mut Criterion) {
     let cases = [
         ("env miss, sops hit", &in_code, &sops_hit),
         ("env miss, sops hit (config file)", &from_config, &sops_hit),
+        ("env miss, sops hit (freshness: strict)", &strict, &sops_hit),
         ("env hit", &in_code, &env_hit),
         ("chain miss", &in_code, &miss),
     ];
@@ -140,7 +143,7 @@ fn concurrent(resolver: &Arc<Resolver>, threads: usize, iters: u64) -> Duration 
 
 fn many_threads(c: &mut Criterion) {
     let (file, key) = paths();
-    let resolver = Arc::new(chain_in_code(&file, &key));
+    let resolver = Arc::new(chain_in_code(&file, &key, Freshness::Watch));
     check(&resolver, &SecretRequest::new(SOPS_NAME), Some("sops"));
     let mut group = c.benchmark_group("chain env -> sops, one Arc<Resolver>");
     group

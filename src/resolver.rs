@@ -40,7 +40,7 @@ impl Resolver {
     /// naming every layer tried and why it missed.
     pub fn resolve(&self, request: &SecretRequest) -> Result<SecretRecord, Error> {
         let mut tried = Vec::new();
-        match self.walk(request, &mut tried)? {
+        match self.walk(request, Some(&mut tried))? {
             Some(record) => Ok(record),
             None => Err(Error::NotFound {
                 name: request.qualified_name(),
@@ -53,7 +53,7 @@ impl Resolver {
     /// Like [`Resolver::resolve`], but a secret that no layer has and that has no default is
     /// `Ok(None)`. Broken layers are still errors.
     pub fn lookup(&self, request: &SecretRequest) -> Result<Option<SecretRecord>, Error> {
-        self.walk(request, &mut Vec::new())
+        self.walk(request, None)
     }
 
     /// The resolver's name, shown in errors.
@@ -96,12 +96,13 @@ impl Resolver {
     }
 
     /// Asks the layers in order. Misses are noted on the stack as (layer index, outcome, reason)
-    /// and turned into [`Attempt`]s only if the whole chain misses (deferred reasons explained
-    /// then), so a hit after misses allocates nothing for them.
+    /// and turned into [`Attempt`]s in `tried` only if the whole chain misses (deferred reasons
+    /// explained then), so a hit after misses allocates nothing for them, and `lookup`, which
+    /// gives no reasons, never explains any.
     fn walk(
         &self,
         request: &SecretRequest,
-        tried: &mut Vec<Attempt>,
+        tried: Option<&mut Vec<Attempt>>,
     ) -> Result<Option<SecretRecord>, Error> {
         request.check()?;
         let name = request.name();
@@ -130,6 +131,9 @@ impl Resolver {
         }
         let Some(default) = request.default_value() else {
             debug!(secret = name, "secret not found and no default");
+            let Some(tried) = tried else {
+                return Ok(None);
+            };
             tried.extend(misses.into_iter().map(|(index, outcome, reason)| {
                 let layer = &*self.layers[index];
                 Attempt {

@@ -72,6 +72,12 @@ pub fn stop() {
 /// Watches what resolving `path` consults, until the process ends. Idempotent; a folder or file
 /// already watched costs one cheap system call. An error says why the path cannot be watched.
 pub(crate) fn watch(path: &Path) -> Result<(), Unwatchable> {
+    if path.is_relative() {
+        // Its `stat` follows the working directory; watches would stay where it was.
+        return Err(Unwatchable(
+            "a relative path follows the working directory".to_owned(),
+        ));
+    }
     if generation().is_none() {
         return Err(Unwatchable(
             "watching stopped in this process (a forked child)".to_owned(),

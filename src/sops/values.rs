@@ -1,0 +1,450 @@
+//! Opening a parsed file's values: every encrypted value decrypted in place, then every value the
+//! MAC covers hashed in document order (SOPS_FORMAT.md §7, §8).
+//!
+//! With enough values and a second core, the later half of the values is decrypted on a second
+//! thread while this one decrypts and hashes the first half. Whatever the threads, the error
+//! reported is the one a walk in document order meets first, and a thread that panics is an
+//! error, not a panic.
+
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::sync::OnceLock;
+use std::thread;
+
+use sha2::{Digest, Sha512};
+
+use super::cipher::{self, DataKey, ValueError};
+use super::encrypt::Stash;
+use super::metadata::Metadata;
+use super::tree::{self, Kind, Leaf, Node};
+use super::{DecryptionError, Place, visit_leaves};
+
+/// Below this many encrypted values a second thread costs more than it saves: starting one
+/// takes tens of microseconds, opening a value about one.
+const MIN_VALUES_FOR_A_THREAD: usize = 64;
+
+/// Decrypts the values of `branches` in place and feeds the MAC's hasher; with `stash`, remembers
+/// each value's ciphertext. `max_threads` is how many threads the caller allows
+/// ([`available_threads`] outside tests).
+pub(super) fn open(
+    branches: &mut [Node],
+    metadata: &Metadata,
+    key: &DataKey,
+    hasher: &mut Sha512,
+    stash: Option<&mut Stash>,
+    max_threads: usize,
+) -> Result<(), DecryptionError> {
+    let mut aads = Vec::new();
+    let mut decisions = Vec::new();
+    let keep = stash.is_some();
+    // The walk decides what each place needs; the comments it decrypts at once, because a
+    // decrypted comment can be a marker that decides what the next values need (§6). It stops
+    // at the first value that is plaintext where it must not be: the values before that one are
+    // still opened below, so that an earlier failing value is the error reported.
+    let walked = visit_leaves(branches, &metadata.rule, |place| {
+        let Place {
+            leaf,
+            aad,
+            matched,
+            comment,
+            ..
+        } = place;
+        let mut remember = |aad: &[u8]| {
+            aads.extend_from_slice(aad);
+            aads.len() - aad.len()..aads.len()
+        };
+        let decision = if comment {
+            if !cipher::is_encrypted(&leaf.bytes) {
+                Decision::Skip
+            } else {
+                let original = keep.then(|| leaf.bytes.to_vec());
+                open_leaf(key, leaf, aad, true)?;
+                Decision::Comment {
+                    aad: remember(aad),
+                    original,
+                }
+            }
+        } else if !metadata.rule.encrypts(matched) {
+            if metadata.mac_only_encrypted {
+                Decision::Skip
+            } else {
+                Decision::Hash
+            }
+        } else if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
+            // §5: empty strings are never encrypted and add nothing to the MAC.
+            Decision::Skip
+        } else if !cipher::is_encrypted(&leaf.bytes) {
+            return Err(DecryptionError::NotEncrypted {
+                path: String::from_utf8_lossy(aad).into_owned(),
+            });
+        } else {
+            Decision::Value {
+                aad: remember(aad),
+                original: keep.then(|| leaf.bytes.to_vec()),
+            }
+        };
+        decisions.push(decision);
+        Ok(())
+    });
+    let mut leaves = Vec::with_capacity(decisions.len());
+    tree::leaves_mut(branches, &mut leaves);
+    let mut steps: Vec<Step<'_>> = decisions
+        .into_iter()
+        .zip(leaves)
+        .map(|(decision, leaf)| Step { decision, leaf })
+        .collect();
+    let values = steps
+        .iter()
+        .filter(|s| matches!(s.decision, Decision::Value { .. }))
+        .count();
+    let threads = if values >= MIN_VALUES_FOR_A_THREAD {
+        max_threads.min(2)
+    } else {
+        1
+    };
+    open_and_hash(key, &aads, &mut steps, hasher, threads)?;
+    walked?;
+    if let Some(stash) = stash {
+        for step in &mut steps {
+            if let Decision::Value { aad, original } | Decision::Comment { aad, original } =
+                &mut step.decision
+                && let Some(original) = original.take()
+            {
+                stash.keep(&aads[aad.clone()], step.leaf, original);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many threads this machine runs at once, asked once per process (the answer reads cgroup
+/// files on Linux).
+pub(super) fn available_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
+/// What a place of the walk needs, in document order.
+enum Decision {
+    /// Nothing: a plaintext comment, an empty string, a value outside a `mac_only_encrypted` MAC.
+    Skip,
+    /// Hashed as it is: a value the file's rules leave in plaintext.
+    Hash,
+    /// Decrypted with the AAD at this range of the walk's AADs, then hashed; `original` is its
+    /// ciphertext when a stash wants it.
+    Value {
+        aad: Range<usize>,
+        original: Option<Vec<u8>>,
+    },
+    /// A comment the walk decrypted (never hashed), kept here for the stash.
+    Comment {
+        aad: Range<usize>,
+        original: Option<Vec<u8>>,
+    },
+}
+
+/// A leaf or comment with what it needs.
+struct Step<'t> {
+    decision: Decision,
+    leaf: &'t mut Leaf,
+}
+
+/// Decrypts the steps' values and hashes them in order; on two threads, the later half (by
+/// length) is decrypted on the second while this one decrypts and hashes the first half.
+fn open_and_hash(
+    key: &DataKey,
+    aads: &[u8],
+    steps: &mut [Step<'_>],
+    hasher: &mut Sha512,
+    threads: usize,
+) -> Result<(), DecryptionError> {
+    if threads < 2 {
+        open_values(key, aads, steps)?;
+        hash(hasher, steps);
+        return Ok(());
+    }
+    let (first, second) = steps.split_at_mut(half_of_the_work(steps));
+    let (mine, theirs) = side_by_side(
+        || {
+            open_values(key, aads, first)?;
+            hash(hasher, first);
+            Ok::<(), DecryptionError>(())
+        },
+        || open_values(key, aads, second),
+    );
+    // In document order: the first half's error before the second's.
+    mine?;
+    theirs.unwrap_or(Err(DecryptionError::WorkerPanicked))?;
+    hash(hasher, second);
+    Ok(())
+}
+
+/// Decrypts the values among `steps` in order, stopping at the first that fails.
+fn open_values(key: &DataKey, aads: &[u8], steps: &mut [Step<'_>]) -> Result<(), DecryptionError> {
+    for step in steps {
+        if let Decision::Value { aad, .. } = &step.decision {
+            open_leaf(key, step.leaf, &aads[aad.clone()], false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Feeds the MAC every value among `steps` that it covers, in order.
+fn hash(hasher: &mut Sha512, steps: &[Step<'_>]) {
+    for step in steps {
+        if let Decision::Hash | Decision::Value { .. } = step.decision {
+            hasher.update(&step.leaf.bytes);
+        }
+    }
+}
+
+/// Where to cut `steps` so that both parts hold about as much to decrypt: a value costs its
+/// length plus a fixed part (parsing, the IV and tag, the AES key's setup).
+fn half_of_the_work(steps: &[Step<'_>]) -> usize {
+    let cost = |step: &Step<'_>| match step.decision {
+        Decision::Value { .. } => step.leaf.bytes.len() + 256,
+        _ => 0,
+    };
+    let total: usize = steps.iter().map(cost).sum();
+    let mut sum = 0;
+    steps
+        .iter()
+        .position(|step| {
+            sum += cost(step);
+            sum * 2 >= total
+        })
+        .map_or(steps.len(), |i| i + 1)
+}
+
+/// Runs `here` on this thread while `there` runs on a new one. `there`'s result is `None` if it
+/// panicked; if no thread can be started, `there` runs here after `here`.
+fn side_by_side<A, B: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, Option<B>) {
+    let mut there = Some(there);
+    let slot = &mut there;
+    let (mine, theirs) = thread::scope(|scope| {
+        let worker = thread::Builder::new()
+            .name("sops-values".to_owned())
+            .spawn_scoped(scope, move || slot.take().map(|work| work()));
+        let mine = here();
+        // `Some(None)`: it panicked; `None`: it never started, and `there` is still to run.
+        let theirs = worker.ok().map(|worker| worker.join().ok().flatten());
+        (mine, theirs)
+    });
+    match theirs {
+        Some(theirs) => (mine, theirs),
+        None => (mine, there.map(|work| work())),
+    }
+}
+
+/// Decrypts one value (or, with `comment`, one comment) in place at the place `aad` names.
+fn open_leaf(
+    key: &DataKey,
+    leaf: &mut Leaf,
+    aad: &[u8],
+    comment: bool,
+) -> Result<(), DecryptionError> {
+    let path = || String::from_utf8_lossy(aad).into_owned();
+    let kind = key
+        .decrypt_in_place(&mut leaf.bytes, aad)
+        .map_err(|e| match e {
+            ValueError::Syntax(reason) => DecryptionError::BadValue {
+                path: path(),
+                reason,
+            },
+            ValueError::Authentication => DecryptionError::ValueAuthentication { path: path() },
+        })?;
+    if (kind == Kind::Comment) != comment {
+        let reason = if comment {
+            "a comment holds a value"
+        } else {
+            "a value has the type of a comment"
+        };
+        return Err(DecryptionError::BadValue {
+            path: path(),
+            reason,
+        });
+    }
+    leaf.kind = kind;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::sops::{Format, Identities, keys, open_on_threads, parse_encrypted, stores};
+
+    /// The 2000-value file sops 3.11 wrote (`benches/data/`), as lines.
+    fn large_file() -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/large.enc.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// The lines holding encrypted values (not comments), in document order.
+    fn value_lines(lines: &[String]) -> Vec<usize> {
+        let lines: Vec<usize> = (0..lines.len())
+            .filter(|&i| {
+                let line = lines[i].trim_start();
+                !line.starts_with('#') && line.contains("ENC[") && !line.contains("type:comment")
+            })
+            .collect();
+        assert!(lines.len() > 4 * MIN_VALUES_FOR_A_THREAD, "too few values");
+        lines
+    }
+
+    /// The file opened on `threads` threads: its documents as YAML, or the error's message.
+    fn open_lines(lines: &[String], threads: usize) -> Result<Vec<u8>, DecryptionError> {
+        let key_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops/key.txt");
+        let identities =
+            Identities::from_text(&std::fs::read_to_string(key_file).unwrap(), "key.txt").unwrap();
+        let text = lines.join("\n") + "\n";
+        let (branches, metadata) = parse_encrypted(text.as_bytes(), Format::Yaml).unwrap();
+        let data_key = keys::data_key(&metadata, &identities).unwrap();
+        let opened = open_on_threads(branches, metadata, data_key, None, threads)?;
+        Ok(stores::emit(&opened.branches, Format::Yaml)
+            .unwrap()
+            .to_vec())
+    }
+
+    /// The error of the file opened on one thread, after checking that two threads give the same.
+    fn same_error_on_one_and_two_threads(lines: &[String]) -> DecryptionError {
+        let one = open_lines(lines, 1).expect_err("one thread: an error");
+        let two = open_lines(lines, 2).expect_err("two threads: an error");
+        assert_eq!(one.to_string(), two.to_string());
+        one
+    }
+
+    /// Changes the first base64 character of the value's data: still base64, no longer authentic.
+    fn tamper(lines: &mut [String], line: usize) {
+        let at = lines[line].find("data:").unwrap() + "data:".len();
+        let replacement = if lines[line].as_bytes()[at] == b'A' {
+            "B"
+        } else {
+            "A"
+        };
+        lines[line].replace_range(at..at + 1, replacement);
+    }
+
+    /// Replaces the value by plaintext, which the file's rules forbid.
+    fn make_plaintext(lines: &mut [String], line: usize) {
+        let at = lines[line].find("ENC[").unwrap();
+        lines[line].replace_range(at.., "plaintext");
+    }
+
+    fn path_of(error: &DecryptionError) -> &str {
+        match error {
+            DecryptionError::ValueAuthentication { path }
+            | DecryptionError::NotEncrypted { path } => path,
+            other => panic!("unexpected error: {other}"),
+        }
+    }
+
+    #[test]
+    fn two_threads_open_the_same_document_as_one() {
+        let lines = large_file();
+        let one = open_lines(&lines, 1).unwrap();
+        let two = open_lines(&lines, 2).unwrap();
+        assert!(one == two, "the documents differ");
+        let plain =
+            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/large.yaml"))
+                .unwrap();
+        let (plain_yaml, ours) = (
+            stores::emit(
+                &stores::parse_plain(&plain, Format::Yaml).unwrap(),
+                Format::Yaml,
+            )
+            .unwrap(),
+            two,
+        );
+        assert!(
+            plain_yaml.as_slice() == ours.as_slice(),
+            "not the cleartext"
+        );
+    }
+
+    #[test]
+    fn a_tampered_value_is_reported_alike_in_either_half() {
+        let lines = large_file();
+        let values = value_lines(&lines);
+        let (early, late) = (values[values.len() / 10], values[values.len() * 9 / 10]);
+        let mut errors = Vec::new();
+        for line in [early, late] {
+            let mut tampered = lines.clone();
+            tamper(&mut tampered, line);
+            let error = same_error_on_one_and_two_threads(&tampered);
+            assert!(matches!(error, DecryptionError::ValueAuthentication { .. }));
+            errors.push(path_of(&error).to_owned());
+        }
+        assert_ne!(errors[0], errors[1]);
+        let mut both = lines.clone();
+        tamper(&mut both, early);
+        tamper(&mut both, late);
+        let error = same_error_on_one_and_two_threads(&both);
+        assert_eq!(path_of(&error), errors[0], "the first in document order");
+    }
+
+    #[test]
+    fn the_first_failure_in_document_order_wins_whatever_its_kind() {
+        let lines = large_file();
+        let values = value_lines(&lines);
+        let (early, late) = (values[values.len() / 10], values[values.len() * 9 / 10]);
+        // A plaintext value stops the walk; a tampered value before it is still found first.
+        let mut tampered_first = lines.clone();
+        tamper(&mut tampered_first, early);
+        make_plaintext(&mut tampered_first, late);
+        let error = same_error_on_one_and_two_threads(&tampered_first);
+        assert!(matches!(error, DecryptionError::ValueAuthentication { .. }));
+        let mut plaintext_first = lines.clone();
+        make_plaintext(&mut plaintext_first, early);
+        tamper(&mut plaintext_first, late);
+        let error = same_error_on_one_and_two_threads(&plaintext_first);
+        assert!(matches!(error, DecryptionError::NotEncrypted { .. }));
+    }
+
+    #[test]
+    fn a_removed_value_is_a_mac_mismatch_on_two_threads_too() {
+        let mut lines = large_file();
+        let values = value_lines(&lines);
+        let line = values[values.len() / 2];
+        assert!(
+            lines[line]
+                .trim_start()
+                .starts_with(|c: char| c.is_alphanumeric())
+        );
+        lines.remove(line);
+        let error = same_error_on_one_and_two_threads(&lines);
+        assert!(matches!(error, DecryptionError::MacMismatch));
+    }
+
+    #[test]
+    fn a_worker_that_panics_is_reported_not_propagated() {
+        assert_eq!(side_by_side(|| 1, || 2), (1, Some(2)));
+        let (mine, theirs) = side_by_side(|| 1, || -> u8 { panic!("a worker fails") });
+        assert_eq!((mine, theirs), (1, None));
+    }
+
+    #[test]
+    fn the_work_is_cut_where_half_of_it_is_done() {
+        let mut leaves: Vec<Leaf> = [10, 10, 1000, 10, 10]
+            .iter()
+            .map(|&n| Leaf::new(Kind::Str, vec![b'x'; n]))
+            .collect();
+        let steps: Vec<Step<'_>> = leaves
+            .iter_mut()
+            .map(|leaf| Step {
+                decision: Decision::Value {
+                    aad: 0..0,
+                    original: None,
+                },
+                leaf,
+            })
+            .collect();
+        assert_eq!(half_of_the_work(&steps), 3);
+        assert_eq!(half_of_the_work(&[]), 0);
+    }
+}

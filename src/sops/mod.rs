@@ -26,6 +26,7 @@ mod passphrase;
 mod pgp;
 mod scalar;
 pub(crate) mod stores;
+mod threads;
 pub(crate) mod tree;
 mod values;
 mod xwing;
@@ -511,13 +512,7 @@ pub(crate) fn open_with_key(
     data_key: Zeroizing<Vec<u8>>,
     stash: Option<&mut Stash>,
 ) -> Result<Opened, DecryptionError> {
-    open_on_threads(
-        branches,
-        metadata,
-        data_key,
-        stash,
-        values::available_threads(),
-    )
+    open_on_threads(branches, metadata, data_key, stash, threads::available())
 }
 
 /// [`open_with_key`] on at most `max_threads` threads.

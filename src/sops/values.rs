@@ -6,10 +6,7 @@
 //! reported is the one a walk in document order meets first, and a thread that panics is an
 //! error, not a panic.
 
-use std::num::NonZeroUsize;
 use std::ops::Range;
-use std::sync::OnceLock;
-use std::thread;
 
 use sha2::{Digest, Sha512};
 
@@ -17,15 +14,15 @@ use super::cipher::{self, DataKey, ValueError};
 use super::encrypt::Stash;
 use super::metadata::Metadata;
 use super::tree::{self, Kind, Leaf, Node};
-use super::{DecryptionError, Place, visit_leaves};
+use super::{DecryptionError, Place, threads, visit_leaves};
 
 /// Below this many encrypted values a second thread costs more than it saves: starting one
 /// takes tens of microseconds, opening a value about one.
-const MIN_VALUES_FOR_A_THREAD: usize = 64;
+pub(super) const MIN_VALUES_FOR_A_THREAD: usize = 64;
 
 /// Decrypts the values of `branches` in place and feeds the MAC's hasher; with `stash`, remembers
 /// each value's ciphertext. `max_threads` is how many threads the caller allows
-/// ([`available_threads`] outside tests).
+/// ([`threads::available`] outside tests).
 pub(super) fn open(
     branches: &mut [Node],
     metadata: &Metadata,
@@ -97,12 +94,8 @@ pub(super) fn open(
         .iter()
         .filter(|s| matches!(s.decision, Decision::Value { .. }))
         .count();
-    let threads = if values >= MIN_VALUES_FOR_A_THREAD {
-        max_threads.min(2)
-    } else {
-        1
-    };
-    open_and_hash(key, &aads, &mut steps, hasher, threads)?;
+    let two = threads::second_thread_pays(max_threads, values, MIN_VALUES_FOR_A_THREAD);
+    open_and_hash(key, &aads, &mut steps, hasher, two)?;
     walked?;
     if let Some(stash) = stash {
         for step in &mut steps {
@@ -115,13 +108,6 @@ pub(super) fn open(
         }
     }
     Ok(())
-}
-
-/// How many threads this machine runs at once, asked once per process (the answer reads cgroup
-/// files on Linux).
-pub(super) fn available_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
 }
 
 /// What a place of the walk needs, in document order.
@@ -156,15 +142,15 @@ fn open_and_hash(
     aads: &[u8],
     steps: &mut [Step<'_>],
     hasher: &mut Sha512,
-    threads: usize,
+    two_threads: bool,
 ) -> Result<(), DecryptionError> {
-    if threads < 2 {
+    if !two_threads {
         open_values(key, aads, steps)?;
         hash(hasher, steps);
         return Ok(());
     }
     let (first, second) = steps.split_at_mut(half_of_the_work(steps));
-    let (mine, theirs) = side_by_side(
+    let (mine, theirs) = threads::side_by_side(
         || {
             open_values(key, aads, first)?;
             hash(hasher, first);
@@ -214,29 +200,6 @@ fn half_of_the_work(steps: &[Step<'_>]) -> usize {
             sum * 2 >= total
         })
         .map_or(steps.len(), |i| i + 1)
-}
-
-/// Runs `here` on this thread while `there` runs on a new one. `there`'s result is `None` if it
-/// panicked; if no thread can be started, `there` runs here after `here`.
-fn side_by_side<A, B: Send>(
-    here: impl FnOnce() -> A,
-    there: impl FnOnce() -> B + Send,
-) -> (A, Option<B>) {
-    let mut there = Some(there);
-    let slot = &mut there;
-    let (mine, theirs) = thread::scope(|scope| {
-        let worker = thread::Builder::new()
-            .name("sops-values".to_owned())
-            .spawn_scoped(scope, move || slot.take().map(|work| work()));
-        let mine = here();
-        // `Some(None)`: it panicked; `None`: it never started, and `there` is still to run.
-        let theirs = worker.ok().map(|worker| worker.join().ok().flatten());
-        (mine, theirs)
-    });
-    match theirs {
-        Some(theirs) => (mine, theirs),
-        None => (mine, there.map(|work| work())),
-    }
 }
 
 /// Decrypts one value (or, with `comment`, one comment) in place at the place `aad` names.
@@ -419,13 +382,6 @@ mod tests {
         lines.remove(line);
         let error = same_error_on_one_and_two_threads(&lines);
         assert!(matches!(error, DecryptionError::MacMismatch));
-    }
-
-    #[test]
-    fn a_worker_that_panics_is_reported_not_propagated() {
-        assert_eq!(side_by_side(|| 1, || 2), (1, Some(2)));
-        let (mine, theirs) = side_by_side(|| 1, || -> u8 { panic!("a worker fails") });
-        assert_eq!((mine, theirs), (1, None));
     }
 
     #[test]

@@ -1,9 +1,7 @@
-//! When opening a file uses a second core, and how: one worker thread at a time, scoped, whose
-//! panic is reported as an error by the caller rather than propagated.
-//!
-//! Two parts of a cold decryption use it when the file is large enough: the YAML store builds
-//! the tree on a worker while this thread runs the parser (`stores::yaml`), and the values are
-//! decrypted half here, half on a worker (`values`).
+//! When opening a file uses a second core, and how: one scoped worker thread, whose panic the
+//! caller reports as an error rather than propagating it. Decrypting the values uses it
+//! (`values`). Building the YAML tree on a worker while this thread parses was measured and did
+//! not pay (docs/performance.md, "Cold path, threads and copies").
 
 use std::num::NonZeroUsize;
 use std::sync::OnceLock;

@@ -89,8 +89,6 @@ pub enum ParseError {
         /// Its size in bytes.
         size: u64,
     },
-    /// The thread building the document stopped unexpectedly (a bug).
-    WorkerPanicked,
 }
 
 /// What is wrong at one line of a file ([`ParseError::AtLine`]).
@@ -176,10 +174,6 @@ impl fmt::Display for ParseError {
                 f,
                 "the file has at least {size} bytes; the limit is {}",
                 super::MAX_FILE_BYTES
-            ),
-            Self::WorkerPanicked => f.write_str(
-                "the thread building the document stopped unexpectedly (a bug in \
-                 secret-cascade; please report it)",
             ),
         }
     }

@@ -10,16 +10,14 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::mpsc;
 
 use base64::Engine;
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use zeroize::Zeroizing;
 
 use super::{Format, ParseError, ParseProblem};
 use crate::plaintext::PlaintextBuffer;
 use crate::sops::scalar::{resolve_plain, yaml_float};
-use crate::sops::threads;
 use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
 
 /// At most this many nodes in a file, aliases expanded: a few anchors can otherwise expand into
@@ -49,54 +47,10 @@ impl Size {
 }
 
 pub(crate) fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
-    parse_on_threads(text, threads::available())
-}
-
-/// Below this many bytes of text a second thread costs more than it saves: starting one takes
-/// tens of microseconds, parsing a kilobyte about ten.
-const MIN_BYTES_FOR_A_THREAD: usize = 32 << 10;
-
-/// Events handed from the parser to the builder at a time, and batches in flight.
-const EVENTS_PER_BATCH: usize = 256;
-const BATCHES_IN_FLIGHT: usize = 8;
-
-/// [`parse`] on at most `max_threads` threads: with two, this thread runs the parser (three
-/// quarters of the work) and a worker builds the tree from its events as they come.
-fn parse_on_threads(text: &str, max_threads: usize) -> Result<Vec<Node>, ParseError> {
-    let mut parser = Parser::new_from_str(text);
-    let events = std::iter::from_fn(move || parser.next_event());
-    if !threads::second_thread_pays(max_threads, text.len(), MIN_BYTES_FOR_A_THREAD) {
-        return build(text, events);
-    }
-    let (sender, receiver) = mpsc::sync_channel::<Vec<_>>(BATCHES_IN_FLIGHT);
-    let parse = move || {
-        let mut batch = Vec::with_capacity(EVENTS_PER_BATCH);
-        for next in events {
-            let failed = next.is_err();
-            batch.push(next);
-            if batch.len() == EVENTS_PER_BATCH || failed {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENTS_PER_BATCH));
-                // A builder that stopped (at an error) needs no more events.
-                if sender.send(full).is_err() || failed {
-                    return;
-                }
-            }
-        }
-        let _ = sender.send(batch);
-    };
-    let ((), built) =
-        threads::side_by_side(parse, move || build(text, receiver.into_iter().flatten()));
-    built.unwrap_or(Err(ParseError::WorkerPanicked))
-}
-
-/// The documents of `text` from its parser's `events`, in order; the first error ends it.
-fn build<'a>(
-    text: &'a str,
-    events: impl Iterator<Item = Result<(Event<'a>, Span), ScanError>>,
-) -> Result<Vec<Node>, ParseError> {
     let mut builder = Builder::default();
     let mut gaps = Gaps::new(text);
-    for next in events {
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| ParseError::Syntax {
             format: Format::Yaml,
             line: e.marker().line(),
@@ -855,61 +809,4 @@ fn double_quoted(out: &mut PlaintextBuffer, text: &str) {
         out.extend_from_slice(escape);
     }
     out.push(b'"');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The 2000-value file sops 3.11 wrote (`benches/data/`), comments and all.
-    fn large_file() -> String {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/large.enc.yaml");
-        let text = std::fs::read_to_string(path).unwrap();
-        assert!(text.len() >= MIN_BYTES_FOR_A_THREAD);
-        text
-    }
-
-    /// The result of parsing on one thread, after checking that two give the same.
-    fn same_on_one_and_two_threads(text: &str) -> Result<Vec<u8>, ParseError> {
-        let emitted = |threads| parse_on_threads(text, threads).map(|nodes| emit(&nodes).to_vec());
-        let one = emitted(1);
-        assert!(one == emitted(2), "one and two threads differ");
-        one
-    }
-
-    #[test]
-    fn a_tree_built_on_a_second_thread_is_the_same() {
-        let text = large_file();
-        let emitted = same_on_one_and_two_threads(&text).unwrap();
-        assert!(emitted.len() > text.len() / 2);
-    }
-
-    #[test]
-    fn the_first_error_is_reported_whichever_thread_finds_it() {
-        let text = large_file();
-        let syntax_late = format!("{text}bad: [\n");
-        assert!(matches!(
-            same_on_one_and_two_threads(&syntax_late),
-            Err(ParseError::Syntax { .. })
-        ));
-        let duplicate_late = format!("{text}environment: again\n");
-        let duplicate = Err(ParseError::AtLine {
-            line: text.lines().count() + 1,
-            problem: ParseProblem::DuplicateKey {
-                key: "environment".into(),
-            },
-        });
-        assert_eq!(same_on_one_and_two_threads(&duplicate_late), duplicate);
-        // The builder's error early comes before the parser's late one.
-        let (first, rest) = text.split_once('\n').unwrap();
-        let both = format!("{first}\nenvironment: again\n{rest}bad: [\n");
-        assert!(matches!(
-            same_on_one_and_two_threads(&both),
-            Err(ParseError::AtLine {
-                problem: ParseProblem::DuplicateKey { .. },
-                ..
-            })
-        ));
-    }
 }

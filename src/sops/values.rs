@@ -1,12 +1,12 @@
 //! Opening a parsed file's values: every encrypted value decrypted in place, then every value the
 //! MAC covers hashed in document order (SOPS_FORMAT.md §7, §8).
 //!
-//! With enough values and a second core, the later half of the values is decrypted on a second
-//! thread while this one decrypts and hashes the first half. Whatever the threads, the error
-//! reported is the one a walk in document order meets first, and a thread that panics is an
-//! error, not a panic.
+//! With enough values and a second core, a second thread decrypts chunks of them alongside this
+//! one. Whatever the threads, the error reported is the one a walk in document order meets
+//! first, and a thread that panics is an error, not a panic.
 
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha512};
 
@@ -19,6 +19,10 @@ use super::{DecryptionError, Place, threads, visit_leaves};
 /// Below this many encrypted values a second thread costs more than it saves: starting one
 /// takes tens of microseconds, opening a value about one.
 pub(super) const MIN_VALUES_FOR_A_THREAD: usize = 64;
+
+/// The steps a thread takes at a time: few enough hand-overs to cost nothing, small enough
+/// chunks for both threads to finish close together.
+const STEPS_PER_CHUNK: usize = 64;
 
 /// Decrypts the values of `branches` in place and feeds the MAC's hasher; with `stash`, remembers
 /// each value's ciphertext. `max_threads` is how many threads the caller allows
@@ -135,8 +139,9 @@ struct Step<'t> {
     leaf: &'t mut Leaf,
 }
 
-/// Decrypts the steps' values and hashes them in order; on two threads, the later half (by
-/// length) is decrypted on the second while this one decrypts and hashes the first half.
+/// Decrypts the steps' values, then hashes them in order. On two threads, both take chunks of
+/// steps in turn until none is left: a worker that a busy machine starts late (or never) leaves
+/// its share to this thread instead of making it wait for a fixed half.
 fn open_and_hash(
     key: &DataKey,
     aads: &[u8],
@@ -144,24 +149,29 @@ fn open_and_hash(
     hasher: &mut Sha512,
     two_threads: bool,
 ) -> Result<(), DecryptionError> {
-    if !two_threads {
+    if two_threads {
+        let chunks = Mutex::new(steps.chunks_mut(STEPS_PER_CHUNK).enumerate());
+        // Each thread's first failure, with its chunk's place in the document.
+        let take_chunks = || loop {
+            let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let (index, chunk) = next?;
+            if let Err(error) = open_values(key, aads, chunk) {
+                return Some((index, error));
+            }
+        };
+        let (mine, theirs) = threads::side_by_side(take_chunks, take_chunks);
+        let Some(theirs) = theirs else {
+            // The worker's chunk may hold an earlier failure; this thread's is reported if any.
+            return Err(mine.map_or(DecryptionError::WorkerPanicked, |(_, error)| error));
+        };
+        // In document order: the failure in the earlier chunk.
+        if let Some((_, error)) = mine.into_iter().chain(theirs).min_by_key(|(i, _)| *i) {
+            return Err(error);
+        }
+    } else {
         open_values(key, aads, steps)?;
-        hash(hasher, steps);
-        return Ok(());
     }
-    let (first, second) = steps.split_at_mut(half_of_the_work(steps));
-    let (mine, theirs) = threads::side_by_side(
-        || {
-            open_values(key, aads, first)?;
-            hash(hasher, first);
-            Ok::<(), DecryptionError>(())
-        },
-        || open_values(key, aads, second),
-    );
-    // In document order: the first half's error before the second's.
-    mine?;
-    theirs.unwrap_or(Err(DecryptionError::WorkerPanicked))?;
-    hash(hasher, second);
+    hash(hasher, steps);
     Ok(())
 }
 
@@ -182,24 +192,6 @@ fn hash(hasher: &mut Sha512, steps: &[Step<'_>]) {
             hasher.update(&step.leaf.bytes);
         }
     }
-}
-
-/// Where to cut `steps` so that both parts hold about as much to decrypt: a value costs its
-/// length plus a fixed part (parsing, the IV and tag, the AES key's setup).
-fn half_of_the_work(steps: &[Step<'_>]) -> usize {
-    let cost = |step: &Step<'_>| match step.decision {
-        Decision::Value { .. } => step.leaf.bytes.len() + 256,
-        _ => 0,
-    };
-    let total: usize = steps.iter().map(cost).sum();
-    let mut sum = 0;
-    steps
-        .iter()
-        .position(|step| {
-            sum += cost(step);
-            sum * 2 >= total
-        })
-        .map_or(steps.len(), |i| i + 1)
 }
 
 /// Decrypts one value (or, with `comment`, one comment) in place at the place `aad` names.
@@ -382,25 +374,5 @@ mod tests {
         lines.remove(line);
         let error = same_error_on_one_and_two_threads(&lines);
         assert!(matches!(error, DecryptionError::MacMismatch));
-    }
-
-    #[test]
-    fn the_work_is_cut_where_half_of_it_is_done() {
-        let mut leaves: Vec<Leaf> = [10, 10, 1000, 10, 10]
-            .iter()
-            .map(|&n| Leaf::new(Kind::Str, vec![b'x'; n]))
-            .collect();
-        let steps: Vec<Step<'_>> = leaves
-            .iter_mut()
-            .map(|leaf| Step {
-                decision: Decision::Value {
-                    aad: 0..0,
-                    original: None,
-                },
-                leaf,
-            })
-            .collect();
-        assert_eq!(half_of_the_work(&steps), 3);
-        assert_eq!(half_of_the_work(&[]), 0);
     }
 }

@@ -38,24 +38,57 @@ impl DataKey {
 
     /// Decrypts one `ENC[...]` value with `aad` (the key path, or `lastmodified` for the MAC).
     pub(crate) fn decrypt(&self, value: &[u8], aad: &[u8]) -> Result<Leaf, ValueError> {
+        let mut bytes = Zeroizing::new(value.to_vec());
+        let kind = self.decrypt_in_place(&mut bytes, aad)?;
+        Ok(Leaf { kind, bytes })
+    }
+
+    /// Decrypts the `ENC[...]` value in `value` into the same buffer and returns its type: the
+    /// plaintext takes the place of the text, so that opening a value allocates nothing and the
+    /// buffer that was already wiped on drop now holds the plaintext. After an error the buffer
+    /// holds no plaintext (AES-GCM checks the tag before it decrypts).
+    pub(crate) fn decrypt_in_place(
+        &self,
+        value: &mut Zeroizing<Vec<u8>>,
+        aad: &[u8],
+    ) -> Result<Kind, ValueError> {
         let parts = EncryptedValue::parse(value)?;
-        let mut buffer = Zeroizing::new(decode(parts.data, "data is not valid base64")?);
         let iv: [u8; 32] = decode_exact(parts.iv, "iv is not valid base64", "iv is not 32 bytes")?;
         let tag: [u8; 16] =
             decode_exact(parts.tag, "tag is not valid base64", "tag is not 16 bytes")?;
+        let kind = parts.kind;
+        // The data's base64 (ciphertext, nothing to wipe) is copied aside, on the stack when it
+        // is short, since it is decoded into the buffer it is read from.
+        let mut inline = [0u8; INLINE_DATA];
+        let spilled: Vec<u8>;
+        let encoded: &[u8] = match inline.get_mut(..parts.data.len()) {
+            Some(copy) => {
+                copy.copy_from_slice(parts.data);
+                copy
+            }
+            None => {
+                spilled = parts.data.to_vec();
+                &spilled
+            }
+        };
+        let length = STANDARD
+            .decode_slice(encoded, value.as_mut_slice())
+            .map_err(|_| ValueError::Syntax("data is not valid base64"))?;
+        value.truncate(length);
         let (nonce, tag) = (
             Nonce::<U32>::from(iv),
             Tag::<aes_gcm::aead::consts::U16>::from(tag),
         );
         self.cipher
-            .decrypt_inout_detached(&nonce, aad, buffer.as_mut_slice().into(), &tag)
+            .decrypt_inout_detached(&nonce, aad, value.as_mut_slice().into(), &tag)
             .map_err(|_| ValueError::Authentication)?;
-        Ok(Leaf {
-            kind: parts.kind,
-            bytes: buffer,
-        })
+        Ok(kind)
     }
 }
+
+/// The longest data field decoded from a copy on the stack (most values are short); longer ones
+/// are copied to the heap. Small, because the copy's buffer is zeroed on every call.
+const INLINE_DATA: usize = 512;
 
 impl DataKey {
     /// Encrypts one value's bytes (`ToBytes`, SOPS_FORMAT.md §5) under `aad` with a fresh random
@@ -159,12 +192,6 @@ fn decode_exact<const N: usize>(
     buffer[..length]
         .try_into()
         .map_err(|_| ValueError::Syntax(wrong_size))
-}
-
-fn decode(field: &[u8], error: &'static str) -> Result<Vec<u8>, ValueError> {
-    STANDARD
-        .decode(field)
-        .map_err(|_| ValueError::Syntax(error))
 }
 
 #[cfg(test)]

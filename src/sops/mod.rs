@@ -26,7 +26,9 @@ mod passphrase;
 mod pgp;
 mod scalar;
 pub(crate) mod stores;
+mod threads;
 pub(crate) mod tree;
+mod values;
 mod xwing;
 
 use std::fmt;
@@ -151,6 +153,8 @@ pub enum DecryptionError {
     MacAuthentication,
     /// The MAC does not match the values: the file was modified.
     MacMismatch,
+    /// A thread decrypting values stopped unexpectedly (a bug): nothing was returned.
+    WorkerPanicked,
 }
 
 impl fmt::Display for DecryptionError {
@@ -227,6 +231,10 @@ impl fmt::Display for DecryptionError {
                 f.write_str("the MAC failed authentication: `mac` or `lastmodified` was modified")
             }
             Self::MacMismatch => f.write_str("MAC mismatch: the file was modified"),
+            Self::WorkerPanicked => f.write_str(
+                "a thread decrypting the values stopped unexpectedly (a bug in secret-cascade; \
+                 please report it); no value was returned",
+            ),
         }
     }
 }
@@ -507,10 +515,21 @@ pub(crate) fn parse_encrypted(
 
 /// Decrypts every value of parsed `branches` with the data key and verifies the MAC.
 pub(crate) fn open_with_key(
+    branches: Vec<Node>,
+    metadata: Metadata,
+    data_key: Zeroizing<Vec<u8>>,
+    stash: Option<&mut Stash>,
+) -> Result<Opened, DecryptionError> {
+    open_on_threads(branches, metadata, data_key, stash, threads::available())
+}
+
+/// [`open_with_key`] on at most `max_threads` threads.
+fn open_on_threads(
     mut branches: Vec<Node>,
     metadata: Metadata,
     data_key: Zeroizing<Vec<u8>>,
     stash: Option<&mut Stash>,
+    max_threads: usize,
 ) -> Result<Opened, DecryptionError> {
     let key =
         DataKey::new(&data_key).ok_or(DecryptionError::Metadata(MetadataError::DataKeySize))?;
@@ -518,49 +537,14 @@ pub(crate) fn open_with_key(
     if metadata.mac_only_encrypted {
         hasher.update(MAC_ONLY_ENCRYPTED_INIT);
     }
-    let mut stash = stash;
-    visit_leaves(&mut branches, &metadata.rule, |place| {
-        let Place {
-            leaf,
-            aad,
-            matched,
-            comment,
-            ..
-        } = place;
-        if comment {
-            // §7: comments are never part of the MAC; decrypted when encrypted.
-            if cipher::is_encrypted(&leaf.bytes) {
-                let original = std::mem::take(&mut leaf.bytes);
-                *leaf = open(&key, &original, aad, true)?;
-                if let Some(stash) = stash.as_deref_mut() {
-                    stash.keep(aad, leaf, original.to_vec());
-                }
-            }
-            return Ok(());
-        }
-        if !metadata.rule.encrypts(matched) {
-            if !metadata.mac_only_encrypted {
-                hasher.update(&leaf.bytes);
-            }
-            return Ok(());
-        }
-        // §5: empty strings are never encrypted and add nothing to the MAC.
-        if leaf.kind == Kind::Str && leaf.bytes.is_empty() {
-            return Ok(());
-        }
-        if !cipher::is_encrypted(&leaf.bytes) {
-            return Err(DecryptionError::NotEncrypted {
-                path: String::from_utf8_lossy(aad).into_owned(),
-            });
-        }
-        let original = std::mem::take(&mut leaf.bytes);
-        *leaf = open(&key, &original, aad, false)?;
-        hasher.update(&leaf.bytes);
-        if let Some(stash) = stash.as_deref_mut() {
-            stash.keep(aad, leaf, original.to_vec());
-        }
-        Ok(())
-    })?;
+    values::open(
+        &mut branches,
+        &metadata,
+        &key,
+        &mut hasher,
+        stash,
+        max_threads,
+    )?;
     verify_mac(&key, &metadata, &mut hasher)?;
     Ok(Opened {
         branches,
@@ -701,33 +685,4 @@ fn verify_mac(
     } else {
         Err(DecryptionError::MacMismatch)
     }
-}
-
-/// Decrypts one value (or, with `comment`, one comment) at the place `aad` names.
-fn open(
-    key: &DataKey,
-    value: &[u8],
-    aad: &[u8],
-    comment: bool,
-) -> Result<tree::Leaf, DecryptionError> {
-    let path = || String::from_utf8_lossy(aad).into_owned();
-    let leaf = key.decrypt(value, aad).map_err(|e| match e {
-        ValueError::Syntax(reason) => DecryptionError::BadValue {
-            path: path(),
-            reason,
-        },
-        ValueError::Authentication => DecryptionError::ValueAuthentication { path: path() },
-    })?;
-    if (leaf.kind == Kind::Comment) != comment {
-        let reason = if comment {
-            "a comment holds a value"
-        } else {
-            "a value has the type of a comment"
-        };
-        return Err(DecryptionError::BadValue {
-            path: path(),
-            reason,
-        });
-    }
-    Ok(leaf)
 }

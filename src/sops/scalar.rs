@@ -1,15 +1,18 @@
 //! Scalars as sops sees them: go-yaml v3's resolution of plain YAML scalars, and Go's formatting of
 //! floats and times, which decide the bytes that are encrypted and hashed (SOPS_FORMAT.md §2, §5).
 
+use std::borrow::Cow;
+
 use zeroize::Zeroizing;
 
 use super::tree::{Kind, Leaf};
 
 /// Resolves an untagged plain (unquoted) YAML scalar the way go-yaml v3 does: `yes`/`on` stay
 /// strings, `0x1F`/`0o17`/`017` are ints (31, 15, 15), `1_000` is 1000, `1e3` a float, `.inf`
-/// and `.nan` floats, `~`/`null`/empty are null, `2024-01-02` a time. `None` means null.
-pub(crate) fn resolve_plain(text: &str) -> Option<Leaf> {
-    match text {
+/// and `.nan` floats, `~`/`null`/empty are null, `2024-01-02` a time. `None` means null. A
+/// string keeps `text`'s own buffer when it is owned (the parser's copy, not copied again).
+pub(crate) fn resolve_plain(text: Cow<'_, str>) -> Option<Leaf> {
+    match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return None,
         "true" | "True" | "TRUE" => return Some(Leaf::new(Kind::Bool, "True")),
         "false" | "False" | "FALSE" => return Some(Leaf::new(Kind::Bool, "False")),
@@ -23,13 +26,13 @@ pub(crate) fn resolve_plain(text: &str) -> Option<Leaf> {
     let number_like = |c: u8| c.is_ascii_digit() || c == b'+' || c == b'-';
     let first = text.as_bytes()[0];
     let resolved = if first == b'.' {
-        finite_float(text).map(|f| Leaf::new(Kind::Float, format_float(f)))
+        finite_float(&text).map(|f| Leaf::new(Kind::Float, format_float(f)))
     } else if number_like(first) {
-        resolve_number(text)
+        resolve_number(&text)
     } else {
         None
     };
-    Some(resolved.unwrap_or_else(|| Leaf::string(text)))
+    Some(resolved.unwrap_or_else(|| Leaf::new(Kind::Str, text.into_owned())))
 }
 
 /// go-yaml v3's order for scalars that start with a digit or sign: timestamp, int (Go's base-0
@@ -331,7 +334,8 @@ mod tests {
     use super::*;
 
     fn resolved(text: &str) -> Option<(Kind, String)> {
-        resolve_plain(text).map(|leaf| (leaf.kind, String::from_utf8(leaf.bytes.to_vec()).unwrap()))
+        resolve_plain(text.into())
+            .map(|leaf| (leaf.kind, String::from_utf8(leaf.bytes.to_vec()).unwrap()))
     }
 
     #[test]

@@ -165,6 +165,24 @@ impl Node {
     }
 }
 
+/// Every leaf and comment of `nodes` in document order, which is the order in which
+/// `visit_leaves` visits them (it visits each of them once, and nothing else), so that what it
+/// decided for each can be paired with the leaf afterwards.
+pub(crate) fn leaves_mut<'t>(nodes: &'t mut [Node], out: &mut Vec<&'t mut Leaf>) {
+    for node in nodes {
+        match node {
+            Node::Map(entries) => {
+                for (_, value) in entries {
+                    leaves_mut(std::slice::from_mut(value), out);
+                }
+            }
+            Node::List(items) => leaves_mut(items, out),
+            Node::Leaf(leaf) | Node::Comment(leaf) => out.push(leaf),
+            Node::Null => {}
+        }
+    }
+}
+
 /// The keys of a map being parsed, so that a duplicate is found in constant time per key rather
 /// than by a scan (which a file with a million keys would turn into a denial of service): their
 /// hashes under a random key, with an exact comparison only when a hash repeats.

@@ -141,6 +141,11 @@ impl SecretsFile {
             .lines()
             .find_map(|line| line.strip_prefix("# public key: ").map(str::to_owned))
             .expect("the fixture key file names its public key");
+        // Enough other values (more than 64) that a machine with two cores decrypts them on two
+        // threads, so that the worker's memory is scanned too.
+        let filler: String = (0..100)
+            .map(|i| format!("\nfiller_{i}: not a needle {i}"))
+            .collect();
         let plain = cleartext(&[
             Piece::Text("db:\n    user: "),
             Piece::Value(&user),
@@ -150,6 +155,7 @@ impl SecretsFile {
             Piece::Text(
                 "\n    note: plain words that lengthen the JSON of the map by about seventy bytes",
             ),
+            Piece::Text(&filler),
             Piece::Text("\nunrequested: "),
             Piece::Value(&unrequested),
             Piece::Text("\n"),

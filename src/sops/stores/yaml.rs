@@ -8,6 +8,7 @@
 //! before it; a comment after a value on its line goes before that value's key; lines after a
 //! collection's last entry stay in that collection when indented at least as far as its entries.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -293,7 +294,7 @@ impl Builder {
                     bytes: value.len(),
                 };
                 self.count(size)?;
-                let node = scalar(&value, style, tag.as_deref())?;
+                let node = scalar(value, style, tag.as_deref())?;
                 self.complete(node, anchor, size, 0)
             }
             Event::SequenceStart(anchor, _) => self.open(Collection::List(Vec::new()), anchor),
@@ -413,12 +414,17 @@ impl Builder {
 
 /// A scalar event as go-yaml v3 decodes it: quoted and block scalars are strings, `!!str` forces a
 /// string, `!!binary` is base64-decoded into a string's bytes, everything else resolves as plain.
-fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, ParseProblem> {
+/// A string takes the parser's buffer when it owns one.
+fn scalar(
+    value: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Node, ParseProblem> {
     let core = tag
         .filter(|t| t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
         .map(|t| t.suffix.as_str());
     match core {
-        Some("str") => return Ok(Node::Leaf(Leaf::string(value))),
+        Some("str") => return Ok(Node::Leaf(Leaf::new(Kind::Str, value.into_owned()))),
         Some("binary") => {
             let compact: String = value.split_whitespace().collect();
             let bytes = base64::engine::general_purpose::STANDARD
@@ -429,7 +435,7 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node, Pa
         _ => {}
     }
     if style != ScalarStyle::Plain {
-        return Ok(Node::Leaf(Leaf::string(value)));
+        return Ok(Node::Leaf(Leaf::new(Kind::Str, value.into_owned())));
     }
     Ok(resolve_plain(value).map_or(Node::Null, Node::Leaf))
 }
@@ -623,7 +629,7 @@ fn resolves_to_string(text: &str) -> bool {
             | "OFF"
     );
     matches!(
-        resolve_plain(text),
+        resolve_plain(text.into()),
         Some(Leaf {
             kind: Kind::Str,
             ..

@@ -143,6 +143,7 @@ pub(crate) fn run(args: ExecArgs) -> Result<(), Failure> {
         Some(path) => Resolver::from_config_file(path)?,
         None => Resolver::discover()?,
     };
+    crate::one_lookup_per_process(&resolver);
     // Every variable with where it came from, for messages: --file's, the layer's, then --env's.
     let mut values: Vec<Exported> = Vec::new();
     if let Some(file) = &args.file {

@@ -72,6 +72,7 @@ pub(crate) fn run(args: GetArgs) -> Result<(), Failure> {
             .build(),
         (None, None) => config::default_chain(Resolver::builder()).build(),
     };
+    crate::one_lookup_per_process(&resolver);
     let mut request = SecretRequest::new(&args.name);
     if let Some(scope) = &args.scope {
         request = request.with_scope(scope);

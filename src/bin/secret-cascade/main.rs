@@ -209,6 +209,14 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// A command that resolves once and exits checks SOPS files with `stat`: a watch would cost a
+/// thread and its setup and could never pay off.
+pub(crate) fn one_lookup_per_process(resolver: &secret_cascade::Resolver) {
+    resolver
+        .document_cache()
+        .set_freshness(secret_cascade::Freshness::Strict);
+}
+
 /// The value from stdin, one trailing newline removed, in a zeroizing buffer.
 pub(crate) fn value_from_stdin(name: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     if std::io::stdin().is_terminal() {

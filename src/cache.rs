@@ -123,7 +123,8 @@ pub struct DocumentCache {
     max_documents: AtomicUsize,
     /// The recency clock: moves when an entry is used after another one was.
     clock: AtomicU64,
-    freshness: AtomicBool,
+    /// [`Freshness::Strict`] when set, else [`Freshness::Watch`].
+    strict: AtomicBool,
     /// One lock per file being loaded, so that concurrent misses decrypt once.
     loading: Mutex<HashMap<OsString, Arc<Mutex<()>>>>,
 }
@@ -150,7 +151,7 @@ impl DocumentCache {
             writer: Mutex::new(()),
             max_documents: AtomicUsize::new(max_documents.max(1)),
             clock: AtomicU64::new(0),
-            freshness: AtomicBool::new(false),
+            strict: AtomicBool::new(false),
             loading: Mutex::new(HashMap::new()),
         }
     }
@@ -168,7 +169,7 @@ impl DocumentCache {
     /// How the SOPS layers sharing this cache check their files ([`Freshness::Watch`] unless
     /// set).
     pub fn freshness(&self) -> Freshness {
-        if self.freshness.load(Ordering::Relaxed) {
+        if self.strict.load(Ordering::Relaxed) {
             Freshness::Strict
         } else {
             Freshness::Watch
@@ -177,7 +178,7 @@ impl DocumentCache {
 
     /// Sets how the SOPS layers sharing this cache check their files.
     pub fn set_freshness(&self, freshness: Freshness) {
-        self.freshness
+        self.strict
             .store(freshness == Freshness::Strict, Ordering::Relaxed);
     }
 

@@ -34,14 +34,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a path cannot be watched; the caller falls back to `stat`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct Unwatchable(pub(crate) String);
-
-impl std::fmt::Display for Unwatchable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Bumped whenever something watched may have changed; [`STOPPED`] set once watching stopped.
 static GENERATION: AtomicU64 = AtomicU64::new(0);

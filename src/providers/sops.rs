@@ -245,6 +245,21 @@ impl SopsProvider {
             None => Ok(identities),
         }
     }
+
+    /// How lookups learn that the file is unchanged (`cache.freshness`), and why a file that
+    /// should be watched is not.
+    fn freshness_check(&self) -> Check {
+        let how = match self.cache.freshness() {
+            Freshness::Strict => "`stat` on every lookup (freshness: strict)".to_owned(),
+            Freshness::Watch => match watch::watch(&self.path) {
+                Ok(()) => {
+                    "watched with inotify: a lookup checks the file only after a change".to_owned()
+                }
+                Err(why) => format!("`stat` on every lookup: cannot be watched: {why}"),
+            },
+        };
+        Check::ok("freshness", how)
+    }
 }
 
 impl Provider for SopsProvider {
@@ -377,23 +392,6 @@ impl Provider for SopsProvider {
         }
         checks.push(self.freshness_check());
         checks
-    }
-}
-
-impl SopsProvider {
-    /// How lookups learn that the file is unchanged (`cache.freshness`), and why a file that
-    /// should be watched is not.
-    fn freshness_check(&self) -> Check {
-        let how = match self.cache.freshness() {
-            Freshness::Strict => "`stat` on every lookup (freshness: strict)".to_owned(),
-            Freshness::Watch => match watch::watch(&self.path) {
-                Ok(()) => {
-                    "watched with inotify: a lookup checks the file only after a change".to_owned()
-                }
-                Err(why) => format!("`stat` on every lookup: cannot be watched: {why}"),
-            },
-        };
-        Check::ok("freshness", how)
     }
 }
 

@@ -93,10 +93,14 @@ impl PlaintextBuffer {
     ///
     /// Reads go straight into this buffer's spare room, so a reader without a buffer of its own
     /// (a `File`, not `std::io::stdin()`, whose internal buffer is never wiped) leaves no copy.
+    /// The buffer grows only when that room is used up: a buffer sized for the whole input (one
+    /// byte more, to see its end) never moves.
     pub fn read_from(&mut self, reader: &mut impl Read) -> io::Result<usize> {
         let start = self.bytes.len();
         loop {
-            self.reserve(Self::READ_CHUNK);
+            if self.bytes.len() == self.bytes.capacity() {
+                self.reserve(Self::READ_CHUNK);
+            }
             let filled = self.bytes.len();
             // Within the capacity just reserved: the zeros are written in place, nothing moves.
             let capacity = self.bytes.capacity();

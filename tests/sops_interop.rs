@@ -528,7 +528,8 @@ impl Rng {
     }
 }
 
-/// Pieces of generated strings: YAML indicators, look-alikes of other types, unicode, whitespace.
+/// Pieces of generated strings: YAML indicators, look-alikes of other types (base-60 floats, which
+/// go-yaml quotes, among them), unicode, whitespace.
 /// Left out everywhere: NEL (U+0085) and U+2028/U+2029, which go-yaml turns into a space when it
 /// reads an unencrypted value back, so sops does not round-trip them; and U+FEFF, go-yaml's
 /// byte-order mark: sops refused a two-document file with two of them inside quoted strings
@@ -539,7 +540,7 @@ const FRAGMENTS: &[&str] = &[
     "\u{7}", "\0", ":", ": ", "- ", "#", " #", "'", "\"", "\\", "{", "}", "[", "]", ",", "&", "*",
     "!", "|", ">", "%", "@", "`", "?", "=", ";", "~", "true", "null", "yes", "no", "on", "123",
     "-7", "0x1F", "017", "1e3", "1_000", ".inf", ".nan", "2024-01-02", "2024-01-02T03:04:05Z",
-    "---", "...",
+    "---", "...", "1:20", "190:20:30.15", "+1:59",
 ];
 
 #[rustfmt::skip]

@@ -12,27 +12,40 @@ use super::tree::{Kind, Leaf};
 /// and `.nan` floats, `~`/`null`/empty are null, `2024-01-02` a time. `None` means null. A
 /// string keeps `text`'s own buffer when it is owned (the parser's copy, not copied again).
 pub(crate) fn resolve_plain(text: Cow<'_, str>) -> Option<Leaf> {
-    match &*text {
-        "" | "~" | "null" | "Null" | "NULL" => return None,
-        "true" | "True" | "TRUE" => return Some(Leaf::new(Kind::Bool, "True")),
-        "false" | "False" | "FALSE" => return Some(Leaf::new(Kind::Bool, "False")),
-        ".nan" | ".NaN" | ".NAN" => return Some(Leaf::new(Kind::Float, "NaN")),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Some(Leaf::new(Kind::Float, "+Inf"));
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Some(Leaf::new(Kind::Float, "-Inf")),
+    match resolve_other_than_string(&text) {
+        Some(resolved) => resolved,
+        None => Some(Leaf::new(Kind::Str, text.into_owned())),
+    }
+}
+
+/// Whether plain `text` resolves to a string, as [`resolve_plain`] would; without building the
+/// string's leaf (the emitter asks this of every string it writes).
+pub(crate) fn plain_is_string(text: &str) -> bool {
+    resolve_other_than_string(text).is_none()
+}
+
+/// What plain `text` resolves to when that is not a string (`Some(None)` for null).
+fn resolve_other_than_string(text: &str) -> Option<Option<Leaf>> {
+    let leaf = |kind, text: &str| Some(Some(Leaf::new(kind, text)));
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(None),
+        "true" | "True" | "TRUE" => return leaf(Kind::Bool, "True"),
+        "false" | "False" | "FALSE" => return leaf(Kind::Bool, "False"),
+        ".nan" | ".NaN" | ".NAN" => return leaf(Kind::Float, "NaN"),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return leaf(Kind::Float, "+Inf"),
+        "-.inf" | "-.Inf" | "-.INF" => return leaf(Kind::Float, "-Inf"),
         _ => {}
     }
     let number_like = |c: u8| c.is_ascii_digit() || c == b'+' || c == b'-';
     let first = text.as_bytes()[0];
     let resolved = if first == b'.' {
-        finite_float(&text).map(|f| Leaf::new(Kind::Float, format_float(f)))
+        finite_float(text).map(|f| Leaf::new(Kind::Float, format_float(f)))
     } else if number_like(first) {
-        resolve_number(&text)
+        resolve_number(text)
     } else {
         None
     };
-    Some(resolved.unwrap_or_else(|| Leaf::new(Kind::Str, text.into_owned())))
+    resolved.map(Some)
 }
 
 /// go-yaml v3's order for scalars that start with a digit or sign: timestamp, int (Go's base-0
@@ -400,6 +413,8 @@ mod tests {
             ("<<", Some((Kind::Str, "<<"))),
         ];
         for (text, expected) in cases {
+            let is_string = matches!(expected, Some((Kind::Str, _)));
+            assert_eq!(plain_is_string(text), is_string, "{text}");
             let expected = expected.map(|(k, t)| (k, t.to_owned()));
             assert_eq!(resolved(text), expected, "{text}");
         }

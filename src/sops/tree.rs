@@ -165,6 +165,25 @@ impl Node {
     }
 }
 
+/// About how many bytes `nodes` take as indented text (YAML or JSON), so that an emitter can size
+/// its buffer once: every key and scalar, and a few bytes a line for indentation and punctuation.
+/// Quoting or escaping can make the text longer; the buffer then grows as usual.
+pub(crate) fn text_len_hint(nodes: &[Node]) -> usize {
+    fn hint(node: &Node, depth: usize) -> usize {
+        let line = 4 * depth + 4;
+        match node {
+            Node::Map(entries) => entries
+                .iter()
+                .map(|(key, value)| line + key.len() + hint(value, depth + 1))
+                .sum(),
+            Node::List(items) => items.iter().map(|item| line + hint(item, depth + 1)).sum(),
+            Node::Leaf(leaf) | Node::Comment(leaf) => leaf.bytes.len() + 4,
+            Node::Null => 4,
+        }
+    }
+    nodes.iter().map(|node| hint(node, 0) + 4).sum()
+}
+
 /// Every leaf and comment of `nodes` in document order, which is the order in which
 /// `visit_leaves` visits them (it visits each of them once, and nothing else), so that what it
 /// decided for each can be paired with the leaf afterwards.
@@ -185,7 +204,9 @@ pub(crate) fn leaves_mut<'t>(nodes: &'t mut [Node], out: &mut Vec<&'t mut Leaf>)
 
 /// The keys of a map being parsed, so that a duplicate is found in constant time per key rather
 /// than by a scan (which a file with a million keys would turn into a denial of service): their
-/// hashes under a random key, with an exact comparison only when a hash repeats.
+/// hashes under a random key, with an exact comparison only when a hash repeats. A map's first
+/// [`KeySet::SCAN_LIMIT`] keys are compared directly, which for the small maps most files are made
+/// of costs less than hashing.
 #[derive(Default)]
 pub(crate) struct KeySet {
     hashes: HashSet<u64>,
@@ -193,10 +214,22 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
+    /// Up to this many entries, a new key is compared with each of them.
+    const SCAN_LIMIT: usize = 16;
+
     /// Whether `key` is not yet among `entries` (comments aside); remembers it.
     pub(crate) fn is_new(&mut self, key: &str, entries: &[(String, Node)]) -> bool {
-        self.hashes.insert(self.state.hash_one(key))
-            || !entries.iter().any(|(k, v)| k == key && v.is_data())
+        let present = |key: &str| entries.iter().any(|(k, v)| k == key && v.is_data());
+        if entries.len() < Self::SCAN_LIMIT {
+            return !present(key);
+        }
+        if self.hashes.is_empty() {
+            // The map has just outgrown scanning: hash the keys it has so far.
+            let data = entries.iter().filter(|(_, v)| v.is_data());
+            self.hashes
+                .extend(data.map(|(k, _)| self.state.hash_one(k.as_str())));
+        }
+        self.hashes.insert(self.state.hash_one(key)) || !present(key)
     }
 }
 
@@ -218,5 +251,24 @@ mod tests {
             keys.is_new("", &entries),
             "a comment's empty key is not a key"
         );
+    }
+
+    #[test]
+    fn key_sets_find_duplicates_past_the_scan_limit() {
+        let mut keys = KeySet::default();
+        let mut entries = vec![(String::new(), Node::Comment(Leaf::new(Kind::Comment, "x")))];
+        for i in 0..100 {
+            let key = format!("k{i}");
+            assert!(keys.is_new(&key, &entries), "{key}");
+            entries.push((key, Node::Null));
+            // Every key so far, whether it was seen by the scan or by the hashes.
+            for earlier in [0, i / 2, i] {
+                assert!(
+                    !keys.is_new(&format!("k{earlier}"), &entries),
+                    "{i}: {earlier}"
+                );
+            }
+        }
+        assert!(keys.is_new("", &entries));
     }
 }

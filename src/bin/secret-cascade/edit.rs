@@ -32,7 +32,7 @@ edit is refused rather than overwriting the other change.
 Exit codes: 0 saved or unchanged, 1 the editor failed or the file changed meanwhile, 2 usage error
 (invalid cleartext), 3 the file cannot be decrypted or was modified, 130 interrupted.";
 
-/// A SOPS file to edit.
+// A SOPS file to edit.
 #[derive(Args)]
 pub(crate) struct EditArgs {
     /// The encrypted file.

@@ -28,7 +28,7 @@ FILE's path, or --filename-override's, relative to that .sops.yaml, as in sops.
 The output is written atomically (a new file gets mode 0600); the cleartext never touches disk.
 Exit codes: 0 done, 2 usage error (no recipients, unreadable or malformed input), 1 write failure.";
 
-/// Where values go: named as sops names them.
+// Where values go: named as sops names them.
 #[derive(Args)]
 #[command(group(ArgGroup::new("rule").multiple(false)))]
 pub(crate) struct EncryptArgs {
@@ -206,7 +206,7 @@ number is a float, a map or list keeps its values' types). Other values keep the
 are renewed. Missing maps on the way are created; an index one past a list's end appends.
 Exit codes: 0 done, 2 usage error, 3 the file cannot be decrypted or was modified, 1 write failure.";
 
-/// A SOPS file and a name in it.
+// A SOPS file and a name in it.
 #[derive(Args)]
 pub(crate) struct SetArgs {
     /// The encrypted file.
@@ -252,7 +252,7 @@ pub(crate) fn set(args: SetArgs) -> Result<(), Failure> {
     })
 }
 
-/// A SOPS file and a name in it.
+// A SOPS file and a name in it.
 #[derive(Args)]
 #[command(
     after_help = "Exit codes: 0 removed, 1 no such name, 2 usage error, 3 the file cannot \
@@ -289,7 +289,7 @@ Every value is encrypted again under a new data key, which is wrapped for every 
 ones join the first key group). Rotate after removing a recipient: the old data key opened
 everything it could read before.";
 
-/// A SOPS file and recipient changes.
+// A SOPS file and recipient changes.
 #[derive(Args)]
 pub(crate) struct RotateArgs {
     /// The encrypted file.
@@ -380,7 +380,7 @@ pub(crate) fn rotate(args: RotateArgs) -> Result<(), Failure> {
     )
 }
 
-/// The master keys a new file is encrypted to, named as sops names them.
+// The master keys a new file is encrypted to, named as sops names them.
 #[derive(Args)]
 pub(crate) struct RecipientArgs {
     /// An age recipient (age1..., age1pq1..., ssh-ed25519 ..., ssh-rsa ...); repeatable, or
@@ -492,7 +492,7 @@ fn recipients(
     all
 }
 
-/// The config whose `sops` layer for a file gives the identities to open it with.
+// The config whose `sops` layer for a file gives the identities to open it with.
 #[derive(Args)]
 pub(crate) struct ConfigArg {
     /// The config whose `sops` layer for FILE names its identities (`age_key_file`) [default:
@@ -536,7 +536,7 @@ impl ConfigArg {
     }
 }
 
-/// How long an edit waits for another one on the same folder, and whose identities it uses.
+// How long an edit waits for another one on the same folder, and whose identities it uses.
 #[derive(Args)]
 pub(crate) struct LockArgs {
     #[command(flatten)]

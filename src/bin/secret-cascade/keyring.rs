@@ -25,7 +25,7 @@ unavailable.";
 
 /// What to do in the keyring.
 #[derive(Subcommand)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, defer = true)]
 pub(crate) enum KeyringCommand {
     /// Store a value read from stdin.
     #[command(after_help = EXAMPLES)]
@@ -38,7 +38,7 @@ pub(crate) enum KeyringCommand {
     Delete(KeyringArgs),
 }
 
-/// Which entry, in which keyring.
+// Which entry, in which keyring.
 #[derive(Args)]
 pub(crate) struct KeyringArgs {
     /// The secret's dotted name, e.g. smtp.password.
@@ -65,7 +65,7 @@ pub(crate) struct KeyringArgs {
     timeout_ms: Option<u64>,
 }
 
-/// `keyring get`'s arguments.
+// `keyring get`'s arguments.
 #[derive(Args)]
 pub(crate) struct GetArgs {
     #[command(flatten)]

@@ -56,7 +56,12 @@ struct Cli {
     command: Command,
 }
 
+/// Each command's arguments are built only when that command runs (`defer`), which saves every
+/// start building all the others (0.2 ms and 60 page faults of a `decrypt`'s 8). The description
+/// of a command is on its variant here: clap applies an `Args` struct's doc comment after the
+/// variant's when building is deferred, so those structs carry plain comments.
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Print the value of one secret.
     #[command(after_help = get::EXAMPLES)]

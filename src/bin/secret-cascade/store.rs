@@ -24,7 +24,7 @@ writable), 3 the layer's file cannot be decrypted or written back.";
 
 /// What to do in the store.
 #[derive(Subcommand)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, defer = true)]
 pub(crate) enum StoreCommand {
     /// Insert or replace a secret, its value read from stdin.
     #[command(after_help = EXAMPLES)]
@@ -37,7 +37,7 @@ pub(crate) enum StoreCommand {
     Delete(NamedArgs),
 }
 
-/// Which writable layer.
+// Which writable layer.
 #[derive(Args)]
 pub(crate) struct LayerArgs {
     /// The config file [default: as `get` finds it].
@@ -50,7 +50,7 @@ pub(crate) struct LayerArgs {
     layer: Option<String>,
 }
 
-/// A name in a writable layer.
+// A name in a writable layer.
 #[derive(Args)]
 pub(crate) struct NamedArgs {
     /// The secret's name in the layer.

@@ -26,7 +26,7 @@ afterwards (`secret-cascade rotate FILE`) to cut them off.
 Exit codes: 0 done, 2 usage error (no rule for a named file, no terminal to confirm on), 3 a
 file cannot be decrypted, 6 a file's keys are all of unsupported types, 1 a write failed.";
 
-/// Files and folders whose keys to update.
+// Files and folders whose keys to update.
 #[derive(Args)]
 pub(crate) struct UpdateKeysArgs {
     /// SOPS files, or folders to walk.

@@ -29,7 +29,7 @@ unavailable, 5 access denied.";
 
 /// What to do in the vault layer.
 #[derive(Subcommand)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, defer = true)]
 pub(crate) enum VaultCommand {
     /// Insert or replace a secret, its value read from stdin.
     #[command(after_help = EXAMPLES)]
@@ -45,7 +45,7 @@ pub(crate) enum VaultCommand {
     Delete(NamedArgs),
 }
 
-/// Which vault layer, for which team and job.
+// Which vault layer, for which team and job.
 #[derive(Args)]
 pub(crate) struct TeamLayer {
     #[command(flatten)]
@@ -60,7 +60,7 @@ pub(crate) struct TeamLayer {
     job: Option<String>,
 }
 
-/// A name in the vault layer.
+// A name in the vault layer.
 #[derive(Args)]
 pub(crate) struct NamedArgs {
     /// The secret's dotted name.
@@ -70,7 +70,7 @@ pub(crate) struct NamedArgs {
     layer: TeamLayer,
 }
 
-/// `get`'s arguments.
+// `get`'s arguments.
 #[derive(Args)]
 pub(crate) struct GetArgs {
     #[command(flatten)]
@@ -81,7 +81,7 @@ pub(crate) struct GetArgs {
     json: bool,
 }
 
-/// `list`'s arguments.
+// `list`'s arguments.
 #[derive(Args)]
 pub(crate) struct ListArgs {
     #[command(flatten)]

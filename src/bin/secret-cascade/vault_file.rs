@@ -40,7 +40,7 @@ shares, or a failed write, 4 locked (no password can be asked: no terminal and n
 
 /// What to do with the vault.
 #[derive(Subcommand)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, defer = true)]
 pub(crate) enum VaultFileCommand {
     /// Create a new vault, asking for its password twice.
     #[command(after_help = EXAMPLES)]
@@ -86,7 +86,7 @@ pub(crate) enum VaultFileCommand {
     Import(ImportArgs),
 }
 
-/// Which vault, and its password.
+// Which vault, and its password.
 #[derive(Args)]
 pub(crate) struct VaultArgs {
     /// The vault file [default: the config's vault-file layer, else
@@ -108,7 +108,7 @@ pub(crate) struct VaultArgs {
     accept_older: bool,
 }
 
-/// A secret of the vault.
+// A secret of the vault.
 #[derive(Args)]
 pub(crate) struct NameArgs {
     /// The secret's name (flat: `db.password` is one name).
@@ -118,7 +118,7 @@ pub(crate) struct NameArgs {
     vault: VaultArgs,
 }
 
-/// A new secret.
+// A new secret.
 #[derive(Args)]
 pub(crate) struct AddArgs {
     /// The secret's name.
@@ -136,7 +136,7 @@ pub(crate) struct AddArgs {
     vault: VaultArgs,
 }
 
-/// What to change in a secret.
+// What to change in a secret.
 #[derive(Args)]
 pub(crate) struct UpdateArgs {
     /// The secret's name.
@@ -162,7 +162,7 @@ pub(crate) struct UpdateArgs {
     vault: VaultArgs,
 }
 
-/// A search.
+// A search.
 #[derive(Args)]
 pub(crate) struct SearchArgs {
     /// The text to look for in names, tags and notes.
@@ -172,7 +172,7 @@ pub(crate) struct SearchArgs {
     vault: VaultArgs,
 }
 
-/// A command that sets a new password.
+// A command that sets a new password.
 #[derive(Args)]
 pub(crate) struct NewPasswordArgs {
     /// Read the new password from the first line of this file instead of the terminal.
@@ -183,7 +183,7 @@ pub(crate) struct NewPasswordArgs {
     vault: VaultArgs,
 }
 
-/// How to split.
+// How to split.
 #[derive(Args)]
 pub(crate) struct SplitArgs {
     /// How many shares to print (2-255).
@@ -198,7 +198,7 @@ pub(crate) struct SplitArgs {
     vault: VaultArgs,
 }
 
-/// How long to stay unlocked.
+// How long to stay unlocked.
 #[derive(Args)]
 pub(crate) struct UnlockArgs {
     /// How long the key is kept: seconds, or a number with s, m, h or d.
@@ -209,7 +209,7 @@ pub(crate) struct UnlockArgs {
     vault: VaultArgs,
 }
 
-/// Where to import from.
+// Where to import from.
 #[derive(Args)]
 pub(crate) struct ImportArgs {
     /// The sv-vault directory (sv-vault's ~/.sv-vault).

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::{EmitError, Format, ParseError};
 use crate::plaintext::PlaintextBuffer;
 use crate::sops::scalar::{format_float, json_float};
-use crate::sops::tree::{KeySet, Kind, Leaf, Node};
+use crate::sops::tree::{self, KeySet, Kind, Leaf, Node};
 
 pub(crate) fn parse(text: &[u8]) -> Result<Node, ParseError> {
     parse_with(text, Numbers::Floats)
@@ -129,7 +129,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
 /// A decrypted document as JSON, tab-indented like sops. Like sops, only the first document of a
 /// multi-document file is written: JSON holds one.
 pub(crate) fn emit_document(branches: &[Node]) -> Zeroizing<Vec<u8>> {
-    let mut out = PlaintextBuffer::new();
+    let first = branches.get(..1).unwrap_or_default();
+    let mut out = PlaintextBuffer::with_capacity(tree::text_len_hint(first));
     if let Some(first) = branches.first() {
         write(&mut out, first, Some(0));
         out.push(b'\n');

@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 use super::{Format, ParseError, ParseProblem};
 use crate::plaintext::PlaintextBuffer;
-use crate::sops::scalar::{resolve_plain, yaml_float};
-use crate::sops::tree::{KeySet, Kind, Leaf, MAX_DEPTH, Node};
+use crate::sops::scalar::{plain_is_string, resolve_plain, yaml_float};
+use crate::sops::tree::{self, KeySet, Kind, Leaf, MAX_DEPTH, Node};
 
 /// At most this many nodes in a file, aliases expanded: a few anchors can otherwise expand into
 /// billions of nodes.
@@ -443,7 +443,7 @@ fn scalar(
 /// Documents as block YAML the way sops writes them (go-yaml v3 with 4-space indentation), `---`
 /// between documents.
 pub(crate) fn emit(branches: &[Node]) -> Zeroizing<Vec<u8>> {
-    let mut out = PlaintextBuffer::new();
+    let mut out = PlaintextBuffer::with_capacity(tree::text_len_hint(branches));
     for (i, branch) in branches.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(b"---\n");
@@ -572,9 +572,10 @@ fn string(out: &mut PlaintextBuffer, bytes: &[u8], literal_indent: Option<usize>
         .bytes()
         .next()
         .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'\'' | b'"' | b'\\'))
+        // A fold without an early exit, which the compiler turns into vector instructions.
+        && !text.bytes().fold(false, |quote, b| {
+            quote | !b.is_ascii_graphic() | matches!(b, b'#' | b'\'' | b'"' | b'\\')
+        })
         && !text.ends_with(':');
     if word && resolves_to_string(text) {
         out.extend_from_slice(text.as_bytes());
@@ -628,19 +629,15 @@ fn resolves_to_string(text: &str) -> bool {
             | "Off"
             | "OFF"
     );
-    matches!(
-        resolve_plain(text.into()),
-        Some(Leaf {
-            kind: Kind::Str,
-            ..
-        })
-    ) && !old_bool
-        && !is_base60_float(text)
+    plain_is_string(text) && !old_bool && !is_base60_float(text)
 }
 
 /// go-yaml's `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
 fn is_base60_float(text: &str) -> bool {
     let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
     let (body, _) = match body.split_once('.') {
         Some((body, fraction)) if fraction.bytes().all(|b| b.is_ascii_digit() || b == b'_') => {
             (body, fraction)
@@ -651,8 +648,7 @@ fn is_base60_float(text: &str) -> bool {
     let mut parts = body.split(':');
     let head = parts.next().unwrap_or_default();
     let mut sexagesimal = parts.peekable();
-    head.starts_with(|c: char| c.is_ascii_digit())
-        && head.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+    head.bytes().all(|b| b.is_ascii_digit() || b == b'_')
         && sexagesimal.peek().is_some() && sexagesimal.all(|part| {
         matches!(part.as_bytes(), [d] if d.is_ascii_digit())
             || matches!(part.as_bytes(), [a, b] if (b'0'..=b'5').contains(a) && b.is_ascii_digit())

@@ -478,3 +478,27 @@ fn single(branches: &[Node]) -> Result<&Node, EmitError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The emitters size their buffer from `tree::text_len_hint`: for the 2000-leaf benchmark
+    /// document (quoted passwords, lists, numbers, comments) the output fits the hint without
+    /// growing, and the hint does not reserve more than twice what is written.
+    #[test]
+    fn emitters_fit_their_output_in_one_allocation() {
+        let text = include_bytes!("../../../benches/data/large.yaml");
+        let branches = parse_plain(text, Format::Yaml).expect("the benchmark document parses");
+        for format in [Format::Yaml, Format::Json] {
+            let hint = crate::sops::tree::text_len_hint(&branches);
+            let out = emit(&branches, format).expect("it is written");
+            assert!(
+                out.len() <= hint && hint <= 2 * out.len(),
+                "{format:?}: {} bytes written, {hint} reserved",
+                out.len()
+            );
+            assert_eq!(out.capacity(), hint, "{format:?}: the buffer grew");
+        }
+    }
+}

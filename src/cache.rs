@@ -158,12 +158,11 @@ impl DocumentCache {
 
     /// Changes the bound, evicting the least recently used documents beyond it.
     pub fn set_max_documents(&self, max_documents: usize) {
-        let _writer = lock(&self.writer);
-        self.max_documents
-            .store(max_documents.max(1), Ordering::Relaxed);
-        let mut table = Table::clone(&self.table.load());
-        self.evict_beyond(&mut table, 0);
-        self.table.store(Arc::new(table));
+        self.change(|table| {
+            self.max_documents
+                .store(max_documents.max(1), Ordering::Relaxed);
+            self.evict_beyond(table, 0);
+        });
     }
 
     /// How the SOPS layers sharing this cache check their files ([`Freshness::Watch`] unless

@@ -375,7 +375,6 @@ fn exception<'py>(py: Python<'py>, error: &Error) -> PyResult<Bound<'py, PyAny>>
         .call((error.to_string(),), Some(&details))
 }
 
-/// The native half of the `secret_cascade` package.
 /// In a child made by `os.fork()` (a pre-forking server's worker), the thread that reads file
 /// watches does not exist: SOPS layers check their files with `stat` there instead.
 #[pyfunction]
@@ -383,6 +382,7 @@ fn _stop_watching_after_fork() {
     secret_cascade::stop_watching();
 }
 
+/// The native half of the `secret_cascade` package.
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Resolver>()?;

@@ -41,7 +41,6 @@
 //! indent=2)` writes it, so that a file we write is byte-identical to ModelMesh's for the same
 //! salt and nonce.
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -360,15 +359,6 @@ impl EncryptedFileProvider {
         Ok(())
     }
 
-    /// The name a request maps to: the document path joined with dots (the qualified name
-    /// `scope.name`, or a key path's segments).
-    fn key_of<'r>(request: &'r SecretRequest) -> Cow<'r, str> {
-        match request.document_path().as_slice() {
-            [single] => Cow::Borrowed(single),
-            path => Cow::Owned(path.join(".")),
-        }
-    }
-
     fn failed(&self, error: EncryptedFileError) -> Error {
         Error::provider(self.label.clone(), error)
     }
@@ -380,27 +370,28 @@ impl Provider for EncryptedFileProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let name = Self::key_of(request);
+        // The document path joined with dots: `scope.name`, or a key path's segments.
+        let name = request.document_key();
         let hit = |value: SecretString| {
             Answer::Hit(SecretRecord::new(
                 value,
                 SecretSource::EncryptedFile,
                 Metadata::new()
                     .with("path", self.path_text.as_str())
-                    .with("key", name.as_ref()),
+                    .with("key", name),
             ))
         };
-        if let Some(value) = self.values.as_ref().and_then(|v| v.get(&name)) {
+        if let Some(value) = self.values.as_ref().and_then(|v| v.get(name)) {
             return Ok(hit(value));
         }
         let Some(opened) = self.open()? else {
             return Ok(Answer::Unavailable(Reason::deferred()));
         };
-        match opened.contents.entries.get(&name) {
+        match opened.contents.entries.get(name) {
             Some(Value::Text(text) | Value::Json(text)) => {
                 let value = SecretString::from(text.as_str());
                 if let Some(values) = &self.values {
-                    values.put(&name, &value, None);
+                    values.put(name, &value, None);
                 }
                 Ok(hit(value))
             }
@@ -411,7 +402,7 @@ impl Provider for EncryptedFileProvider {
     fn explain(&self, request: &SecretRequest) -> String {
         match self.open() {
             Ok(None) => format!("{} does not exist", self.path.display()),
-            Ok(Some(_)) => format!("no `{}` in the file", Self::key_of(request)),
+            Ok(Some(_)) => format!("no `{}` in the file", request.document_key()),
             Err(error) => error.to_string(),
         }
     }

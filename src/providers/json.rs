@@ -141,7 +141,7 @@ impl JsonProvider {
         matches!(object, Node::Map(_)).then_some(object)
     }
 
-    fn hit(&self, value: SecretString, key: String) -> Answer {
+    fn hit(&self, value: SecretString, key: &str) -> Answer {
         let metadata = Metadata::new()
             .with("path", self.file.path().display().to_string())
             .with("key", key);
@@ -163,7 +163,7 @@ impl Provider for JsonProvider {
             .as_ref()
             .map(|cache| (cache, path.join("\u{1f}")));
         if let Some(value) = cached.as_ref().and_then(|(cache, id)| cache.get(id)) {
-            return Ok(self.hit(value, path.join(".")));
+            return Ok(self.hit(value, request.document_key()));
         }
         let Some(root) = self.root()? else {
             return Ok(Answer::Unavailable(Reason::deferred()));
@@ -174,13 +174,12 @@ impl Provider for JsonProvider {
         let Lookup::Value(value) = Lookup::of(self.walk(object, path.iter().copied())) else {
             return Ok(Answer::Miss(Reason::deferred()));
         };
-        let key = path.join(".");
         // serde_json only hands out valid UTF-8, and the rest is our own text.
         let value = SecretString::from(String::from_utf8_lossy(&value).as_ref());
         if let Some((cache, id)) = &cached {
             cache.put(id, &value, None);
         }
-        Ok(self.hit(value, key))
+        Ok(self.hit(value, request.document_key()))
     }
 
     fn explain(&self, request: &SecretRequest) -> String {
@@ -194,7 +193,7 @@ impl Provider for JsonProvider {
             let json_path = self.json_path.join(".");
             return format!("`json_path` {json_path} is not an object in {file}");
         }
-        format!("no `{}` in {file}", request.document_path().join("."))
+        format!("no `{}` in {file}", request.document_key())
     }
 
     fn diagnose(&self) -> Vec<Check> {

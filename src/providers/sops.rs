@@ -300,10 +300,11 @@ impl Provider for SopsProvider {
     }
 
     fn explain(&self, request: &SecretRequest) -> String {
-        let path = request.document_path();
         let why = |document: &sops::Document, _: &Canonical| {
-            let why = document.why_missing(&path).unwrap_or_default();
-            format!("no value at `{}`: {why}", path.join("."))
+            let why = document
+                .why_missing(&request.document_path())
+                .unwrap_or_default();
+            format!("no value at `{}`: {why}", request.document_key())
         };
         match self.with_document(why) {
             Ok(Some(why)) => why,

@@ -98,14 +98,14 @@ impl Provider for SvVaultProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let name = request.document_path().join(".");
+        let name = request.document_key();
         let Some(vault) = self
             .open()
             .map_err(|e| Error::provider(self.label.clone(), e))?
         else {
             return Ok(Answer::Unavailable(Reason::deferred()));
         };
-        match vault.find(&name) {
+        match vault.find(name) {
             Some(entry) => Ok(Answer::Hit(SecretRecord::new(
                 SecretString::from(entry.value.as_str()),
                 SecretSource::SvVault,
@@ -121,7 +121,7 @@ impl Provider for SvVaultProvider {
         if !self.dir.join(KEY_FILE).exists() {
             return format!("no {KEY_FILE} in {}", self.dir.display());
         }
-        let name = request.document_path().join(".");
+        let name = request.document_key();
         format!("no `{name}` in the sv-vault (as named or with `/` for `.`)")
     }
 

@@ -28,7 +28,6 @@
 //! The layer can be written ([`Management`]: `set` adds or updates, `list`, `delete`), each write
 //! reading the vault again under its edit lock.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -212,10 +211,7 @@ impl Provider for VaultFileProvider {
     }
 
     fn fetch(&self, request: &SecretRequest) -> Result<Answer, Error> {
-        let name: Cow<'_, str> = match request.document_path().as_slice() {
-            [single] => Cow::Borrowed(*single),
-            path => Cow::Owned(path.join(".")),
-        };
+        let name = request.document_key();
         let vault = match self.open() {
             Ok(Some(vault)) => vault,
             Ok(None) => return Ok(Answer::Unavailable(Reason::deferred())),
@@ -226,13 +222,13 @@ impl Provider for VaultFileProvider {
             }
             Err(e) => return Err(self.failed(e)),
         };
-        match vault.get(&name) {
+        match vault.get(name) {
             Ok(value) => Ok(Answer::Hit(SecretRecord::new(
                 SecretString::from(value.as_str()),
                 SecretSource::VaultFile,
                 Metadata::new()
                     .with("path", self.path.display().to_string())
-                    .with("key", name.as_ref()),
+                    .with("key", name),
             ))),
             Err(VaultError::NotFound { .. }) => Ok(Answer::Miss(Reason::deferred())),
             Err(e) => Err(self.failed(e)),
@@ -243,7 +239,7 @@ impl Provider for VaultFileProvider {
         if !self.path.exists() {
             return format!("{} does not exist", self.path.display());
         }
-        format!("no `{}` in the vault", request.document_path().join("."))
+        format!("no `{}` in the vault", request.document_key())
     }
 
     fn diagnose(&self) -> Vec<Check> {
